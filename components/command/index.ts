@@ -1,0 +1,48 @@
+import * as pulumi from "@pulumi/pulumi";
+import { commandProvider, SshConnection } from "./provider";
+
+export type { SshConnection } from "./provider";
+
+export interface CommandArgs {
+    /** Where to run: a machine over SSH. Absent: on the machine that runs Pulumi. */
+    connection?: pulumi.Input<pulumi.Unwrap<SshConnection>>;
+    /** Shell script run on create, and on update when `update` is absent. */
+    create: pulumi.Input<string>;
+    /** Shell script run when `create`, `update`, `stdin` or `environment` change. */
+    update?: pulumi.Input<string>;
+    /** Shell script run on delete. */
+    delete?: pulumi.Input<string>;
+    /** Fed to the script on stdin: the one way secrets reach a script. */
+    stdin?: pulumi.Input<string>;
+    /** Environment variables (local scripts only). */
+    environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /** Any change of these replaces the resource (delete, then create). */
+    triggers?: pulumi.Input<unknown[]>;
+    /** Upper bound for one run of a script. Default 20 minutes. */
+    timeoutSeconds?: pulumi.Input<number>;
+}
+
+/**
+ * A shell script with a lifecycle: `create` runs once, `update` when its inputs change, `delete`
+ * on removal. Like the command provider's local/remote Command, but served by Pulumi's
+ * dynamic-provider host, so it needs no provider plugin download.
+ */
+export class Command extends pulumi.dynamic.Resource {
+    public readonly stdout!: pulumi.Output<string>;
+    public readonly stderr!: pulumi.Output<string>;
+
+    constructor(name: string, args: CommandArgs, opts?: pulumi.CustomResourceOptions) {
+        super(
+            commandProvider,
+            name,
+            { ...args, stdout: undefined, stderr: undefined },
+            {
+                ...opts,
+                // The connection holds the private key and the environment may hold secrets.
+                additionalSecretOutputs: ["connection", "environment", ...(opts?.additionalSecretOutputs ?? [])],
+            },
+            "command",
+            "Command",
+        );
+    }
+}

@@ -1,0 +1,16 @@
+# Environment for the project's Pulumi CLI: source it (`. scripts/env.sh`) to use plain `pulumi`.
+# Puts the tools made by `npm run setup` first on PATH, uses the project's local state backend and
+# the dev passphrase file unless you chose a backend or a passphrase yourself.
+swarm_root=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")/.." && pwd)
+export PATH="$swarm_root/.tools/bin:$swarm_root/node_modules/.bin:$PATH"
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$swarm_root/.pulumi-state}"
+if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] \
+    && [ -f "$swarm_root/.pulumi-state/passphrase" ]; then
+    export PULUMI_CONFIG_PASSPHRASE_FILE="$swarm_root/.pulumi-state/passphrase"
+fi
+export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
+if [ -f "$swarm_root/.tools/offline" ]; then
+    # No route to the plugin downloads: failing fast beats waiting for time-outs.
+    export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}"
+fi
+unset swarm_root

@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CommandInputs, CommandOutputs, fingerprint, planDiff, runScript, scriptError } from "../../components/command/provider";
+
+const base: CommandInputs = { create: "echo hi", delete: "echo bye", stdin: "s3cret" };
+const stored = (inputs: CommandInputs): CommandOutputs => ({
+    connection: inputs.connection,
+    delete: inputs.delete,
+    triggers: inputs.triggers,
+    fingerprint: fingerprint(inputs),
+    stdout: "",
+    stderr: "",
+});
+const connection = { host: "10.0.0.2", port: 22, user: "root", privateKey: "KEY" };
+
+test("the same inputs plan no change", () => {
+    assert.deepEqual(planDiff(stored(base), { ...base }), { changes: false, replaces: [] });
+});
+
+test("a changed script, stdin or environment plans an update, not a replacement", () => {
+    for (const news of [{ ...base, create: "echo hello" }, { ...base, stdin: "other" }, { ...base, environment: { A: "1" } }]) {
+        assert.deepEqual(planDiff(stored(base), news), { changes: true, replaces: [] });
+    }
+});
+
+test("environment order does not matter", () => {
+    assert.equal(fingerprint({ create: "x", environment: { A: "1", B: "2" } }), fingerprint({ create: "x", environment: { B: "2", A: "1" } }));
+});
+
+test("a changed delete script is an update that runs nothing", () => {
+    const plan = planDiff(stored(base), { ...base, delete: "echo ciao" });
+    assert.deepEqual(plan, { changes: true, replaces: [] });
+});
+
+test("changed triggers or another machine replace the resource", () => {
+    assert.deepEqual(planDiff(stored({ ...base, triggers: [1] }), { ...base, triggers: [2] }).replaces, ["triggers"]);
+    const remote = { ...base, connection };
+    assert.deepEqual(planDiff(stored(remote), { ...base, connection: { ...connection, host: "10.0.0.3" } }).replaces, ["connection"]);
+    assert.deepEqual(planDiff(stored(remote), { ...base, connection: { ...connection, privateKey: "NEW" } }), { changes: true, replaces: [] });
+});
+
+test("the stored fingerprint does not reveal stdin", () => {
+    assert.doesNotMatch(JSON.stringify(stored(base)), /s3cret/);
+});
+
+test("a local script gets stdin and environment, and returns its output", async () => {
+    const result = await runScript({ stdin: "from-stdin", environment: { GREETING: "hi" } }, 'echo "$GREETING $(cat)"; echo warn >&2');
+    assert.equal(result.stdout.trim(), "hi from-stdin");
+    assert.equal(result.stderr.trim(), "warn");
+});
+
+test("a failing script reports its exit status and stderr, never its stdin or stdout", async () => {
+    await assert.rejects(runScript({ stdin: "TOPSECRET" }, 'cat; echo "went wrong" >&2; exit 3'), (err: Error) => {
+        assert.match(err.message, /exit 3/);
+        assert.match(err.message, /went wrong/);
+        assert.doesNotMatch(err.message, /TOPSECRET/);
+        return true;
+    });
+});
+
+test("long stderr is cut to its end", () => {
+    const message = scriptError("local", "exit 1", "x".repeat(5000) + "END").message;
+    assert.ok(message.length < 2200);
+    assert.match(message, /END$/);
+});
+
+test("an unreachable machine fails after the configured attempts, naming it", async () => {
+    const unreachable = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY", dialAttempts: 2, dialIntervalSeconds: 0.1 };
+    await assert.rejects(runScript({ connection: unreachable }, "true"), /cannot reach root@127\.0\.0\.1:1 over SSH after 2 attempts/);
+});
