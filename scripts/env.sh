@@ -9,8 +9,4 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_
     export PULUMI_CONFIG_PASSPHRASE_FILE="$swarm_root/.pulumi-state/passphrase"
 fi
 export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
-if [ -f "$swarm_root/.tools/offline" ]; then
-    # No route to the plugin downloads: failing fast beats waiting for time-outs.
-    export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="${PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION:-true}"
-fi
 unset swarm_root

@@ -35,7 +35,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # Version pinned by a tools module: the version of `module` in its go.mod.
 pinned_version() {
-    awk -v m="$2" '$1 == m { print $2 }' "$root/tools/$1/go.mod"
+    awk -v m="$2" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$root/tools/$1/go.mod"
 }
 short_hash() { sha256sum "$1" | cut -c1-12; }
 
@@ -87,8 +87,6 @@ cli_version=$(pinned_version pulumi-cli github.com/pulumi/pulumi/pkg/v3)
 langhost_version=$(pinned_version pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3)
 [ -n "$cli_version" ] && [ -n "$langhost_version" ] || fail "cannot read the pinned versions in tools/*/go.mod"
 
-# Links name -> target into .tools/bin.
-link_tool() { ln -sfn "$2" "$tools_bin/$1"; }
 
 # Prints the version of a pulumi binary, or nothing.
 cli_version_of() { "$1" version 2>/dev/null | head -1 || true; }
@@ -116,62 +114,58 @@ found=$(PATH="${PATH//$tools_bin:/}" command -v pulumi || true)
 if [ -x "$tools_bin/pulumi" ] && [ "$(cli_version_of "$tools_bin/pulumi")" = "$cli_version" ]; then
     done_step "ready: $(readlink -f "$tools_bin/pulumi")"
 elif [ -n "$found" ] && version_at_least "$(cli_version_of "$found")" "$cli_version"; then
-    link_tool pulumi "$found"
+    ln -sfn "$found" "$tools_bin/pulumi"
     done_step "using $found ($(cli_version_of "$found"))"
 elif [ -x "$cli_dir/bin/pulumi" ]; then
-    link_tool pulumi "$cli_dir/bin/pulumi"
+    ln -sfn "$cli_dir/bin/pulumi" "$tools_bin/pulumi"
     done_step "cached: $cli_dir"
 elif official_install "$cli_dir"; then
-    link_tool pulumi "$cli_dir/bin/pulumi"
+    ln -sfn "$cli_dir/bin/pulumi" "$tools_bin/pulumi"
     done_step "installed by the official installer into $cli_dir"
 else
     echo "    the official installer cannot be reached: building from the Go module proxy (takes minutes)"
-    touch "$root/.tools/offline"
     mkdir -p "$cli_dir/bin"
     go_build pulumi-cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$cli_dir/bin/pulumi" \
         "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli_version"
-    link_tool pulumi "$cli_dir/bin/pulumi"
+    ln -sfn "$cli_dir/bin/pulumi" "$tools_bin/pulumi"
     done_step "built into $cli_dir"
 fi
 [ "$(cli_version_of "$tools_bin/pulumi")" != "" ] || fail "$tools_bin/pulumi does not run"
 
 # ---------------------------------------------------------------------------------------------
-step "Pulumi Node.js language host"
+step "Pulumi Node.js language host and dynamic-provider plugin"
+# The CLI looks for its plugins beside itself first (on PATH it warns at every run), so plugins
+# for a CLI of ours go beside it; a CLI found on PATH brought its own.
 cli_real_dir=$(dirname "$(readlink -f "$tools_bin/pulumi")")
+plugin_dir=$tools_bin
+case "$cli_real_dir" in "$cache"/*) plugin_dir=$cli_real_dir ;; esac
 langhost_dir="$cache/pulumi-language-nodejs-$langhost_version-$(short_hash "$root/tools/pulumi-language-nodejs/go.sum")"
 if [ -x "$cli_real_dir/pulumi-language-nodejs" ]; then
-    link_tool pulumi-language-nodejs "$cli_real_dir/pulumi-language-nodejs"
-    done_step "beside the CLI: $cli_real_dir"
+    done_step "language host beside the CLI in $cli_real_dir"
 elif found=$(PATH="${PATH//$tools_bin:/}" command -v pulumi-language-nodejs); then
-    link_tool pulumi-language-nodejs "$found"
-    done_step "using $found"
-elif [ -x "$langhost_dir/bin/pulumi-language-nodejs" ]; then
-    link_tool pulumi-language-nodejs "$langhost_dir/bin/pulumi-language-nodejs"
-    done_step "cached: $langhost_dir"
+    ln -sfn "$found" "$plugin_dir/pulumi-language-nodejs"
+    done_step "language host: using $found"
 else
-    mkdir -p "$langhost_dir/bin"
-    go_build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
-        "$langhost_dir/bin/pulumi-language-nodejs" \
-        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_version"
-    link_tool pulumi-language-nodejs "$langhost_dir/bin/pulumi-language-nodejs"
-    done_step "built into $langhost_dir"
+    if [ ! -x "$langhost_dir/bin/pulumi-language-nodejs" ]; then
+        mkdir -p "$langhost_dir/bin"
+        go_build pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+            "$langhost_dir/bin/pulumi-language-nodejs" \
+            "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$langhost_version"
+    fi
+    ln -sfn "$langhost_dir/bin/pulumi-language-nodejs" "$plugin_dir/pulumi-language-nodejs"
+    done_step "language host $langhost_version from $langhost_dir"
 fi
-
-# ---------------------------------------------------------------------------------------------
-step "Pulumi dynamic-provider plugin"
 if [ -x "$cli_real_dir/pulumi-resource-pulumi-nodejs" ]; then
-    link_tool pulumi-resource-pulumi-nodejs "$cli_real_dir/pulumi-resource-pulumi-nodejs"
-    done_step "beside the CLI"
+    done_step "dynamic-provider plugin beside the CLI"
 else
     # The CLI's releases ship this launcher beside the CLI; a CLI built from source has none.
     # It starts the dynamic-provider host of the program's own @pulumi/pulumi.
-    rm -f "$tools_bin/pulumi-resource-pulumi-nodejs"
-    cat >"$tools_bin/pulumi-resource-pulumi-nodejs" <<'EOF'
+    cat >"$plugin_dir/pulumi-resource-pulumi-nodejs" <<'EOF'
 #!/bin/sh
 exec node "$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")" "$@"
 EOF
-    chmod +x "$tools_bin/pulumi-resource-pulumi-nodejs"
-    done_step "launcher written to $tools_bin"
+    chmod +x "$plugin_dir/pulumi-resource-pulumi-nodejs"
+    done_step "dynamic-provider plugin launcher written to $plugin_dir"
 fi
 
 # ---------------------------------------------------------------------------------------------

@@ -209,8 +209,13 @@ export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "
     return runLocal(script, inputs.stdin, inputs.environment ?? {}, timeoutSeconds);
 }
 
+/** Drops absent values: the provider protocol's structs cannot carry `undefined`. */
+function defined<T extends object>(value: T): T {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
 function outputsOf(inputs: CommandInputs, result: ScriptResult): CommandOutputs {
-    return {
+    return defined({
         connection: inputs.connection,
         environment: inputs.environment,
         delete: inputs.delete,
@@ -219,7 +224,7 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult): CommandOutputs 
         fingerprint: fingerprint(inputs),
         stdout: result.stdout.trim(),
         stderr: result.stderr.trim(),
-    };
+    });
 }
 
 /** The provider object handed to `pulumi.dynamic.Resource`. */
