@@ -126,8 +126,20 @@ export class Categoriser {
       }
       this.domainTable.set(domain.toLowerCase().replace(/^www\./, "").replace(/\/+$/, ""), nodes.map((n) => n.id));
     }
+    // One phrase votes once per top-level category: a word listed both for a
+    // category and for one of its subcategories goes to the deeper node only,
+    // so that large subtrees do not win by counting the same word twice.
     for (const [k, hits] of this.index) {
-      if (!k.includes(" ") && k.length >= 5) this.compounds.push([k, hits]);
+      const perRoot = new Map<string, Hit>();
+      for (const h of hits) {
+        const r = taxonomy.root(h.nodeId)!.id;
+        const cur = perRoot.get(r);
+        const depth = (id: string) => taxonomy.get(id)!.tier;
+        if (!cur || h.weight > cur.weight || (h.weight === cur.weight && depth(h.nodeId) > depth(cur.nodeId))) perRoot.set(r, h);
+      }
+      const deduped = [...perRoot.values()];
+      this.index.set(k, deduped);
+      if (!k.includes(" ") && k.length >= 5) this.compounds.push([k, deduped]);
     }
   }
 
