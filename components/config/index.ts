@@ -1,0 +1,342 @@
+// The project's configuration (namespace `swarm`): parsed and validated before any resource is
+// made. Every error names the key, the bad value and what is allowed.
+
+export const providers = ["local", "aws", "hosts"] as const;
+export type ProviderName = (typeof providers)[number];
+export type Role = "manager" | "worker";
+export const maxManagers = 7;
+
+export interface LocalSettings {
+    /** Base image of the node image (a pulled tag, or the one made offline by scripts/build-base-image.sh). */
+    baseImage: string;
+    /** Subnet of the nodes' bridge network; nodes get static addresses in it. */
+    subnet: string;
+    /** Host port (on 127.0.0.1) of manager 0's SSH; other nodes count up from it. */
+    sshPortBase: number;
+    /** `auto` tries --privileged and falls back to an explicit capability set. */
+    privileged: "auto" | "always" | "never";
+}
+
+export interface HostEntry {
+    host: string;
+    port: number;
+    /** Default: `ssh.user`, else root. */
+    user?: string;
+    role: Role;
+    privateAddress: string;
+}
+
+export interface SshSettings {
+    user?: string;
+    publicKey?: string;
+    /** True when `ssh.privateKey` is set (its value only travels as a secret). */
+    hasPrivateKey: boolean;
+}
+
+export interface AwsSettings {
+    [key: string]: unknown;
+}
+
+export interface SwarmConfig {
+    provider: ProviderName;
+    managers: number;
+    workers: number;
+    replicas: Record<string, number>;
+    stackName: string;
+    local: LocalSettings;
+    hosts: HostEntry[];
+    ssh: SshSettings;
+    aws: AwsSettings;
+    taxonomyFile?: string;
+}
+
+/** The raw values as read from the stack's config (parsed JSON for objects). */
+export interface RawConfig {
+    provider?: unknown;
+    managers?: unknown;
+    workers?: unknown;
+    replicas?: unknown;
+    stackName?: unknown;
+    local?: unknown;
+    hosts?: unknown;
+    ssh?: unknown;
+    aws?: unknown;
+    taxonomyFile?: unknown;
+}
+
+export class ConfigError extends Error {
+    constructor(public readonly problems: string[]) {
+        super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+        this.name = "ConfigError";
+    }
+}
+
+export const localDefaults: LocalSettings = {
+    baseImage: "debian:bookworm-slim",
+    subnet: "10.213.0.0/24",
+    sshPortBase: 2200,
+    privileged: "auto",
+};
+
+const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isInteger(value: unknown): value is number {
+    return typeof value === "number" && Number.isInteger(value);
+}
+
+/** Config values set with `pulumi config set` arrive as strings: numbers are read from them. */
+function asNumber(value: unknown): unknown {
+    return typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+}
+
+const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const dockerName = /^[a-z0-9][a-z0-9_-]*$/;
+
+export function isIpv4(value: string): boolean {
+    return ipv4.test(value);
+}
+
+/** A /8../24 IPv4 subnet whose first address is the network address. */
+export function parseSubnet(value: string): { base: number[]; prefix: number } | undefined {
+    const match = /^([\d.]+)\/(\d+)$/.exec(value);
+    if (!match || !isIpv4(match[1])) return undefined;
+    const prefix = Number(match[2]);
+    if (prefix < 8 || prefix > 24) return undefined;
+    const base = match[1].split(".").map(Number);
+    const asInt = ((base[0] << 24) | (base[1] << 16) | (base[2] << 8) | base[3]) >>> 0;
+    const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+    if ((asInt & mask) >>> 0 !== asInt) return undefined;
+    return { base, prefix };
+}
+
+function validateLocal(raw: unknown, problems: string[]): LocalSettings {
+    if (raw === undefined) return { ...localDefaults };
+    if (!isObject(raw)) {
+        problems.push(`local: ${show(raw)} is not an object; allowed keys: ${Object.keys(localDefaults).join(", ")}`);
+        return { ...localDefaults };
+    }
+    const settings = { ...localDefaults };
+    for (const key of Object.keys(raw)) {
+        if (!(key in localDefaults)) {
+            problems.push(`local.${key}: unknown key; allowed: ${Object.keys(localDefaults).join(", ")}`);
+        }
+    }
+    if (raw.baseImage !== undefined) {
+        if (typeof raw.baseImage !== "string" || raw.baseImage.trim() === "") {
+            problems.push(`local.baseImage: ${show(raw.baseImage)} is not an image reference`);
+        } else settings.baseImage = raw.baseImage;
+    }
+    if (raw.subnet !== undefined) {
+        if (typeof raw.subnet !== "string" || !parseSubnet(raw.subnet)) {
+            problems.push(`local.subnet: ${show(raw.subnet)} is not an IPv4 network address with a prefix from /8 to /24 (like "10.213.0.0/24")`);
+        } else settings.subnet = raw.subnet;
+    }
+    if (raw.sshPortBase !== undefined) {
+        const port = asNumber(raw.sshPortBase);
+        if (!isInteger(port) || port < 1024 || port > 65000) {
+            problems.push(`local.sshPortBase: ${show(raw.sshPortBase)} is not an integer from 1024 to 65000`);
+        } else settings.sshPortBase = port;
+    }
+    if (raw.privileged !== undefined) {
+        const allowed = ["auto", "always", "never"];
+        if (typeof raw.privileged !== "string" || !allowed.includes(raw.privileged)) {
+            problems.push(`local.privileged: ${show(raw.privileged)} is not one of ${allowed.join(", ")}`);
+        } else settings.privileged = raw.privileged as LocalSettings["privileged"];
+    }
+    return settings;
+}
+
+function validateHosts(raw: unknown, provider: ProviderName | undefined, problems: string[]): HostEntry[] {
+    if (raw === undefined) {
+        if (provider === "hosts") problems.push("hosts: required when provider is \"hosts\": a list of {host, port, user, role, privateAddress}");
+        return [];
+    }
+    if (!Array.isArray(raw)) {
+        problems.push(`hosts: ${show(raw)} is not a list of {host, port, user, role, privateAddress}`);
+        return [];
+    }
+    const entries: HostEntry[] = [];
+    raw.forEach((entry, i) => {
+        const key = `hosts[${i}]`;
+        if (!isObject(entry)) {
+            problems.push(`${key}: ${show(entry)} is not an object {host, port, user, role, privateAddress}`);
+            return;
+        }
+        const allowedKeys = ["host", "port", "user", "role", "privateAddress"];
+        for (const k of Object.keys(entry)) {
+            if (!allowedKeys.includes(k)) problems.push(`${key}.${k}: unknown key; allowed: ${allowedKeys.join(", ")}`);
+        }
+        const before = problems.length;
+        if (typeof entry.host !== "string" || entry.host.trim() === "") {
+            problems.push(`${key}.host: ${show(entry.host)} is not a host name or address`);
+        }
+        const port = entry.port === undefined ? 22 : asNumber(entry.port);
+        if (!isInteger(port) || port < 1 || port > 65535) {
+            problems.push(`${key}.port: ${show(entry.port)} is not a port number from 1 to 65535`);
+        }
+        if (entry.user !== undefined && (typeof entry.user !== "string" || entry.user.trim() === "")) {
+            problems.push(`${key}.user: ${show(entry.user)} is not a user name`);
+        }
+        if (entry.role !== "manager" && entry.role !== "worker") {
+            problems.push(`${key}.role: ${show(entry.role)} is not "manager" or "worker"`);
+        }
+        const address = entry.privateAddress;
+        if (typeof address !== "string" || !isIpv4(address)) {
+            problems.push(`${key}.privateAddress: ${show(address)} is not an IPv4 address (the one other nodes reach it at)`);
+        }
+        if (problems.length === before) {
+            entries.push({
+                host: entry.host as string,
+                port: port as number,
+                user: entry.user as string | undefined,
+                role: entry.role as Role,
+                privateAddress: address as string,
+            });
+        }
+    });
+    const seen = new Set<string>();
+    for (const entry of entries) {
+        const id = `${entry.host}:${entry.port}`;
+        if (seen.has(id)) problems.push(`hosts: ${id} is listed twice`);
+        seen.add(id);
+    }
+    return entries;
+}
+
+function validateSsh(raw: unknown, problems: string[]): SshSettings {
+    if (raw === undefined) return { hasPrivateKey: false };
+    if (!isObject(raw)) {
+        problems.push(`ssh: ${show(raw)} is not an object {user, publicKey, privateKey}`);
+        return { hasPrivateKey: false };
+    }
+    const settings: SshSettings = { hasPrivateKey: false };
+    for (const key of Object.keys(raw)) {
+        // Never echo the value of privateKey.
+        if (!["user", "publicKey", "privateKey"].includes(key)) problems.push(`ssh.${key}: unknown key; allowed: user, publicKey, privateKey`);
+    }
+    if (raw.user !== undefined) {
+        if (typeof raw.user !== "string" || !/^[a-z_][a-z0-9_-]*$/i.test(raw.user)) problems.push(`ssh.user: ${show(raw.user)} is not a user name`);
+        else settings.user = raw.user;
+    }
+    if (raw.publicKey !== undefined) {
+        if (typeof raw.publicKey !== "string" || !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) \S+/.test(raw.publicKey.trim())) {
+            problems.push(`ssh.publicKey: ${show(raw.publicKey)} is not an OpenSSH public key ("ssh-ed25519 AAAA...")`);
+        } else settings.publicKey = raw.publicKey.trim();
+    }
+    if (raw.privateKey !== undefined) {
+        if (typeof raw.privateKey !== "string" || !raw.privateKey.includes("PRIVATE KEY-----")) {
+            problems.push("ssh.privateKey: is not a PEM/OpenSSH private key (set it with `pulumi config set --secret ssh.privateKey < key`)");
+        } else settings.hasPrivateKey = true;
+        if (settings.hasPrivateKey && settings.publicKey === undefined) {
+            problems.push("ssh.publicKey: required with ssh.privateKey (the machines are given the public key)");
+        }
+    }
+    return settings;
+}
+
+/**
+ * Validates the raw config. `knownServices` are the services of the stack definition that
+ * `replicas` may name. Throws a ConfigError listing every problem.
+ */
+export function validateConfig(raw: RawConfig, knownServices: readonly string[]): SwarmConfig {
+    const problems: string[] = [];
+
+    let provider: ProviderName | undefined;
+    const rawProvider = raw.provider ?? "local";
+    if (typeof rawProvider === "string" && (providers as readonly string[]).includes(rawProvider)) {
+        provider = rawProvider as ProviderName;
+    } else {
+        problems.push(`provider: ${show(rawProvider)} is not one of ${providers.join(", ")}`);
+    }
+
+    const hosts = validateHosts(raw.hosts, provider, problems);
+    const fromHosts = provider === "hosts";
+
+    let managers = fromHosts ? hosts.filter((h) => h.role === "manager").length : 1;
+    let workers = fromHosts ? hosts.filter((h) => h.role === "worker").length : 2;
+    if (fromHosts && (raw.managers !== undefined || raw.workers !== undefined)) {
+        problems.push("managers/workers: not used with provider \"hosts\": the roles in `hosts` decide");
+    }
+    if (!fromHosts && raw.managers !== undefined) {
+        const value = asNumber(raw.managers);
+        if (!isInteger(value) || value < 1 || value > maxManagers || value % 2 === 0) {
+            problems.push(`managers: ${show(raw.managers)} is not an odd number from 1 to ${maxManagers} (a swarm needs a majority of managers for quorum)`);
+        } else managers = value;
+    }
+    if (fromHosts && hosts.length > 0 && (managers < 1 || managers > maxManagers || managers % 2 === 0)) {
+        problems.push(`hosts: ${managers} entries have role "manager"; allowed: an odd number from 1 to ${maxManagers}`);
+    }
+    if (!fromHosts && raw.workers !== undefined) {
+        const value = asNumber(raw.workers);
+        const limit = provider === "local" ? 200 : 1000;
+        if (!isInteger(value) || value < 0 || value > limit) {
+            problems.push(`workers: ${show(raw.workers)} is not an integer from 0 to ${limit}`);
+        } else workers = value;
+    }
+
+    const replicas: Record<string, number> = {};
+    if (raw.replicas !== undefined) {
+        if (!isObject(raw.replicas)) {
+            problems.push(`replicas: ${show(raw.replicas)} is not a map of service name to replica count`);
+        } else {
+            for (const [service, count] of Object.entries(raw.replicas)) {
+                const value = asNumber(count);
+                if (!knownServices.includes(service)) {
+                    problems.push(`replicas.${service}: unknown service; valid services: ${knownServices.join(", ")}`);
+                } else if (!isInteger(value) || value < 0) {
+                    problems.push(`replicas.${service}: ${show(count)} is not an integer >= 0`);
+                } else replicas[service] = value;
+            }
+        }
+    }
+
+    let stackName = "categorisation";
+    if (raw.stackName !== undefined) {
+        if (typeof raw.stackName !== "string" || !dockerName.test(raw.stackName) || raw.stackName.length > 40) {
+            problems.push(`stackName: ${show(raw.stackName)} is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)`);
+        } else stackName = raw.stackName;
+    }
+
+    let taxonomyFile: string | undefined;
+    if (raw.taxonomyFile !== undefined) {
+        if (typeof raw.taxonomyFile !== "string" || raw.taxonomyFile.trim() === "") {
+            problems.push(`taxonomyFile: ${show(raw.taxonomyFile)} is not a file path`);
+        } else taxonomyFile = raw.taxonomyFile;
+    }
+
+    let aws: AwsSettings = {};
+    if (raw.aws !== undefined) {
+        if (!isObject(raw.aws)) problems.push(`aws: ${show(raw.aws)} is not an object`);
+        else aws = raw.aws;
+    }
+
+    const local = validateLocal(raw.local, problems);
+    const ssh = validateSsh(raw.ssh, problems);
+    if (provider === "hosts" && !ssh.hasPrivateKey) {
+        problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
+    }
+
+    if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
+    return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, taxonomyFile };
+}
+
+const configKeys: (keyof RawConfig)[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "taxonomyFile"];
+
+/** Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text. */
+export function readRawConfig(get: (key: string) => string | undefined): RawConfig {
+    const raw: RawConfig = {};
+    for (const key of configKeys) {
+        const text = get(key);
+        if (text === undefined) continue;
+        try {
+            raw[key] = key === "provider" || key === "stackName" || key === "taxonomyFile" ? text : JSON.parse(text);
+        } catch {
+            raw[key] = text;
+        }
+    }
+    return raw;
+}

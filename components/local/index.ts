@@ -1,0 +1,139 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { Command } from "../command";
+import { LocalSettings, parseSubnet, Role } from "../config";
+import { SwarmNode } from "../swarm";
+import * as scripts from "./scripts";
+
+export const nodeImageDir = path.join(__dirname, "node-image");
+const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
+
+export interface LocalNodePlan {
+    name: string;
+    role: Role;
+    index: number;
+    address: string;
+    sshPort: number;
+}
+
+/** Lower-case letters, digits and '-': usable in container, network and host names. */
+export function dockerSafe(value: string): string {
+    return value.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "") || "x";
+}
+
+/**
+ * Names, static addresses and SSH ports of the nodes: manager i at .10+i and port base+i,
+ * worker i at .20+i and port base+10+i, so adding or removing a worker changes no other node.
+ */
+export function planLocalNodes(prefix: string, managers: number, workers: number, settings: LocalSettings): LocalNodePlan[] {
+    const subnet = parseSubnet(settings.subnet);
+    if (!subnet) throw new Error(`local.subnet: ${settings.subnet} is not a valid subnet`);
+    const [a, b, c] = subnet.base;
+    const at = (offset: number) => `${a}.${b}.${c + Math.floor(offset / 256)}.${offset % 256}`;
+    const plan: LocalNodePlan[] = [];
+    for (let i = 0; i < managers; i++) {
+        plan.push({ name: `${prefix}-manager-${i}`, role: "manager", index: i, address: at(10 + i), sshPort: settings.sshPortBase + i });
+    }
+    for (let i = 0; i < workers; i++) {
+        plan.push({ name: `${prefix}-worker-${i}`, role: "worker", index: i, address: at(20 + i), sshPort: settings.sshPortBase + 10 + i });
+    }
+    return plan;
+}
+
+/** Gateway of the nodes' network: the subnet's first host address. */
+export function gatewayOf(subnet: string): string {
+    const parsed = parseSubnet(subnet);
+    if (!parsed) throw new Error(`not a subnet: ${subnet}`);
+    const [a, b, c, d] = parsed.base;
+    return `${a}.${b}.${c}.${d + 1}`;
+}
+
+/** Content hash of the node image's build context: its tag, so a change rebuilds it. */
+export function nodeImageTag(dir: string = nodeImageDir): string {
+    const hash = crypto.createHash("sha256");
+    for (const file of fs.readdirSync(dir).sort()) {
+        hash.update(file).update(fs.readFileSync(path.join(dir, file)));
+    }
+    return `swarm-node:${hash.digest("hex").slice(0, 12)}`;
+}
+
+export interface LocalNodesArgs {
+    managers: number;
+    workers: number;
+    settings: LocalSettings;
+    /** Authorised for root on every node. */
+    publicKey: pulumi.Input<string>;
+    /** Registries the nodes may pull from over plain HTTP (host:port). */
+    insecureRegistries?: pulumi.Input<string[]>;
+}
+
+/**
+ * Containers acting as machines on the local Docker engine, each with its own dockerd and sshd,
+ * on one bridge network with static addresses; SSH published on 127.0.0.1.
+ */
+export class LocalNodes extends pulumi.ComponentResource {
+    public readonly managers: pulumi.Output<SwarmNode>[];
+    public readonly workers: pulumi.Output<SwarmNode>[];
+    public readonly networkName: string;
+    public readonly gateway: string;
+
+    constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:local:LocalNodes", name, {}, opts);
+        const project = pulumi.getProject();
+        const stack = pulumi.getStack();
+        const prefix = dockerSafe(`${project}-${stack}`);
+        const labels = { "swarm.project": project, "swarm.stack": stack };
+        this.networkName = prefix;
+        this.gateway = gatewayOf(args.settings.subnet);
+
+        const image = nodeImageTag();
+        const build = new Command(`${name}-node-image`, {
+            create: scripts.buildImageScript({
+                tag: image,
+                contextDir: nodeImageDir,
+                baseImage: args.settings.baseImage,
+                baseImageScript: args.settings.baseImage === "debian:bookworm-slim" ? baseImageScript : undefined,
+            }),
+            triggers: [image, args.settings.baseImage],
+        }, { parent: this });
+
+        const network = new Command(`${name}-network`, {
+            create: scripts.createNetworkScript({ name: prefix, subnet: args.settings.subnet, gateway: this.gateway, labels }),
+            delete: scripts.removeNetworkScript(prefix),
+            triggers: [prefix, args.settings.subnet],
+        }, { parent: this });
+
+        const registries = pulumi.output(args.insecureRegistries ?? []).apply((list) => list.join(","));
+        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
+            const container = new Command(`${name}-${plan.role}-${plan.index}`, {
+                create: scripts.createNodeScript({
+                    name: plan.name,
+                    image,
+                    network: prefix,
+                    address: plan.address,
+                    sshPort: plan.sshPort,
+                    labels: { ...labels, "swarm.role": plan.role },
+                    privileged: args.settings.privileged,
+                }),
+                delete: scripts.removeNodeScript(plan.name),
+                environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
+                // A node is made anew (not changed in place) when what it was started with changes.
+                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
+            }, { parent: this, dependsOn: [build, network] });
+            const node: pulumi.Output<SwarmNode> = container.stdout.apply(() => ({
+                name: plan.name,
+                host: "127.0.0.1",
+                port: plan.sshPort,
+                user: "root",
+                privateAddress: plan.address,
+                role: plan.role,
+            }));
+            return { plan, node };
+        });
+        this.managers = nodes.filter((n) => n.plan.role === "manager").map((n) => n.node);
+        this.workers = nodes.filter((n) => n.plan.role === "worker").map((n) => n.node);
+        this.registerOutputs({ managers: this.managers, workers: this.workers });
+    }
+}

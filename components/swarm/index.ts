@@ -1,0 +1,169 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Command, SshConnection } from "../command";
+import { Role } from "../config";
+import * as scripts from "./scripts";
+
+/** A machine as every node provider describes it. */
+export interface SwarmNode {
+    /** Name of the machine in this program (the outputs name it by its hostname). */
+    name: string;
+    /** Where SSH reaches it from the machine running Pulumi. */
+    host: string;
+    port: number;
+    user: string;
+    /** Address the other nodes reach it at (swarm traffic). */
+    privateAddress: string;
+    role: Role;
+    /** Swarm node labels, used by placement constraints. */
+    labels?: Record<string, string>;
+}
+
+export interface SwarmClusterArgs {
+    /** Manager 0 initialises the swarm; the others join one at a time. An odd count. */
+    managers: pulumi.Input<SwarmNode>[];
+    /** Workers join in parallel. */
+    workers: pulumi.Input<SwarmNode>[];
+    /** Secret. */
+    privateKey: pulumi.Input<string>;
+    /** SSH connection attempts per command (booting VMs refuse SSH for a while). Default 20. */
+    dialAttempts?: number;
+    /** Bound for each wait (Docker up, node Ready, tasks moved). Default 300 s. */
+    timeoutSeconds?: number;
+    /** Wait for cloud-init before anything else (cloud VMs). */
+    cloudInit?: boolean;
+}
+
+export interface SwarmNodeOutput {
+    name: string;
+    host: string;
+    port: number;
+    privateAddress: string;
+}
+
+/**
+ * A Docker Swarm over SSH: init on manager 0, join tokens as secrets, managers joining one at a
+ * time and workers in parallel. A node that goes away is demoted, drained, made to leave and
+ * removed from the node list, in that order.
+ */
+export class SwarmCluster extends pulumi.ComponentResource {
+    public readonly managers: pulumi.Output<SwarmNodeOutput[]>;
+    public readonly workers: pulumi.Output<SwarmNodeOutput[]>;
+    /** SSH user of manager 0. */
+    public readonly sshUser: pulumi.Output<string>;
+    /** `ssh://user@host:port` of manager 0, for DOCKER_HOST. */
+    public readonly dockerHost: pulumi.Output<string>;
+    /** SSH connection to manager 0 (holds the private key: secret). */
+    public readonly leaderConnection: pulumi.Output<SshConnection>;
+    /** Swarm node IDs by node name. */
+    public readonly nodeIds: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+        // No args to super(): they hold the private key.
+        super("swarm:cluster:SwarmCluster", name, {}, opts);
+        if (args.managers.length < 1) throw new Error("a swarm needs at least one manager");
+
+        const timeout = args.timeoutSeconds ?? 300;
+        const privateKey = pulumi.secret(args.privateKey);
+        const connectionTo = (node: pulumi.Input<SwarmNode>) =>
+            pulumi.all([node, privateKey]).apply(([n, key]) => ({
+                host: n.host,
+                port: n.port,
+                user: n.user,
+                privateKey: key,
+                dialAttempts: args.dialAttempts ?? 20,
+            }));
+        // Hostname of each node as it reports it, by node name.
+        const hostnames: pulumi.Output<[string, string]>[] = [];
+        const ready = (node: pulumi.Input<SwarmNode>, label: string) => {
+            const command = new Command(`${name}-${label}-ready`, {
+                connection: connectionTo(node),
+                create: scripts.readyScript({ timeoutSeconds: timeout, cloudInit: args.cloudInit ?? false }),
+            }, { parent: this });
+            hostnames.push(pulumi.all([pulumi.output(node).name, command.stdout]).apply(([n, h]) => [n, h] as [string, string]));
+            return command;
+        };
+
+        const leader = args.managers[0];
+        const leaderConnection = connectionTo(leader);
+        const leaderReady = ready(leader, "manager-0");
+        const init = new Command(`${name}-init`, {
+            connection: leaderConnection,
+            create: pulumi.output(leader).apply((n) => scripts.initScript(n.privateAddress)),
+            delete: scripts.dissolveScript(),
+        }, { parent: this, dependsOn: [leaderReady] });
+        const tokens = new Command(`${name}-tokens`, {
+            connection: leaderConnection,
+            create: scripts.tokensScript(),
+            triggers: [init.id],
+        }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
+        const tokenFor = (role: Role) =>
+            pulumi.secret(tokens.stdout.apply((json) => (JSON.parse(json) as Record<Role, string>)[role]));
+        const managerAddress = pulumi.output(leader).apply((n) => n.privateAddress);
+
+        const nodeIds: pulumi.Output<[string, string]>[] = [
+            pulumi.all([pulumi.output(leader).apply((n) => n.name), init.stdout]).apply(([n, id]) => [n, id] as [string, string]),
+        ];
+        const admitLeader = new Command(`${name}-manager-0-admit`, {
+            connection: leaderConnection,
+            create: pulumi.all([init.stdout, leader]).apply(([id, n]) => scripts.admitScript(id, labelsOf(n), timeout)),
+        }, { parent: this });
+
+        // One node other than manager 0: record (removes it from the node list on delete), join
+        // (leaves on delete), admit (labels; demotes and drains on delete). Creation runs in that
+        // order and deletion in the reverse one, which is the order a clean removal needs.
+        const addNode = (node: pulumi.Input<SwarmNode>, label: string, role: Role, after: pulumi.Resource[]): Command => {
+            const nodeReady = ready(node, label);
+            const record = new Command(`${name}-${label}-record`, {
+                connection: leaderConnection,
+                create: "true",
+                delete: nodeReady.stdout.apply((hostname) => scripts.removeScript(hostname, timeout)),
+            }, { parent: this, dependsOn: [nodeReady, ...after] });
+            const join = new Command(`${name}-${label}-join`, {
+                connection: connectionTo(node),
+                create: managerAddress.apply((address) => scripts.joinScript(address, timeout)),
+                delete: scripts.leaveScript(),
+                stdin: tokenFor(role),
+            }, { parent: this, dependsOn: [record, tokens] });
+            const admit = new Command(`${name}-${label}-admit`, {
+                connection: leaderConnection,
+                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, labelsOf(n), timeout)),
+                delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
+            }, { parent: this });
+            nodeIds.push(pulumi.all([pulumi.output(node).apply((n) => n.name), join.stdout]).apply(([n, id]) => [n, id] as [string, string]));
+            return admit;
+        };
+
+        // Managers one at a time: each waits for the previous one to be admitted.
+        let previous: Command = admitLeader;
+        args.managers.slice(1).forEach((node, i) => {
+            previous = addNode(node, `manager-${i + 1}`, "manager", [previous]);
+        });
+        // Workers all at once.
+        const workerAdmits = args.workers.map((node, i) => addNode(node, `worker-${i}`, "worker", []));
+
+        const hostnameOf = pulumi.all(hostnames).apply((pairs) => Object.fromEntries(pairs));
+        const describe = (nodes: pulumi.Input<SwarmNode>[]) =>
+            pulumi.all([hostnameOf, pulumi.all(nodes)]).apply(([names, list]) =>
+                list.map((n) => ({ name: names[n.name], host: n.host, port: n.port, privateAddress: n.privateAddress })),
+            );
+        // The cluster counts as made when every node is admitted.
+        const formed = pulumi.all([previous.id, ...workerAdmits.map((a) => a.id)]);
+        this.workers = pulumi.all([formed, describe(args.workers)]).apply(([, w]) => w);
+        this.managers = pulumi.all([formed, describe(args.managers)]).apply(([, m]) => m);
+        this.sshUser = pulumi.output(leader).apply((n) => n.user);
+        this.dockerHost = pulumi.output(leader).apply((n) => `ssh://${n.user}@${n.host}:${n.port}`);
+        this.leaderConnection = pulumi.secret(pulumi.all([leaderConnection, init.stdout]).apply(([c]) => c));
+        this.nodeIds = pulumi.all(nodeIds).apply((pairs) => Object.fromEntries(pairs));
+        this.registerOutputs({
+            managers: this.managers,
+            workers: this.workers,
+            sshUser: this.sshUser,
+            dockerHost: this.dockerHost,
+            nodeIds: this.nodeIds,
+        });
+    }
+}
+
+function labelsOf(node: SwarmNode): Record<string, string> {
+    return { "swarm.role": node.role, "swarm.node": node.name, ...node.labels };
+}

@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ConfigError, localDefaults, parseSubnet, RawConfig, readRawConfig, validateConfig } from "../../components/config";
+
+const services = ["collector", "categoriser"];
+const problemsOf = (raw: RawConfig): string[] => {
+    try {
+        validateConfig(raw, services);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError);
+        return err.problems;
+    }
+    assert.fail("expected a ConfigError");
+};
+
+test("defaults: local provider, 1 manager, 2 workers, stack categorisation", () => {
+    const config = validateConfig({}, services);
+    assert.equal(config.provider, "local");
+    assert.equal(config.managers, 1);
+    assert.equal(config.workers, 2);
+    assert.equal(config.stackName, "categorisation");
+    assert.deepEqual(config.local, localDefaults);
+});
+
+test("numbers set as strings by `pulumi config set` are read", () => {
+    const config = validateConfig(readRawConfig((k) => ({ managers: "3", workers: "5" })[k]), services);
+    assert.equal(config.managers, 3);
+    assert.equal(config.workers, 5);
+});
+
+test("even, zero or too many managers are refused, naming key, value and what is allowed", () => {
+    for (const managers of [0, 2, 4, 9, -1, 1.5, "two"]) {
+        const [problem] = problemsOf({ managers });
+        assert.match(problem, /^managers: /);
+        assert.ok(problem.includes(JSON.stringify(managers)), problem);
+        assert.match(problem, /odd number from 1 to 7/);
+    }
+});
+
+test("negative workers are refused", () => {
+    assert.match(problemsOf({ workers: -1 })[0], /^workers: -1 is not an integer from 0 to 200/);
+});
+
+test("an unknown provider is refused, listing the known ones", () => {
+    assert.deepEqual(problemsOf({ provider: "gcp" }), ['provider: "gcp" is not one of local, aws, hosts']);
+});
+
+test("replicas for an unknown service name the valid services", () => {
+    assert.deepEqual(problemsOf({ replicas: { categorizer: 2 } }), ["replicas.categorizer: unknown service; valid services: collector, categoriser"]);
+    assert.match(problemsOf({ replicas: { collector: -2 } })[0], /replicas.collector: -2 is not an integer >= 0/);
+    assert.deepEqual(validateConfig({ replicas: { collector: "3" } }, services).replicas, { collector: 3 });
+});
+
+test("every problem is reported at once", () => {
+    assert.equal(problemsOf({ managers: 2, workers: -3, provider: "x" }).length, 3);
+});
+
+const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----";
+const ssh = { privateKey: key, publicKey: "ssh-ed25519 AAAAC3Nza test" };
+
+test("hosts provider: roles decide the counts", () => {
+    const config = validateConfig({
+        provider: "hosts",
+        ssh,
+        hosts: [
+            { host: "10.1.0.5", role: "manager", privateAddress: "10.1.0.5" },
+            { host: "node2.example.com", port: 2222, user: "admin", role: "worker", privateAddress: "10.1.0.6" },
+        ],
+    }, services);
+    assert.equal(config.managers, 1);
+    assert.equal(config.workers, 1);
+    assert.equal(config.hosts[0].port, 22);
+    assert.equal(config.hosts[1].user, "admin");
+});
+
+test("malformed hosts entries are refused, each naming its index and field", () => {
+    const problems = problemsOf({
+        provider: "hosts",
+        ssh,
+        hosts: [
+            { host: "", role: "manager", privateAddress: "10.1.0.5" },
+            { host: "a", role: "boss", privateAddress: "10.1.0.6", port: 70000 },
+            { host: "b", role: "worker", privateAddress: "not-an-ip", colour: "red" },
+            "c",
+        ],
+    });
+    assert.ok(problems.some((p) => p.startsWith('hosts[0].host: ""')), problems.join("\n"));
+    assert.ok(problems.some((p) => p.startsWith('hosts[1].role: "boss" is not "manager" or "worker"')));
+    assert.ok(problems.some((p) => p.startsWith("hosts[1].port: 70000")));
+    assert.ok(problems.some((p) => p.startsWith('hosts[2].privateAddress: "not-an-ip"')));
+    assert.ok(problems.some((p) => p.startsWith("hosts[2].colour: unknown key")));
+    assert.ok(problems.some((p) => p.startsWith('hosts[3]: "c" is not an object')));
+});
+
+test("hosts provider needs hosts, an odd number of managers and a private key", () => {
+    assert.match(problemsOf({ provider: "hosts", ssh })[0], /^hosts: required/);
+    const twoManagers = [1, 2].map((i) => ({ host: `h${i}`, role: "manager", privateAddress: `10.0.0.${i}` }));
+    assert.ok(problemsOf({ provider: "hosts", ssh, hosts: twoManagers }).some((p) => /2 entries have role "manager"/.test(p)));
+    assert.ok(problemsOf({ provider: "hosts", hosts: twoManagers.slice(0, 1) }).some((p) => p.startsWith("ssh.privateKey: required")));
+});
+
+test("a bad private key is refused without echoing it", () => {
+    const problems = problemsOf({ ssh: { privateKey: "hunter2-not-a-key", publicKey: ssh.publicKey } });
+    assert.equal(problems.length, 1);
+    assert.doesNotMatch(problems[0], /hunter2/);
+});
+
+test("local settings are checked", () => {
+    const problems = problemsOf({ local: { subnet: "10.0.0.1/24", sshPortBase: 80, privileged: "yes", colour: 1 } });
+    assert.equal(problems.length, 4);
+    assert.deepEqual(validateConfig({ local: { subnet: "10.50.0.0/16" } }, services).local.subnet, "10.50.0.0/16");
+});
+
+test("subnets: network address with a /8../24 prefix", () => {
+    assert.deepEqual(parseSubnet("10.213.0.0/24"), { base: [10, 213, 0, 0], prefix: 24 });
+    assert.equal(parseSubnet("10.213.0.5/24"), undefined);
+    assert.equal(parseSubnet("10.213.0.0/30"), undefined);
+    assert.equal(parseSubnet("300.1.1.0/24"), undefined);
+});
+
+test("stack names must be Docker stack names", () => {
+    assert.match(problemsOf({ stackName: "My Stack" })[0], /^stackName: "My Stack"/);
+});
