@@ -1,0 +1,93 @@
+// categoriser: a competing consumer of the raw events; places each event in a
+// taxonomy node and publishes the result (unmatched events too, with a null
+// node, so that they are counted downstream rather than dropped).
+import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import { Categoriser, loadKnowledge } from "./categorise.js";
+import { subjects, type Config } from "./config.js";
+import { HttpService, sendJson } from "./http.js";
+import { log } from "./log.js";
+import { Metrics } from "./metrics.js";
+import { connectNats, ensureTopology, runWorker } from "./stream.js";
+import { loadTaxonomy } from "./taxonomy.js";
+import type { PageVisit } from "./validate.js";
+import type { Running } from "./collector.js";
+
+export interface Categorised {
+  eventId: string;
+  userId: string;
+  timestamp: number;
+  receivedAt: number;
+  nodeId: string | null;
+  confidence: number;
+  stage: string | null;
+  categorisedAt: number;
+}
+
+export async function startCategoriser(cfg: Config): Promise<Running> {
+  const taxonomy = loadTaxonomy(cfg.taxonomyFile);
+  const cat = new Categoriser(taxonomy, loadKnowledge(cfg.knowledgeDir));
+  log("info", "taxonomy loaded", { file: cfg.taxonomyFile, nodes: taxonomy.size, unresolvedKnowledgeKeys: cat.unresolvedKeys.length });
+  const nc = await connectNats(cfg, "categoriser");
+  await ensureTopology(nc, cfg);
+  const js = jetstream(nc, { timeout: 10_000 });
+  const out = subjects(cfg).categorised;
+  const metrics = new Metrics();
+
+  const handle = async (m: JsMsg) => {
+    let ev: PageVisit;
+    try {
+      ev = m.json<PageVisit>();
+      if (!ev || typeof ev.eventId !== "string" || typeof ev.url !== "string") throw new Error("not a page visit");
+    } catch (e) {
+      metrics.inc("poison");
+      log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
+      m.term();
+      return;
+    }
+    if (m.redelivered) metrics.inc("redelivered");
+    const match = cat.categorise(ev);
+    const result: Categorised = {
+      eventId: ev.eventId,
+      userId: ev.userId,
+      timestamp: ev.timestamp,
+      receivedAt: ev.receivedAt,
+      nodeId: match?.nodeId ?? null,
+      confidence: match?.confidence ?? 0,
+      stage: match?.stage ?? null,
+      categorisedAt: Date.now(),
+    };
+    // The message id lets the stream drop a second copy if this event is redelivered after a crash.
+    await js.publish(out, JSON.stringify(result), { msgID: ev.eventId });
+    m.ack();
+    metrics.inc("processed");
+    metrics.inc(match ? "matched" : "unmatched");
+    if (match) metrics.inc(`stage.${match.stage}`);
+  };
+
+  const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg.maxInFlight, handle);
+  metrics.gauges.set("inFlight", () => worker.inFlight());
+  const http = new HttpService(
+    [
+      {
+        method: "GET",
+        path: /^\/healthz$/,
+        handler: (_q, res) => {
+          const ok = !nc.isClosed() && !nc.isDraining();
+          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable" });
+        },
+      },
+      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role: "categoriser", ...metrics.toJSON() }) },
+    ],
+    (e) => log("error", "request failed", { error: String(e) }),
+  );
+  const port = await http.listen(cfg.port, cfg.host);
+  log("info", "categoriser running", { port, maxInFlight: cfg.maxInFlight });
+  return {
+    port,
+    async stop() {
+      await worker.stop();
+      await http.close(1000);
+      await nc.drain();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// Settings from environment variables, with the defaults documented in README.md.
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { defaultLimits, type ValidationLimits } from "./validate.js";
+import { defaultScoring, type ScoringSettings } from "./scoring.js";
+
+const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export class ConfigError extends Error {}
+
+function num(env: NodeJS.ProcessEnv, key: string, def: number, min = 0): number {
+  const raw = env[key];
+  if (raw === undefined || raw === "") return def;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v < min) throw new ConfigError(`${key}=${JSON.stringify(raw)}: expected a number >= ${min}`);
+  return v;
+}
+
+function str(env: NodeJS.ProcessEnv, key: string, def: string): string {
+  const v = env[key];
+  return v === undefined || v === "" ? def : v;
+}
+
+export interface Config {
+  natsUrl: string;
+  redisUrl: string;
+  taxonomyFile: string;
+  knowledgeDir: string;
+  host: string;
+  port: number;
+  subjectPrefix: string;
+  eventsStream: string;
+  resultsStream: string;
+  streamMaxBytes: number;
+  streamReplicas: number;
+  duplicateWindowMs: number;
+  maxInFlight: number;
+  ackWaitMs: number;
+  maxBodyBytes: number;
+  limits: ValidationLimits;
+  scoring: ScoringSettings;
+  seenTtlSeconds: number;
+  notifySubject: string;
+  shutdownTimeoutMs: number;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    natsUrl: str(env, "NATS_URL", "nats://127.0.0.1:4222"),
+    redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
+    taxonomyFile: str(env, "TAXONOMY_FILE", join(packageDir, "taxonomy", "default-taxonomy.tsv")),
+    knowledgeDir: str(env, "KNOWLEDGE_DIR", join(packageDir, "knowledge")),
+    host: str(env, "HOST", "0.0.0.0"),
+    port: num(env, "PORT", 8080, 0),
+    subjectPrefix: str(env, "SUBJECT_PREFIX", "events"),
+    eventsStream: str(env, "EVENTS_STREAM", "EVENTS"),
+    resultsStream: str(env, "RESULTS_STREAM", "CATEGORISED"),
+    streamMaxBytes: num(env, "STREAM_MAX_BYTES", 1024 * 1024 * 1024, 1024),
+    streamReplicas: num(env, "STREAM_REPLICAS", 1, 1),
+    duplicateWindowMs: num(env, "DUPLICATE_WINDOW_MS", 120_000, 1000),
+    maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
+    ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
+    maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
+    limits: { ...defaultLimits, maxBatch: num(env, "MAX_BATCH", defaultLimits.maxBatch, 1) },
+    scoring: {
+      halfLifeMs: num(env, "HALF_LIFE_DAYS", defaultScoring.halfLifeMs / 86_400_000, 0.001) * 86_400_000,
+      ancestorShare: num(env, "ANCESTOR_SHARE", defaultScoring.ancestorShare, 0),
+      topN: num(env, "TOP_N", defaultScoring.topN, 1),
+      minCredit: defaultScoring.minCredit,
+    },
+    seenTtlSeconds: num(env, "SEEN_TTL_SECONDS", 2 * 86_400, 60),
+    notifySubject: env.NOTIFY_SUBJECT ?? "pipeline.written",
+    shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
+  };
+}
+
+export const subjects = (c: Config) => ({ raw: `${c.subjectPrefix}.raw`, categorised: `${c.subjectPrefix}.categorised` });

@@ -1,0 +1,111 @@
+// A small HTTP shell: routing for a handful of endpoints, JSON replies, body
+// limits, and a graceful close that lets requests in flight finish.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+
+export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => void | Promise<void>;
+
+export interface Route {
+  method: string;
+  path: RegExp;
+  handler: Handler;
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const data = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers });
+  res.end(data);
+}
+
+export class BodyTooLarge extends Error {}
+
+/** Read a request body up to `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      reject(new BodyTooLarge(`body of ${declared} bytes exceeds the limit of ${limit} bytes`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on("data", (c: Buffer) => {
+      if (failed) return;
+      size += c.length;
+      if (size > limit) {
+        failed = true;
+        reject(new BodyTooLarge(`body exceeds the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => !failed && resolve(Buffer.concat(chunks)));
+    req.on("error", (e) => !failed && reject(e));
+  });
+}
+
+export class HttpService {
+  readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private inFlight = 0;
+  private closing = false;
+
+  constructor(private readonly routes: Route[], onError: (e: unknown) => void) {
+    this.server = createServer((req, res) => {
+      this.inFlight++;
+      res.on("close", () => this.inFlight--);
+      if (this.closing) res.setHeader("connection", "close");
+      const url = req.url ?? "/";
+      const path = url.split("?")[0];
+      const matches = this.routes.filter((r) => r.path.test(path));
+      if (matches.length === 0) return sendJson(res, 404, { error: "not found" });
+      const route = matches.find((r) => r.method === req.method);
+      if (!route) return sendJson(res, 405, { error: `method ${req.method} not allowed` }, { allow: matches.map((r) => r.method).join(", ") });
+      const params = (path.match(route.path) ?? []).slice(1).map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          return p;
+        }
+      });
+      Promise.resolve()
+        .then(() => route.handler(req, res, params))
+        .catch((e) => {
+          onError(e);
+          sendJson(res, 500, { error: "internal error" });
+        });
+    });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(port, host, () => {
+        const a = this.server.address();
+        resolve(typeof a === "object" && a ? a.port : port);
+      });
+    });
+  }
+
+  /** Stop accepting connections, wait for requests in flight (up to timeoutMs), then drop idle keep-alive sockets. */
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      this.server.closeIdleConnections();
+    }
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+}

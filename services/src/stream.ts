@@ -1,0 +1,147 @@
+// NATS JetStream: the two work-queue streams of the pipeline, their durable
+// pull consumers, and a worker loop with a bound on messages in flight and a
+// graceful stop (finish what is in flight, return what is buffered).
+import { connect } from "@nats-io/transport-node";
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { subjects, type Config } from "./config.js";
+import { log } from "./log.js";
+
+export async function connectNats(cfg: Config, name: string): Promise<NatsConnection> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const nc = await connect({ servers: cfg.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+      log("info", "connected to NATS", { url: cfg.natsUrl });
+      return nc;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      log("warn", "NATS not reachable yet, retrying", { url: cfg.natsUrl, error: String(e) });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Create or update the streams and the durable consumers (idempotent; every role calls it at start). */
+export async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const subj = subjects(cfg);
+  const streams = [
+    { name: cfg.eventsStream, subjects: [subj.raw], consumer: "categoriser" },
+    { name: cfg.resultsStream, subjects: [subj.categorised], consumer: "profile-writer" },
+  ];
+  for (const s of streams) {
+    const config = {
+      name: s.name,
+      subjects: s.subjects,
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.New,
+      max_bytes: cfg.streamMaxBytes,
+      num_replicas: cfg.streamReplicas,
+      duplicate_window: nanos(cfg.duplicateWindowMs),
+    };
+    try {
+      await jsm.streams.info(s.name);
+      await jsm.streams.update(s.name, { subjects: config.subjects, max_bytes: config.max_bytes, duplicate_window: config.duplicate_window, discard: config.discard });
+    } catch (e) {
+      if (!/not found/i.test(String(e))) throw e;
+      try {
+        await jsm.streams.add(config);
+      } catch (e2) {
+        // Another replica may have created it meanwhile.
+        if (!/already in use|exists/i.test(String(e2))) throw e2;
+      }
+    }
+    const consumerConfig = {
+      durable_name: s.consumer,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(cfg.ackWaitMs),
+      max_ack_pending: cfg.maxInFlight * 4,
+      max_deliver: -1,
+    };
+    try {
+      await jsm.consumers.info(s.name, s.consumer);
+      await jsm.consumers.update(s.name, s.consumer, { ack_wait: consumerConfig.ack_wait, max_ack_pending: consumerConfig.max_ack_pending });
+    } catch (e) {
+      if (!/not found/i.test(String(e))) throw e;
+      try {
+        await jsm.consumers.add(s.name, consumerConfig);
+      } catch (e2) {
+        if (!/already|exists/i.test(String(e2))) throw e2;
+      }
+    }
+  }
+}
+
+export interface Worker {
+  /** Stop pulling, finish messages being processed, return (nak) buffered ones. */
+  stop(): Promise<void>;
+  done: Promise<void>;
+  inFlight(): number;
+}
+
+/**
+ * Process messages of a durable consumer with at most `maxInFlight` handlers
+ * running at once. The handler acks (or naks) each message itself.
+ */
+export async function runWorker(
+  js: JetStreamClient,
+  stream: string,
+  durable: string,
+  maxInFlight: number,
+  handle: (m: JsMsg) => Promise<void>,
+): Promise<Worker> {
+  const consumer = await js.consumers.get(stream, durable);
+  const messages = await consumer.consume({ max_messages: maxInFlight, threshold_messages: Math.floor(maxInFlight / 2) });
+  let stopping = false;
+  let active = 0;
+  let wake: (() => void) | null = null;
+  const slotFree = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const done = (async () => {
+    for await (const m of messages) {
+      if (stopping) {
+        m.nak();
+        continue;
+      }
+      while (active >= maxInFlight) await new Promise<void>((r) => (wake = r));
+      active++;
+      handle(m)
+        .catch((e) => {
+          log("error", "handler failed; message returned for redelivery", { error: String(e) });
+          m.nak(1000);
+        })
+        .finally(() => {
+          active--;
+          slotFree();
+        });
+    }
+  })();
+  return {
+    inFlight: () => active,
+    done,
+    async stop() {
+      stopping = true;
+      await messages.close().catch(() => undefined);
+      await done.catch(() => undefined);
+      while (active > 0) await new Promise((r) => setTimeout(r, 10));
+    },
+  };
+}
+
+export { jetstream };

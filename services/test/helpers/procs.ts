@@ -1,0 +1,143 @@
+// Test processes: nats-server and redis-server on free loopback ports with
+// temp dirs, and the built services (node dist/main.js <role>). Everything
+// started here is killed by stopAll(), which tests call in teardown.
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { servicesDir } from "./labelled.js";
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+export function which(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Make sure nats-server and redis-server are installed (from Debian when root
+ * and apt-get is there). Returns a reason to skip, or null. With CI=true a
+ * missing prerequisite throws instead.
+ */
+export function requireBinaries(names: string[] = ["nats-server", "redis-server"]): string | null {
+  const pkgs: Record<string, string> = { "nats-server": "nats-server", "redis-server": "redis-server", "redis-cli": "redis-tools" };
+  let missing = names.filter((n) => !which(n));
+  if (missing.length && process.getuid?.() === 0 && which("apt-get")) {
+    try {
+      execFileSync("sh", ["-c", `apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => pkgs[m] ?? m).join(" ")} >/dev/null`], { stdio: "inherit", timeout: 300_000 });
+    } catch {
+      /* reported below */
+    }
+    missing = names.filter((n) => !which(n));
+  }
+  if (!missing.length) return null;
+  const msg = `missing prerequisite(s): ${missing.join(", ")} (apt-get install ${missing.map((m) => pkgs[m] ?? m).join(" ")})`;
+  if (process.env.CI === "true") throw new Error(msg);
+  return msg;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(d);
+  return d;
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export function startProcess(cmd: string, args: string[], env: Record<string, string> = {}, cwd = servicesDir): Proc {
+  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let out = "";
+  const keep = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on("data", keep);
+  child.stderr!.on("data", keep);
+  const exited = new Promise<number | null>((r) => child.on("exit", (code) => {
+    children.delete(child);
+    r(code);
+  }));
+  return { child, output: () => out, exited };
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export async function startNats(): Promise<{ url: string; port: number; proc: Proc }> {
+  const port = await freePort();
+  const dir = tempDir("nats-");
+  const proc = startProcess("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
+  await waitFor("nats-server", async () => {
+    if (proc.child.exitCode !== null) throw new Error(`nats-server exited: ${proc.output()}`);
+    return /Server is ready/.test(proc.output());
+  });
+  return { url: `nats://127.0.0.1:${port}`, port, proc };
+}
+
+export async function startRedis(): Promise<{ url: string; port: number; proc: Proc }> {
+  const port = await freePort();
+  const dir = tempDir("redis-");
+  const proc = startProcess("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]);
+  await waitFor("redis-server", async () => {
+    if (proc.child.exitCode !== null) throw new Error(`redis-server exited: ${proc.output()}`);
+    return /Ready to accept connections/.test(proc.output());
+  });
+  return { url: `redis://127.0.0.1:${port}`, port, proc };
+}
+
+/** Start a built service role; resolves when its /healthz answers 200. */
+export async function startRole(role: string, env: Record<string, string>): Promise<Proc & { port: number; url: string }> {
+  const port = await freePort();
+  const proc = startProcess(process.execPath, ["dist/main.js", role], { PORT: String(port), HOST: "127.0.0.1", ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`${role} healthz`, async () => {
+    if (proc.child.exitCode !== null) throw new Error(`${role} exited: ${proc.output()}`);
+    const r = await fetch(`${url}/healthz`);
+    return r.status === 200;
+  }, 30_000);
+  return { ...proc, port, url };
+}
+
+export async function stopAll(): Promise<void> {
+  for (const c of [...children]) {
+    if (c.exitCode === null) c.kill("SIGKILL");
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs.clear();
+}
