@@ -88,7 +88,14 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   let last: unknown;
   for (;;) {
     try {
-      const v = await fn();
+      // Each attempt is bounded by a (referenced) timer: a request into a port
+      // that docker-proxy accepts before the container listens can hang with
+      // nothing else keeping the event loop alive.
+      let timer: NodeJS.Timeout | undefined;
+      const v = await Promise.race([
+        fn(),
+        new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error("attempt timed out")), 5000))),
+      ]).finally(() => clearTimeout(timer));
       if (v) return v as T;
     } catch (e) {
       last = e;
