@@ -28,8 +28,8 @@ export interface CommandArgs {
  * dynamic-provider host, so it needs no provider plugin download.
  */
 export class Command extends pulumi.dynamic.Resource {
-    public readonly stdout!: pulumi.Output<string>;
-    public readonly stderr!: pulumi.Output<string>;
+    declare public readonly stdout: pulumi.Output<string>;
+    declare public readonly stderr: pulumi.Output<string>;
 
     constructor(name: string, args: CommandArgs, opts?: pulumi.CustomResourceOptions) {
         super(

@@ -17,8 +17,8 @@ const keyPairProvider: pulumi.dynamic.ResourceProvider = {
  * rather than by a TLS provider so it needs no plugin download.
  */
 export class SshKeyPair extends pulumi.dynamic.Resource {
-    public readonly publicKey!: pulumi.Output<string>;
-    public readonly privateKey!: pulumi.Output<string>;
+    declare public readonly publicKey: pulumi.Output<string>;
+    declare public readonly privateKey: pulumi.Output<string>;
 
     constructor(name: string, args: { comment: pulumi.Input<string> }, opts?: pulumi.CustomResourceOptions) {
         super(keyPairProvider, name, { comment: args.comment, publicKey: undefined, privateKey: undefined }, {

@@ -42,7 +42,7 @@ export function pulumiEnv(env: PulumiEnv): NodeJS.ProcessEnv {
 
 /** Runs `pulumi <args>` in `cwd`; throws with the output unless `allowFailure`. */
 export function pulumi(args: string[], cwd: string, env: PulumiEnv, allowFailure = false): PulumiResult {
-    const result = spawnSync(path.join(toolsBin, "pulumi"), [...args, "--non-interactive"], {
+    const result = spawnSync(path.join(toolsBin, "pulumi"), ["--non-interactive", ...args], {
         cwd,
         env: pulumiEnv(env),
         encoding: "utf8",

@@ -1,0 +1,82 @@
+// A throwaway stack of this project in its own state backend, with cleanup that runs even when
+// a test fails: destroy, then remove anything Docker still holds with the stack's label.
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { runScript, SshConnection } from "../../components/command/provider";
+import { projectRoot, pulumi, PulumiEnv, PulumiResult, requireToolchain } from "./pulumi";
+
+export class TestStack {
+    readonly work = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-e2e-"));
+    readonly env: PulumiEnv = { backendDir: path.join(this.work, "state") };
+
+    constructor(readonly name: string, readonly dir: string = projectRoot) {
+        requireToolchain();
+        fs.mkdirSync(this.env.backendDir);
+        pulumi(["stack", "init", name], this.dir, this.env);
+    }
+
+    run(args: string[], allowFailure = false): PulumiResult {
+        return pulumi([...args, "--stack", this.name], this.dir, this.env, allowFailure);
+    }
+
+    setConfig(values: Record<string, string>, secret = false): void {
+        for (const [key, value] of Object.entries(values)) {
+            pulumi(["config", "set", "--stack", this.name, "--path", ...(secret ? ["--secret"] : []), key, "--", value], this.dir, this.env);
+        }
+    }
+
+    up(): PulumiResult {
+        return this.run(["up", "--yes", "--skip-preview"]);
+    }
+
+    output<T = unknown>(name: string): T {
+        return JSON.parse(this.run(["stack", "output", name, "--json", "--show-secrets"]).stdout) as T;
+    }
+
+    /** SSH connection to manager 0, from the stack's outputs. */
+    managerConnection(): SshConnection {
+        const [manager] = this.output<{ host: string; port: number }[]>("managers");
+        return { host: manager.host, port: manager.port, user: this.output<string>("sshUser"), privateKey: this.output<string>("sshPrivateKey") };
+    }
+
+    /** Runs a script on manager 0 and returns its stdout. */
+    async onManager(script: string): Promise<string> {
+        return (await runScript({ connection: this.managerConnection() }, script)).stdout;
+    }
+
+    /** Destroys the stack, removes it and whatever Docker objects carry its label. */
+    cleanup(): void {
+        this.run(["destroy", "--yes", "--skip-preview"], true);
+        this.run(["stack", "rm", "--yes", "--force"], true);
+        removeLabelled(this.name);
+        fs.rmSync(this.work, { recursive: true, force: true });
+    }
+}
+
+/** Docker objects labelled with this stack, as `kind name` lines. */
+export function labelledObjects(stack: string): string[] {
+    const filter = `label=swarm.stack=${stack}`;
+    const list = (args: string[], field: string) => {
+        const result = spawnSync("docker", [...args, "--filter", filter, "--format", `{{.${field}}}`], { encoding: "utf8" });
+        if (result.status !== 0) throw new Error(`docker ${args.join(" ")} failed: ${result.stderr}`);
+        return result.stdout.split("\n").filter(Boolean);
+    };
+    return [
+        ...list(["ps", "--all"], "Names").map((n) => `container ${n}`),
+        ...list(["network", "ls"], "Name").map((n) => `network ${n}`),
+        ...list(["volume", "ls"], "Name").map((n) => `volume ${n}`),
+    ];
+}
+
+export function removeLabelled(stack: string): void {
+    for (const entry of labelledObjects(stack)) {
+        const [kind, name] = entry.split(" ");
+        spawnSync("docker", kind === "container" ? ["rm", "-f", "-v", name] : [kind, "rm", name]);
+    }
+}
+
+export function uniqueStackName(prefix: string): string {
+    return `${prefix}-${process.pid}-${Date.now().toString(36)}`;
+}

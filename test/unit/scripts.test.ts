@@ -1,0 +1,86 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { localDefaults } from "../../components/config";
+import { dockerSafe, gatewayOf, planLocalNodes } from "../../components/local";
+import * as local from "../../components/local/scripts";
+import * as swarm from "../../components/swarm/scripts";
+
+/** `sh -n`: the script parses. */
+function assertParses(script: string): void {
+    const result = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
+    assert.equal(result.status, 0, `${result.stderr}\n${script}`);
+}
+
+const rendered: Record<string, string> = {
+    ready: swarm.readyScript({ timeoutSeconds: 60, cloudInit: true }),
+    init: swarm.initScript("10.0.0.10"),
+    dissolve: swarm.dissolveScript(),
+    tokens: swarm.tokensScript(),
+    join: swarm.joinScript("10.0.0.10", 60),
+    leave: swarm.leaveScript(),
+    admit: swarm.admitScript("abc123", { "swarm.role": "worker", "it's": "quoted" }, 60),
+    drain: swarm.drainScript("abc123", 60),
+    remove: swarm.removeScript("node-1", 60),
+    build: local.buildImageScript({ tag: "swarm-node:1", contextDir: "/x", baseImage: "debian:bookworm-slim", baseImageScript: "/s.sh" }),
+    network: local.createNetworkScript({ name: "n", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { a: "b" } }),
+    removeNetwork: local.removeNetworkScript("n"),
+    node: local.createNodeScript({ name: "n-worker-0", image: "i", network: "n", address: "10.0.0.20", sshPort: 2210, labels: { a: "b" }, privileged: "auto" }),
+    removeNode: local.removeNodeScript("n-worker-0"),
+};
+
+test("every script parses and stops at the first error", () => {
+    for (const [name, script] of Object.entries(rendered)) {
+        assert.match(script, /^set -eu\n/, name);
+        assertParses(script);
+    }
+});
+
+test("shellQuote survives any value", () => {
+    for (const value of ["plain", "it's", "$(rm -rf /)", "a b\nc", "'"]) {
+        const result = spawnSync("sh", ["-c", `printf '%s' ${swarm.shellQuote(value)}`], { encoding: "utf8" });
+        assert.equal(result.stdout, value);
+    }
+});
+
+test("joining reads the token from stdin and never initialises a swarm", () => {
+    assert.match(rendered.join, /token=\$\(cat\)/);
+    assert.match(rendered.join, /docker swarm join --token "\$token" '10\.0\.0\.10:2377'/);
+    assert.doesNotMatch(rendered.join, /swarm init/);
+});
+
+test("init is skipped on an active manager and refused on a worker", () => {
+    assert.match(rendered.init, /if \[ "\$state" = active \]/);
+    assert.match(rendered.init, /already in a swarm as a worker/);
+    assert.match(rendered.init, /--advertise-addr '10\.0\.0\.10'/);
+});
+
+test("removal demotes before draining, and removes only Down nodes of that hostname", () => {
+    assert.ok(rendered.drain.indexOf("docker node demote") < rendered.drain.indexOf("--availability drain"));
+    assert.match(rendered.drain, /desired-state=running/);
+    assert.match(rendered.remove, /\$2 == h && tolower\(\$3\) == s/);
+});
+
+test("labels are quoted", () => {
+    assert.match(rendered.admit, /--label-add 'it'\\''s=quoted'/);
+});
+
+test("the local node falls back from --privileged to the capability set", () => {
+    assert.match(rendered.node, /run_node --privileged/);
+    assert.ok(rendered.node.includes(`run_node ${local.capabilityFlags}`));
+    assert.match(local.createNodeScript({ name: "n", image: "i", network: "n", address: "1.2.3.4", sshPort: 1, labels: {}, privileged: "never" }), /^(?!.*--privileged)/s);
+});
+
+test("local nodes keep their address and port when others come and go", () => {
+    const three = planLocalNodes("p", 1, 3, localDefaults);
+    const one = planLocalNodes("p", 1, 1, localDefaults);
+    assert.deepEqual(one, three.slice(0, 2));
+    assert.deepEqual(three.map((n) => [n.name, n.address, n.sshPort]), [
+        ["p-manager-0", "10.213.0.10", 2200],
+        ["p-worker-0", "10.213.0.20", 2210],
+        ["p-worker-1", "10.213.0.21", 2211],
+        ["p-worker-2", "10.213.0.22", 2212],
+    ]);
+    assert.equal(gatewayOf("10.213.0.0/24"), "10.213.0.1");
+    assert.equal(dockerSafe("Swarm_Dev.1"), "swarm-dev-1");
+});
