@@ -23,8 +23,8 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   const metrics = new Metrics();
   const latencies: number[] = [];
 
-  // Notifications of written events ([eventId, receivedAt] pairs), batched, for benchmarks and monitors.
-  let pending: Array<[string, number]> = [];
+  // Notifications of written events ([eventId, receivedAt, writtenAt]), batched, for benchmarks and monitors.
+  let pending: Array<[string, number, number]> = [];
   const flush = () => {
     if (pending.length && cfg.notifySubject && !nc.isClosed()) nc.publish(cfg.notifySubject, JSON.stringify(pending));
     pending = [];
@@ -59,7 +59,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
     const now = Date.now();
     latencies.push(now - r.receivedAt);
     if (latencies.length > 5000) latencies.splice(0, latencies.length - 5000);
-    if (cfg.notifySubject) pending.push([r.eventId, r.receivedAt]);
+    if (cfg.notifySubject) pending.push([r.eventId, r.receivedAt, now]);
   };
 
   const worker = await runWorker(js, cfg.resultsStream, "profile-writer", cfg.maxInFlight, handle);
