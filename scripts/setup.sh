@@ -133,7 +133,7 @@ fi
 [ "$(cli_version_of "$tools_bin/pulumi")" != "" ] || fail "$tools_bin/pulumi does not run"
 
 # ---------------------------------------------------------------------------------------------
-step "Pulumi Node.js language host and dynamic-provider plugin"
+step "Pulumi Node.js language host"
 # The CLI looks for its plugins beside itself first (on PATH it warns at every run), so plugins
 # for a CLI of ours go beside it; a CLI found on PATH brought its own.
 cli_real_dir=$(dirname "$(readlink -f "$tools_bin/pulumi")")
@@ -155,8 +155,10 @@ else
     ln -sfn "$langhost_dir/bin/pulumi-language-nodejs" "$plugin_dir/pulumi-language-nodejs"
     done_step "language host $langhost_version from $langhost_dir"
 fi
+
+step "Pulumi dynamic-provider plugin"
 if [ -x "$cli_real_dir/pulumi-resource-pulumi-nodejs" ]; then
-    done_step "dynamic-provider plugin beside the CLI"
+    done_step "beside the CLI"
 else
     # The CLI's releases ship this launcher beside the CLI; a CLI built from source has none.
     # It starts the dynamic-provider host of the program's own @pulumi/pulumi.
@@ -165,7 +167,7 @@ else
 exec node "$(node -e "process.stdout.write(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")" "$@"
 EOF
     chmod +x "$plugin_dir/pulumi-resource-pulumi-nodejs"
-    done_step "dynamic-provider plugin launcher written to $plugin_dir"
+    done_step "launcher written to $plugin_dir"
 fi
 
 # ---------------------------------------------------------------------------------------------
