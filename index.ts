@@ -1,13 +1,19 @@
-// Wiring only: read the config, provision machines, form the swarm, export what users need.
+// Wiring only: read the config, provision machines, form the swarm, deploy the stack, export.
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { readRawConfig, validateConfig } from "./components/config";
+import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
 import { hostsNodes } from "./components/hosts";
-import { LocalNodes } from "./components/local";
+import { RegistryImages } from "./components/images";
+import { baseImageScript, LocalNodes } from "./components/local";
 import { SshKeyPair } from "./components/ssh";
+import { DockerStack } from "./components/stack";
 import { SwarmCluster, SwarmNode } from "./components/swarm";
+import { categorisation, gatewayPort, serviceNames } from "./stacks/categorisation";
 
 const config = new pulumi.Config();
-const settings = validateConfig(readRawConfig((key) => config.get(key)), []);
+const settings = validateConfig(readRawConfig((key) => config.get(key)), serviceNames);
+const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
 
 // The SSH key the machines trust: from config, or made once and kept (secret) in the state.
 const configuredSsh = config.getObject<{ privateKey?: string }>("ssh");
@@ -17,15 +23,25 @@ const publicKey = generated ? generated.publicKey : pulumi.output(settings.ssh.p
 
 let managerMachines: pulumi.Input<SwarmNode>[];
 let workerMachines: pulumi.Input<SwarmNode>[];
+let images: pulumi.Output<Record<string, string>> | undefined;
 switch (settings.provider) {
     case "local": {
         const nodes = new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey });
         managerMachines = nodes.managers;
         workerMachines = nodes.workers;
+        images = new RegistryImages("images", {
+            images: categorisation.images,
+            root: __dirname,
+            repository: settings.stackName,
+            registry: nodes.registry,
+            baseImage: settings.local.baseImage,
+            baseImageScript: settings.local.baseImage === "debian:bookworm-slim" ? baseImageScript : undefined,
+        }).refs;
         break;
     }
     case "hosts":
         ({ managers: managerMachines, workers: workerMachines } = hostsNodes(settings.hosts, settings.ssh.user));
+        pulumi.log.warn("provider \"hosts\": the stack is not deployed yet (no registry for its images); the swarm is formed");
         break;
     case "aws":
         throw new Error("provider: \"aws\" is not available yet; use \"local\" or \"hosts\"");
@@ -39,3 +55,23 @@ export const sshPrivateKey = pulumi.secret(privateKey);
 export const dockerHost = cluster.dockerHost;
 export const managers = cluster.managers;
 export const workers = cluster.workers;
+
+let services: pulumi.Output<Record<string, { image: string; replicas: number }>> | undefined;
+let collectorUrl: pulumi.Output<string> | undefined;
+let profilesUrl: pulumi.Output<string> | undefined;
+if (images) {
+    const stack = new DockerStack("stack", {
+        connection: cluster.leaderConnection,
+        stackName: settings.stackName,
+        definition: categorisation,
+        images,
+        replicas: settings.replicas,
+        taxonomy,
+    }, { dependsOn: [cluster] });
+    services = stack.services;
+    // The gateway listens on manager 0 (the edge node); local nodes are reached at their own address.
+    const edge = pulumi.all([managerMachines[0], stack.services]).apply(([m]) => (settings.provider === "local" ? m.privateAddress : m.host));
+    collectorUrl = pulumi.interpolate`http://${edge}:${gatewayPort}/events`;
+    profilesUrl = pulumi.interpolate`http://${edge}:${gatewayPort}/profiles`;
+}
+export { services, collectorUrl, profilesUrl };

@@ -235,7 +235,7 @@ export const commandProvider = {
     },
     async diff(_id: string, olds: CommandOutputs, news: CommandInputs) {
         const plan = planDiff(olds, news);
-        return { changes: plan.changes, replaces: plan.replaces, deleteBeforeReplace: plan.replaces.length > 0 };
+        return { changes: plan.changes, replaces: plan.replaces };
     },
     async create(inputs: CommandInputs) {
         const result = await runScript(inputs, inputs.create);

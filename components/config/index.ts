@@ -15,6 +15,8 @@ export interface LocalSettings {
     sshPortBase: number;
     /** `auto` tries --privileged and falls back to an explicit capability set. */
     privileged: "auto" | "always" | "never";
+    /** Port on 127.0.0.1 of the registry that stack images are pushed to. */
+    registryPort: number;
 }
 
 export interface HostEntry {
@@ -76,6 +78,7 @@ export const localDefaults: LocalSettings = {
     subnet: "10.213.0.0/24",
     sshPortBase: 2200,
     privileged: "auto",
+    registryPort: 5000,
 };
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
@@ -140,6 +143,12 @@ function validateLocal(raw: unknown, problems: string[]): LocalSettings {
         if (!isInteger(port) || port < 1024 || port > 65000) {
             problems.push(`local.sshPortBase: ${show(raw.sshPortBase)} is not an integer from 1024 to 65000`);
         } else settings.sshPortBase = port;
+    }
+    if (raw.registryPort !== undefined) {
+        const port = asNumber(raw.registryPort);
+        if (!isInteger(port) || port < 1024 || port > 65535) {
+            problems.push(`local.registryPort: ${show(raw.registryPort)} is not an integer from 1024 to 65535`);
+        } else settings.registryPort = port;
     }
     if (raw.privileged !== undefined) {
         const allowed = ["auto", "always", "never"];
@@ -339,4 +348,27 @@ export function readRawConfig(get: (key: string) => string | undefined): RawConf
         }
     }
     return raw;
+}
+
+/** The taxonomy shipped with the project, used when `taxonomyFile` is not set. */
+export const defaultTaxonomyFile = "services/taxonomy/default-taxonomy.tsv";
+
+/**
+ * Reads the taxonomy file and checks it is in the IAB Content Taxonomy TSV format (a header row
+ * with "Unique ID", "Parent" and "Name", then rows of tab-separated fields).
+ */
+export function readTaxonomy(file: string, read: (file: string) => string): string {
+    let text: string;
+    try {
+        text = read(file);
+    } catch (err) {
+        throw new ConfigError([`taxonomyFile: cannot read ${JSON.stringify(file)}: ${(err as Error).message}`]);
+    }
+    const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
+    const header = lines.findIndex((l) => /^Unique ID\tParent\tName\t/.test(l));
+    const rows = header < 0 ? [] : lines.slice(header + 1).filter((l) => /^[^\t]+\t[^\t]*\t[^\t]+/.test(l));
+    if (header < 0 || rows.length === 0) {
+        throw new ConfigError([`taxonomyFile: ${JSON.stringify(file)} is not an IAB Content Taxonomy TSV (a "Unique ID<TAB>Parent<TAB>Name..." header row, then one row per node)`]);
+    }
+    return text;
 }

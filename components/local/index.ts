@@ -3,12 +3,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
-import { LocalSettings, parseSubnet, Role } from "../config";
+import { localDefaults, LocalSettings, parseSubnet, Role } from "../config";
 import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
 
 export const nodeImageDir = path.join(__dirname, "node-image");
-const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
+const registryImageDir = path.join(__dirname, "registry-image");
+export const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
 
 export interface LocalNodePlan {
     name: string;
@@ -50,13 +51,23 @@ export function gatewayOf(subnet: string): string {
     return `${a}.${b}.${c}.${d + 1}`;
 }
 
-/** Content hash of the node image's build context: its tag, so a change rebuilds it. */
-export function nodeImageTag(dir: string = nodeImageDir): string {
+/** A tag from the content of a build context, so a change of it means a new image. */
+export function contentTag(repository: string, dir: string): string {
     const hash = crypto.createHash("sha256");
     for (const file of fs.readdirSync(dir).sort()) {
         hash.update(file).update(fs.readFileSync(path.join(dir, file)));
     }
-    return `swarm-node:${hash.digest("hex").slice(0, 12)}`;
+    return `${repository}:${hash.digest("hex").slice(0, 12)}`;
+}
+
+export const nodeImageTag = (): string => contentTag("swarm-node", nodeImageDir);
+
+/** Address of the registry container: the subnet's second host address. */
+export function registryAddressOf(subnet: string): string {
+    const parsed = parseSubnet(subnet);
+    if (!parsed) throw new Error(`not a subnet: ${subnet}`);
+    const [a, b, c, d] = parsed.base;
+    return `${a}.${b}.${c}.${d + 2}`;
 }
 
 export interface LocalNodesArgs {
@@ -65,8 +76,14 @@ export interface LocalNodesArgs {
     settings: LocalSettings;
     /** Authorised for root on every node. */
     publicKey: pulumi.Input<string>;
-    /** Registries the nodes may pull from over plain HTTP (host:port). */
-    insecureRegistries?: pulumi.Input<string[]>;
+}
+
+/** A registry as seen from the machine running Pulumi (push) and from the nodes (pull). */
+export interface RegistryEndpoints {
+    push: string;
+    pull: string;
+    /** Changes when the registry is made anew (and so is empty). */
+    instance: string;
 }
 
 /**
@@ -78,6 +95,8 @@ export class LocalNodes extends pulumi.ComponentResource {
     public readonly workers: pulumi.Output<SwarmNode>[];
     public readonly networkName: string;
     public readonly gateway: string;
+    /** The registry the nodes pull stack images from; ready once this output resolves. */
+    public readonly registry: pulumi.Output<RegistryEndpoints>;
 
     constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:local:LocalNodes", name, {}, opts);
@@ -88,24 +107,46 @@ export class LocalNodes extends pulumi.ComponentResource {
         this.networkName = prefix;
         this.gateway = gatewayOf(args.settings.subnet);
 
+        const buildImage = (label: string, tag: string, contextDir: string) =>
+            new Command(`${name}-${label}-image`, {
+                create: scripts.buildImageScript({
+                    tag,
+                    contextDir,
+                    baseImage: args.settings.baseImage,
+                    baseImageScript: args.settings.baseImage === localDefaults.baseImage ? baseImageScript : undefined,
+                }),
+                triggers: [tag, args.settings.baseImage],
+            }, { parent: this });
         const image = nodeImageTag();
-        const build = new Command(`${name}-node-image`, {
-            create: scripts.buildImageScript({
-                tag: image,
-                contextDir: nodeImageDir,
-                baseImage: args.settings.baseImage,
-                baseImageScript: args.settings.baseImage === "debian:bookworm-slim" ? baseImageScript : undefined,
-            }),
-            triggers: [image, args.settings.baseImage],
-        }, { parent: this });
+        const build = buildImage("node", image, nodeImageDir);
 
         const network = new Command(`${name}-network`, {
             create: scripts.createNetworkScript({ name: prefix, subnet: args.settings.subnet, gateway: this.gateway, labels }),
             delete: scripts.removeNetworkScript(prefix),
             triggers: [prefix, args.settings.subnet],
-        }, { parent: this });
+        }, { parent: this, deleteBeforeReplace: true });
 
-        const registries = pulumi.output(args.insecureRegistries ?? []).apply((list) => list.join(","));
+        const registryAddress = registryAddressOf(args.settings.subnet);
+        const registryImage = contentTag("swarm-registry", registryImageDir);
+        const registryName = `${prefix}-registry`;
+        const registryContainer = new Command(`${name}-registry`, {
+            create: scripts.createRegistryScript({
+                name: registryName,
+                image: registryImage,
+                network: prefix,
+                address: registryAddress,
+                hostPort: args.settings.registryPort,
+                labels,
+            }),
+            delete: scripts.removeContainerScript(registryName),
+            triggers: [registryImage, registryAddress, args.settings.registryPort],
+        }, { parent: this, dependsOn: [buildImage("registry", registryImage, registryImageDir), network], deleteBeforeReplace: true });
+        this.registry = registryContainer.id.apply((instance) => ({
+            push: `127.0.0.1:${args.settings.registryPort}`,
+            pull: `${registryAddress}:5000`,
+            instance,
+        }));
+        const registries = `${registryAddress}:5000`;
         const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
             const container = new Command(`${name}-${plan.role}-${plan.index}`, {
                 create: scripts.createNodeScript({
@@ -117,11 +158,11 @@ export class LocalNodes extends pulumi.ComponentResource {
                     labels: { ...labels, "swarm.role": plan.role },
                     privileged: args.settings.privileged,
                 }),
-                delete: scripts.removeNodeScript(plan.name),
+                delete: scripts.removeContainerScript(plan.name),
                 environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
                 // A node is made anew (not changed in place) when what it was started with changes.
                 triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
-            }, { parent: this, dependsOn: [build, network] });
+            }, { parent: this, dependsOn: [build, network], deleteBeforeReplace: true });
             const node: pulumi.Output<SwarmNode> = container.stdout.apply(() => ({
                 name: plan.name,
                 host: "127.0.0.1",
@@ -134,6 +175,6 @@ export class LocalNodes extends pulumi.ComponentResource {
         });
         this.managers = nodes.filter((n) => n.plan.role === "manager").map((n) => n.node);
         this.workers = nodes.filter((n) => n.plan.role === "worker").map((n) => n.node);
-        this.registerOutputs({ managers: this.managers, workers: this.workers });
+        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry });
     }
 }

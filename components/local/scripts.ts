@@ -117,7 +117,42 @@ export function createNodeScript(node: NodeContainerSpec): string {
     ].join("\n");
 }
 
-export function removeNodeScript(name: string): string {
+export interface RegistryContainerSpec {
+    name: string;
+    image: string;
+    network: string;
+    address: string;
+    /** Port on 127.0.0.1 to push to (the engine trusts loopback registries without TLS). */
+    hostPort: number;
+    labels: Record<string, string>;
+}
+
+/** Starts the registry container the nodes pull from; its storage on a volume. */
+export function createRegistryScript(registry: RegistryContainerSpec): string {
+    const name = shellQuote(registry.name);
+    return [
+        header,
+        `if ! docker container inspect ${name} >/dev/null 2>&1; then`,
+        `    docker volume create ${labelFlags(registry.labels)} ${shellQuote(volumeOf(registry.name))} >/dev/null`,
+        [
+            "    docker run --detach",
+            `--name ${name}`,
+            `--network ${shellQuote(registry.network)} --ip ${shellQuote(registry.address)}`,
+            `--publish ${shellQuote(`127.0.0.1:${registry.hostPort}:5000`)}`,
+            labelFlags(registry.labels),
+            `--volume ${shellQuote(`${volumeOf(registry.name)}:/var/lib/docker-registry`)}`,
+            `${shellQuote(registry.image)} >/dev/null`,
+        ].join(" "),
+        "fi",
+        `docker start ${name} >/dev/null`,
+        `for _ in $(seq 30); do curl -fsS -o /dev/null http://127.0.0.1:${registry.hostPort}/v2/ && exit 0; sleep 1; done`,
+        `echo "the registry did not answer on 127.0.0.1:${registry.hostPort}" >&2`,
+        "exit 1",
+    ].join("\n");
+}
+
+/** Removes a container made by this module, with its volume. */
+export function removeContainerScript(name: string): string {
     const quoted = shellQuote(name);
     const volume = shellQuote(volumeOf(name));
     return [

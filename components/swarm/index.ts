@@ -105,7 +105,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
         ];
         const admitLeader = new Command(`${name}-manager-0-admit`, {
             connection: leaderConnection,
-            create: pulumi.all([init.stdout, leader]).apply(([id, n]) => scripts.admitScript(id, labelsOf(n), timeout)),
+            // Manager 0 holds the stateful services' volumes and the published ports without IPVS.
+            create: pulumi.all([init.stdout, leader]).apply(([id, n]) =>
+                scripts.admitScript(id, { ...labelsOf(n), "swarm.data": "true", "swarm.edge": "true" }, timeout),
+            ),
         }, { parent: this });
 
         // One node other than manager 0: record (removes it from the node list on delete), join

@@ -1,0 +1,103 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ImageDefinition } from "../../stacks/types";
+import { Command } from "../command";
+import { shellQuote } from "../swarm/scripts";
+
+/** Hash of the named files and folders (recursively) of `root`: the image's content version. */
+export function hashInputs(root: string, inputs: string[]): string {
+    const hash = crypto.createHash("sha256");
+    const visit = (relative: string) => {
+        const full = path.join(root, relative);
+        if (fs.statSync(full).isDirectory()) {
+            for (const entry of fs.readdirSync(full).sort()) visit(path.join(relative, entry));
+        } else {
+            hash.update(relative).update("\0").update(fs.readFileSync(full)).update("\0");
+        }
+    };
+    for (const input of [...inputs].sort()) visit(input);
+    return hash.digest("hex").slice(0, 12);
+}
+
+export interface ImageBuildSpec {
+    /** Reference pushed from the machine running Pulumi. */
+    pushRef: string;
+    /** Reference the nodes pull (the same registry, as they reach it). */
+    pullRef: string;
+    contextDir: string;
+    dockerfile: string;
+    baseImage: string;
+    baseImageScript?: string;
+    prepare?: string;
+}
+
+/** Builds and pushes the image unless the registry has it already; prints the pull reference. */
+export function buildAndPushScript(spec: ImageBuildSpec): string {
+    const [registry, ...rest] = spec.pushRef.split("/");
+    const [repository, tag] = rest.join("/").split(":");
+    return [
+        "set -eu",
+        `if curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' ${shellQuote(`http://${registry}/v2/${repository}/manifests/${tag}`)}; then`,
+        `    echo ${shellQuote(spec.pullRef)}`,
+        "    exit 0",
+        "fi",
+        ...(spec.baseImageScript ? [`bash ${shellQuote(spec.baseImageScript)} >&2`] : []),
+        ...(spec.prepare ? [`(cd ${shellQuote(spec.contextDir)} && ${spec.prepare})`] : []),
+        `docker build --quiet --build-arg BASE_IMAGE=${shellQuote(spec.baseImage)} --file ${shellQuote(path.join(spec.contextDir, spec.dockerfile))} --tag ${shellQuote(spec.pushRef)} ${shellQuote(spec.contextDir)} >&2`,
+        `docker push ${shellQuote(spec.pushRef)} >&2`,
+        `echo ${shellQuote(spec.pullRef)}`,
+    ].join("\n");
+}
+
+export interface RegistryImagesArgs {
+    images: Record<string, ImageDefinition>;
+    /** Directory the image contexts are relative to. */
+    root: string;
+    /** Repository path prefix, e.g. `categorisation`. */
+    repository: string;
+    /** Where to push and where the nodes pull; `instance` changes when the registry is new (empty). */
+    registry: pulumi.Input<{ push: string; pull: string; instance: string }>;
+    baseImage: string;
+    baseImageScript?: string;
+}
+
+/**
+ * The stack's images, built on the machine running Pulumi and pushed to a registry the nodes
+ * pull from. An image is built only when the content of its inputs changed (its tag is a hash
+ * of them).
+ */
+export class RegistryImages extends pulumi.ComponentResource {
+    /** Image key -> reference the nodes pull. */
+    public readonly refs: pulumi.Output<Record<string, string>>;
+
+    constructor(name: string, args: RegistryImagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:images:RegistryImages", name, {}, opts);
+        // One build at a time: they share build contexts and the machine's CPUs.
+        let previous: Command | undefined;
+        const refs = Object.entries(args.images).map(([key, image]) => {
+            const contextDir = path.join(args.root, image.context);
+            const tag = hashInputs(contextDir, image.inputs);
+            const built = new Command(`${name}-${key}`, {
+                create: pulumi.output(args.registry).apply((registry) =>
+                    buildAndPushScript({
+                        pushRef: `${registry.push}/${args.repository}/${key}:${tag}`,
+                        pullRef: `${registry.pull}/${args.repository}/${key}:${tag}`,
+                        contextDir,
+                        dockerfile: image.dockerfile,
+                        baseImage: args.baseImage,
+                        baseImageScript: args.baseImageScript,
+                        prepare: image.prepare,
+                    }),
+                ),
+                triggers: [tag, pulumi.output(args.registry).apply((r) => r.instance)],
+                timeoutSeconds: 1800,
+            }, { parent: this, dependsOn: previous ? [previous] : [] });
+            previous = built;
+            return built.stdout.apply((ref) => [key, ref] as [string, string]);
+        });
+        this.refs = pulumi.all(refs).apply((pairs) => Object.fromEntries(pairs));
+        this.registerOutputs({ refs: this.refs });
+    }
+}

@@ -1,0 +1,86 @@
+// Shell run on a manager to deploy, watch and remove a Docker stack. Idempotent, and `set -eu`.
+import { shellQuote } from "../swarm/scripts";
+
+const header = "set -eu";
+
+/** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
+export function endpointModeScript(): string {
+    return [
+        header,
+        // Loaded already, or loadable (a module of the running kernel).
+        "if [ -e /proc/net/ip_vs ] || modprobe -n ip_vs >/dev/null 2>&1; then echo vip; else echo dnsrr; fi",
+    ].join("\n");
+}
+
+/** Creates a swarm config from stdin unless one of that name exists (configs are immutable). */
+export function createConfigScript(name: string, labels: Record<string, string>): string {
+    const quoted = shellQuote(name);
+    const labelFlags = Object.entries(labels).map(([k, v]) => `--label ${shellQuote(`${k}=${v}`)}`).join(" ");
+    return [header, `if ! docker config inspect ${quoted} >/dev/null 2>&1; then docker config create ${labelFlags} ${quoted} - >/dev/null; else cat >/dev/null; fi`].join("\n");
+}
+
+export function removeConfigScript(name: string): string {
+    const quoted = shellQuote(name);
+    return [header, `if docker config inspect ${quoted} >/dev/null 2>&1; then docker config rm ${quoted} >/dev/null; fi`].join("\n");
+}
+
+/**
+ * Deploys the Compose file read from stdin, then waits until every service of the stack runs
+ * its desired replicas and no update is under way. On timeout it fails naming each service that
+ * did not converge, with the errors of its tasks.
+ */
+export function deployScript(stack: string, timeoutSeconds: number): string {
+    const name = shellQuote(stack);
+    return [
+        header,
+        `docker stack deploy --prune --with-registry-auth --compose-file - ${name} >&2`,
+        // Services with fewer running tasks than they should have (or none where a global service
+        // finds no node), or with an update under way. Exits non-zero when an update failed.
+        "unconverged() {",
+        `    for id in $(docker service ls --quiet --filter label=com.docker.stack.namespace=${name}); do`,
+        "        service=$(docker service inspect --format '{{.Spec.Name}}' $id)",
+        "        desired=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}' $id)",
+        "        tasks=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' $id)",
+        "        running=$(printf '%s\\n' \"$tasks\" | grep -c '^Running' || true)",
+        "        if [ \"$desired\" = global ]; then desired=$(printf '%s\\n' \"$tasks\" | grep -c . || true); [ \"$desired\" -gt 0 ] || desired='at least 1'; fi",
+        "        [ \"$running\" = \"$desired\" ] || echo \"$service runs $running of $desired\"",
+        "        update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $id)",
+        `        case "$update" in updating|rollback_started) echo "$service is $update" ;; esac`,
+        `        case "$update" in rollback_completed|rollback_paused|paused) echo "$service: update $update: $(docker service inspect --format '{{.UpdateStatus.Message}}' $id)" >&2; exit 1 ;; esac`,
+        "    done",
+        "}",
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        // Let the deploy's updates register before the first look.
+        "sleep 2",
+        "while :; do",
+        // A failed rollback makes unconverged exit non-zero, and set -e ends the script here.
+        "    pending=$(unconverged)",
+        "    [ -z \"$pending\" ] && break",
+        `    if [ "$(date +%s)" -ge "$deadline" ]; then`,
+        `        echo "stack ${stack} did not converge within ${timeoutSeconds}s:" >&2`,
+        "        printf '%s\\n' \"$pending\" | while read -r service rest; do",
+        "            echo \"- $service $rest\" >&2",
+        "            docker service ps --no-trunc --format '    {{.Node}} {{.CurrentState}} {{.Error}}' \"$service\" 2>/dev/null | grep -v '^    *$' | head -5 >&2 || true",
+        "        done",
+        "        exit 1",
+        "    fi",
+        "    sleep 3",
+        "done",
+        `docker stack services --format '{{.Name}} {{.Replicas}}' ${name}`,
+    ].join("\n");
+}
+
+/** Removes the stack and waits until its services and networks are gone. */
+export function removeScript(stack: string, timeoutSeconds: number): string {
+    const name = shellQuote(stack);
+    const filter = `label=com.docker.stack.namespace=${stack}`;
+    return [
+        header,
+        `if [ -n "$(docker service ls --quiet --filter ${shellQuote(filter)})" ]; then docker stack rm ${name} >&2; fi`,
+        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
+        `until [ -z "$(docker service ls --quiet --filter ${shellQuote(filter)})$(docker network ls --quiet --filter ${shellQuote(filter)})" ]; do`,
+        `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "stack ${stack} still has services or networks after ${timeoutSeconds}s" >&2; exit 1; fi`,
+        "    sleep 2",
+        "done",
+    ].join("\n");
+}
