@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `npm start` (after setup): select or create the dev stack, then bring it up.
+# `npm start` (after setup): select or create the dev stack (or $SWARM_STACK), then bring it up.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/env.sh"
 cd "$here/.."
-pulumi stack select dev --create --non-interactive
-pulumi up --yes --stack dev --non-interactive
+stack="${SWARM_STACK:-dev}"
+pulumi stack select "$stack" --create --non-interactive
+pulumi up --yes --stack "$stack" --non-interactive

@@ -1,5 +1,5 @@
 // Shell run on a manager to deploy, watch and remove a Docker stack. Idempotent, and `set -eu`.
-import { shellQuote } from "../swarm/scripts";
+import { shellQuote, unconvergedFunction } from "../swarm/scripts";
 
 const header = "set -eu";
 
@@ -34,21 +34,7 @@ export function deployScript(stack: string, timeoutSeconds: number): string {
     return [
         header,
         `docker stack deploy --prune --with-registry-auth --compose-file - ${name} >&2`,
-        // Services with fewer running tasks than they should have (or none where a global service
-        // finds no node), or with an update under way. Exits non-zero when an update failed.
-        "unconverged() {",
-        `    for id in $(docker service ls --quiet --filter label=com.docker.stack.namespace=${name}); do`,
-        "        service=$(docker service inspect --format '{{.Spec.Name}}' $id)",
-        "        desired=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}' $id)",
-        "        tasks=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' $id)",
-        "        running=$(printf '%s\\n' \"$tasks\" | grep -c '^Running' || true)",
-        "        if [ \"$desired\" = global ]; then desired=$(printf '%s\\n' \"$tasks\" | grep -c . || true); [ \"$desired\" -gt 0 ] || desired='at least 1'; fi",
-        "        [ \"$running\" = \"$desired\" ] || echo \"$service runs $running of $desired\"",
-        "        update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $id)",
-        `        case "$update" in updating|rollback_started) echo "$service is $update" ;; esac`,
-        `        case "$update" in rollback_completed|rollback_paused|paused) echo "$service: update $update: $(docker service inspect --format '{{.UpdateStatus.Message}}' $id)" >&2; exit 1 ;; esac`,
-        "    done",
-        "}",
+        unconvergedFunction(`--filter label=com.docker.stack.namespace=${name}`),
         `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
         // Let the deploy's updates register before the first look.
         "sleep 2",

@@ -37,6 +37,29 @@ export function readyScript(options: ReadyOptions): string {
     ].join("\n");
 }
 
+/**
+ * A shell function `unconverged` that prints one line per service (of those `docker service ls
+ * <filter>` lists) with fewer running tasks than it should have (or none, for a global service
+ * that finds no node), or with an update under way; it exits non-zero when an update failed.
+ */
+export function unconvergedFunction(filter = ""): string {
+    return [
+        "unconverged() {",
+        `    for id in $(docker service ls --quiet ${filter}); do`,
+        "        service=$(docker service inspect --format '{{.Spec.Name}}' $id)",
+        "        desired=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}' $id)",
+        "        tasks=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' $id)",
+        `        running=$(printf '%s\n' "$tasks" | grep -c '^Running' || true)`,
+        `        if [ "$desired" = global ]; then desired=$(printf '%s\n' "$tasks" | grep -c . || true); [ "$desired" -gt 0 ] || desired='at least 1'; fi`,
+        `        [ "$running" = "$desired" ] || echo "$service runs $running of $desired"`,
+        "        update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $id)",
+        `        case "$update" in updating|rollback_started) echo "$service is $update" ;; esac`,
+        `        case "$update" in rollback_completed|rollback_paused|paused) echo "$service: update $update: $(docker service inspect --format '{{.UpdateStatus.Message}}' $id)" >&2; exit 1 ;; esac`,
+        "    done",
+        "}",
+    ].join("\n");
+}
+
 /** Makes manager 0 the first manager, unless it already is one. Prints its node ID. */
 export function initScript(advertiseAddress: string): string {
     const address = shellQuote(advertiseAddress);
@@ -112,7 +135,7 @@ export function admitScript(nodeId: string, labels: Record<string, string>, time
 
 /**
  * On a manager: demotes the node if it is a manager, drains it and waits until its tasks have
- * moved, so that its leaving loses nothing.
+ * moved: gone from it and running again elsewhere, so that its leaving loses nothing.
  */
 export function drainScript(nodeId: string, timeoutSeconds: number): string {
     const id = shellQuote(nodeId);
@@ -122,6 +145,8 @@ export function drainScript(nodeId: string, timeoutSeconds: number): string {
         `if [ "$(docker node inspect --format '{{.Spec.Role}}' ${id})" = manager ]; then docker node demote ${id} >/dev/null; fi`,
         `docker node update --availability drain ${id} >/dev/null`,
         waitUntil(`[ -z "$(docker node ps --quiet --filter desired-state=running ${id})" ]`, timeoutSeconds, `tasks of node ${nodeId} did not move within ${timeoutSeconds}s`),
+        unconvergedFunction(),
+        waitUntil(`[ -z "$(unconverged)" ]`, timeoutSeconds, `services did not run all their tasks again within ${timeoutSeconds}s after node ${nodeId} was drained`),
     ].join("\n");
 }
 

@@ -7,14 +7,37 @@ import * as path from "node:path";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { projectRoot, pulumi, PulumiEnv, PulumiResult, requireToolchain } from "./pulumi";
 
+/**
+ * A fresh copy of the project as a clone would have it (tracked and new, not ignored files),
+ * without node_modules, tools or state.
+ */
+export function freshCopy(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-clone-"));
+    const files = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: projectRoot, encoding: "utf8" });
+    if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`);
+    for (const file of files.stdout.split("\0").filter(Boolean)) {
+        const source = path.join(projectRoot, file);
+        if (!fs.existsSync(source)) continue; // deleted in the work tree
+        fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+        fs.copyFileSync(source, path.join(dir, file));
+        fs.chmodSync(path.join(dir, file), fs.statSync(source).mode);
+    }
+    return dir;
+}
+
 export class TestStack {
     readonly work = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-e2e-"));
     readonly env: PulumiEnv = { backendDir: path.join(this.work, "state") };
 
-    constructor(readonly name: string, readonly dir: string = projectRoot) {
+    /** A new stack in a new backend, or (with `existing`) a stack that is already there. */
+    constructor(readonly name: string, readonly dir: string = projectRoot, existing?: PulumiEnv) {
         requireToolchain();
-        fs.mkdirSync(this.env.backendDir);
-        pulumi(["stack", "init", name], this.dir, this.env);
+        if (existing) {
+            this.env = existing;
+        } else {
+            fs.mkdirSync(this.env.backendDir);
+            pulumi(["stack", "init", name], this.dir, this.env);
+        }
     }
 
     run(args: string[], allowFailure = false): PulumiResult {

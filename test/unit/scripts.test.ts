@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { test } from "node:test";
 import { localDefaults } from "../../components/config";
 import { dockerSafe, gatewayOf, planLocalNodes } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import * as swarm from "../../components/swarm/scripts";
+import { buildAndPushScript, hashInputs } from "../../components/images";
 
 /** `sh -n`: the script parses. */
 function assertParses(script: string): void {
@@ -26,7 +30,7 @@ const rendered: Record<string, string> = {
     network: local.createNetworkScript({ name: "n", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { a: "b" } }),
     removeNetwork: local.removeNetworkScript("n"),
     node: local.createNodeScript({ name: "n-worker-0", image: "i", network: "n", address: "10.0.0.20", sshPort: 2210, labels: { a: "b" }, privileged: "auto" }),
-    removeNode: local.removeNodeScript("n-worker-0"),
+    removeNode: local.removeContainerScript("n-worker-0"),
 };
 
 test("every script parses and stops at the first error", () => {
@@ -83,4 +87,30 @@ test("local nodes keep their address and port when others come and go", () => {
     ]);
     assert.equal(gatewayOf("10.213.0.0/24"), "10.213.0.1");
     assert.equal(dockerSafe("Swarm_Dev.1"), "swarm-dev-1");
+});
+
+test("image tags follow the content of the image's inputs only", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hash-"));
+    try {
+        fs.mkdirSync(path.join(dir, "src"));
+        fs.writeFileSync(path.join(dir, "Dockerfile"), "FROM x");
+        fs.writeFileSync(path.join(dir, "src", "a.ts"), "a");
+        fs.writeFileSync(path.join(dir, "README.md"), "docs");
+        const first = hashInputs(dir, ["Dockerfile", "src"]);
+        fs.writeFileSync(path.join(dir, "README.md"), "other docs");
+        assert.equal(hashInputs(dir, ["src", "Dockerfile"]), first);
+        fs.writeFileSync(path.join(dir, "src", "a.ts"), "b");
+        assert.notEqual(hashInputs(dir, ["Dockerfile", "src"]), first);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("an image already in the registry is not built again", () => {
+    const script = buildAndPushScript({ pushRef: "127.0.0.1:5000/cat/pipeline:abc", pullRef: "10.0.0.2:5000/cat/pipeline:abc", contextDir: "/ctx", dockerfile: "Dockerfile", baseImage: "debian:bookworm-slim", prepare: "npm run build" });
+    assertParses(script);
+    assert.match(script, /http:\/\/127\.0\.0\.1:5000\/v2\/cat\/pipeline\/manifests\/abc/);
+    assert.ok(script.indexOf("manifests") < script.indexOf("docker build"));
+    assert.match(script, /docker push '127\.0\.0\.1:5000\/cat\/pipeline:abc'/);
+    assert.match(script, /echo '10\.0\.0\.2:5000\/cat\/pipeline:abc'$/);
 });

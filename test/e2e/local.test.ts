@@ -1,0 +1,271 @@
+// The local provider end to end, on one swarm shared by the steps: `npm start` from a fresh copy
+// of the project forms a swarm of containers over SSH and deploys the categorisation stack; then
+// the config changes what it should and nothing else, and destroy leaves nothing behind.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
+
+interface NodeRow {
+    id: string;
+    hostname: string;
+    status: string;
+    availability: string;
+    manager: string;
+}
+
+interface NodeOutput {
+    name: string;
+    host: string;
+    port: number;
+    privateAddress: string;
+}
+
+const declaredReplicas = { nats: 1, redis: 1, collector: 1, categoriser: 2, "profile-writer": 1, "profile-api": 1, gateway: 1 };
+
+let copy: string;
+let stack: TestStack;
+let startOutput = "";
+
+async function nodeList(): Promise<NodeRow[]> {
+    const out = await stack.onManager("docker node ls --format '{{.ID}}|{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}'");
+    return out
+        .trim()
+        .split("\n")
+        .map((line) => {
+            const [id, hostname, status, availability, manager] = line.split("|");
+            return { id, hostname, status, availability, manager };
+        })
+        .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/** Asserts the swarm is exactly the nodes of the outputs, all Ready and Active. */
+async function assertSwarmMatchesOutputs(managers: number, workers: number): Promise<NodeRow[]> {
+    const outManagers = stack.output<NodeOutput[]>("managers");
+    const outWorkers = stack.output<NodeOutput[]>("workers");
+    assert.equal(outManagers.length, managers);
+    assert.equal(outWorkers.length, workers);
+    const rows = await nodeList();
+    assert.deepEqual(rows.map((r) => r.hostname), [...outManagers, ...outWorkers].map((n) => n.name).sort());
+    for (const row of rows) {
+        assert.equal(row.status, "Ready", JSON.stringify(row));
+        assert.equal(row.availability, "Active", JSON.stringify(row));
+    }
+    const managerRows = rows.filter((r) => r.manager !== "");
+    assert.deepEqual(managerRows.map((r) => r.hostname).sort(), outManagers.map((n) => n.name).sort());
+    assert.equal(managerRows.filter((r) => r.manager === "Leader").length, 1);
+    assert.ok(managerRows.every((r) => r.manager === "Leader" || r.manager === "Reachable"), JSON.stringify(managerRows));
+    return rows;
+}
+
+const idsByHost = (rows: NodeRow[]) => Object.fromEntries(rows.map((r) => [r.hostname, r.id]));
+
+/** Service name (without the stack prefix) -> "running/desired", as `docker service ls` shows. */
+async function serviceReplicas(): Promise<Record<string, string>> {
+    const out = await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=categorisation --format '{{.Name}} {{.Replicas}} {{.ID}}'");
+    return Object.fromEntries(
+        out.trim().split("\n").map((line) => {
+            const [name, replicas] = line.split(" ");
+            return [name.replace(/^categorisation_/, ""), replicas];
+        }),
+    );
+}
+
+async function serviceIds(): Promise<string> {
+    return (await stack.onManager("docker service ls --quiet --filter label=com.docker.stack.namespace=categorisation | sort")).trim();
+}
+
+function expectConverged(actual: Record<string, string>, expected: Record<string, number>): void {
+    assert.deepEqual(actual, Object.fromEntries(Object.entries(expected).map(([name, n]) => [name, `${n}/${n}`])));
+}
+
+async function postEvents(events: object[]): Promise<void> {
+    const response = await fetch(stack.output<string>("collectorUrl"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(events),
+    });
+    assert.ok(response.ok, `collector answered ${response.status}: ${await response.text()}`);
+}
+
+/** Polls the profile of a user until `check` passes (the pipeline is asynchronous). */
+async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string): Promise<T> {
+    const deadline = Date.now() + 60_000;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+        last = await read().catch(() => undefined as T);
+        if (last !== undefined && check(last)) return last;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.fail(`${what}: last seen ${JSON.stringify(last)}`);
+}
+
+interface Profile {
+    userId: string;
+    interests: { nodeId: string; name: string; score: number }[];
+}
+
+async function profile(userId: string): Promise<Profile | undefined> {
+    const response = await fetch(`${stack.output<string>("profilesUrl")}/${userId}`);
+    return response.status === 200 ? ((await response.json()) as Profile) : undefined;
+}
+
+function upChanges(): string {
+    return stack.up().stdout;
+}
+
+before(() => {
+    copy = freshCopy();
+    const name = uniqueStackName("local");
+    // The stack's settings, as a user would write them (a subnet and ports of its own).
+    fs.writeFileSync(
+        path.join(copy, `Pulumi.${name}.yaml`),
+        ["config:", "  swarm:provider: local", "  swarm:managers: 1", "  swarm:workers: 2", "  swarm:local:", "    subnet: 10.214.0.0/24", "    sshPortBase: 2300", "    registryPort: 5300", ""].join("\n"),
+    );
+    const env: NodeJS.ProcessEnv = { ...process.env, SWARM_STACK: name };
+    delete env.PULUMI_BACKEND_URL;
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    const start = spawnSync("npm", ["start"], { cwd: copy, env, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    startOutput = `${start.stdout}\n${start.stderr}`;
+    const passphraseFile = path.join(copy, ".pulumi-state", "passphrase");
+    stack = new TestStack(name, copy, {
+        backendDir: path.join(copy, ".pulumi-state"),
+        passphrase: fs.existsSync(passphraseFile) ? fs.readFileSync(passphraseFile, "utf8") : "",
+    });
+    assert.equal(start.status, 0, `npm start failed:\n${startOutput.slice(-6000)}`);
+});
+
+after(() => {
+    stack?.cleanup();
+    if (copy) fs.rmSync(copy, { recursive: true, force: true });
+});
+
+test("npm start from a fresh copy: a swarm of 1 leader and 2 workers, named as the outputs say", async () => {
+    assert.match(startOutput, /==> ready in/);
+    await assertSwarmMatchesOutputs(1, 2);
+    assert.match(stack.output<string>("dockerHost"), /^ssh:\/\/root@127\.0\.0\.1:2300$/);
+});
+
+test("every service runs its declared replicas, and events posted to collectorUrl reach profilesUrl", async () => {
+    expectConverged(await serviceReplicas(), declaredReplicas);
+    const services = stack.output<Record<string, { image: string; replicas: number }>>("services");
+    assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas);
+    assert.match(services.collector.image, /^10\.214\.0\.2:5000\/categorisation\/pipeline:[0-9a-f]{12}$/);
+
+    const run = Date.now().toString(36);
+    await postEvents([
+        { eventId: `${run}-1`, userId: `fan-${run}`, url: "https://www.espn.com/nba/story/_/id/1/lakers-beat-celtics", title: "Lakers beat Celtics in overtime" },
+        { eventId: `${run}-2`, userId: `fan-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket: who plays who" },
+        { eventId: `${run}-3`, userId: `cook-${run}`, url: "https://www.bbcgoodfood.com/recipes/easy-chocolate-cake", title: "Easy chocolate cake recipe" },
+    ]);
+    const fan = await eventually(() => profile(`fan-${run}`), (p) => (p?.interests.length ?? 0) > 0, "basketball fan's profile");
+    assert.equal(fan!.interests[0].name, "Basketball");
+    const cook = await eventually(() => profile(`cook-${run}`), (p) => (p?.interests.length ?? 0) > 0, "cook's profile");
+    assert.match(cook!.interests.map((i) => i.name).join(","), /Food & Drink|Baking|Desserts|Cooking/);
+    assert.equal((await fetch(`${stack.output<string>("profilesUrl")}/nobody-${run}`)).status, 404);
+});
+
+test("a second pulumi up with nothing changed changes nothing", () => {
+    const preview = stack.run(["preview", "--expect-no-changes"], true);
+    assert.equal(preview.status, 0, preview.stdout + preview.stderr);
+    assert.doesNotMatch(upChanges(), /created|updated|deleted|replaced/);
+});
+
+test("replicas.categoriser 3: one resource to update and no machine change, then 3/3; back to 1 gives 1/1", async () => {
+    stack.setConfig({ "replicas.categoriser": "3" });
+    const preview = stack.run(["preview", "--json"]);
+    const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
+    assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-deploy"]]);
+    stack.up();
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 3 });
+    stack.setConfig({ "replicas.categoriser": "1" });
+    stack.up();
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+});
+
+test("a replica count for an unknown service fails clearly and changes nothing", async () => {
+    const before = await serviceIds();
+    stack.setConfig({ "replicas.categorizer": "2" });
+    try {
+        const preview = stack.run(["preview"], true);
+        assert.notEqual(preview.status, 0);
+        assert.match(preview.stdout + preview.stderr, /replicas\.categorizer: unknown service; valid services: nats, redis, collector, categoriser, profile-writer, profile-api, gateway/);
+        assert.notEqual(stack.run(["up", "--yes", "--skip-preview"], true).status, 0);
+    } finally {
+        stack.run(["config", "rm", "--path", "replicas.categorizer"]);
+    }
+    assert.equal(await serviceIds(), before);
+    const preview = stack.run(["preview", "--expect-no-changes"], true);
+    assert.equal(preview.status, 0, preview.stdout + preview.stderr);
+});
+
+test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their IDs, the stack is not redeployed", async () => {
+    const before = idsByHost(await nodeList());
+    const services = await serviceIds();
+    stack.setConfig({ workers: "3" });
+    const grow = upChanges();
+    assert.doesNotMatch(grow, /stack-deploy|images-/, "the stack and its images are not touched");
+    const grown = idsByHost(await assertSwarmMatchesOutputs(1, 3));
+    for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
+    assert.equal(await serviceIds(), services);
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+
+    stack.setConfig({ workers: "1" });
+    const shrink = upChanges();
+    assert.doesNotMatch(shrink, /stack-deploy/);
+    const shrunk = await assertSwarmMatchesOutputs(1, 1);
+    assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
+    for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
+    assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+});
+
+test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and removed cleanly", async () => {
+    stack.setConfig({ managers: "3" });
+    stack.up();
+    const three = await assertSwarmMatchesOutputs(3, 1);
+    assert.equal(three.filter((r) => r.manager === "Reachable").length, 2);
+
+    stack.setConfig({ managers: "1" });
+    stack.up();
+    const one = await assertSwarmMatchesOutputs(1, 1);
+    assert.ok(one.every((r) => r.status !== "Down"));
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+});
+
+test("the state holds neither the private key nor a join token in plaintext", async () => {
+    const exported = stack.run(["stack", "export"]).stdout;
+    const token = (await stack.onManager("docker swarm join-token -q worker")).trim();
+    assert.match(token, /^SWMTKN-/);
+    assert.ok(!exported.includes(token), "worker join token in the state");
+    assert.doesNotMatch(exported, /SWMTKN-/);
+    assert.doesNotMatch(exported, /PRIVATE KEY/);
+    const key = stack.output<string>("sshPrivateKey");
+    assert.ok(!exported.includes(key.split("\n")[1]), "private key in the state");
+});
+
+test("pulumi destroy removes the stack and the nodes: nothing labelled with the stack remains", () => {
+    const destroy = stack.run(["destroy", "--yes", "--skip-preview"]);
+    assert.match(destroy.stdout, /stack-deploy deleted/);
+    assert.deepEqual(labelledObjects(stack.name), []);
+});
+
+test("an invalid config fails preview with the reason and creates nothing", () => {
+    const bad = new TestStack(uniqueStackName("bad"));
+    try {
+        bad.setConfig({ managers: "2" });
+        const preview = bad.run(["preview"], true);
+        assert.notEqual(preview.status, 0);
+        assert.match(preview.stdout + preview.stderr, /managers: 2 is not an odd number from 1 to 7/);
+        const up = bad.run(["up", "--yes", "--skip-preview"], true);
+        assert.notEqual(up.status, 0);
+        const resources = JSON.parse(bad.run(["stack", "export"]).stdout).deployment.resources ?? [];
+        assert.ok(resources.every((r: { type: string }) => r.type === "pulumi:pulumi:Stack"), JSON.stringify(resources.map((r: { type: string }) => r.type)));
+        assert.deepEqual(labelledObjects(bad.name), []);
+    } finally {
+        bad.cleanup();
+    }
+});
