@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
+import { AwsNodes } from "./components/aws";
 import { hostsNodes } from "./components/hosts";
+import { EcrImages } from "./components/images/ecr";
 import { RegistryImages } from "./components/images";
 import { baseImageScript, LocalNodes } from "./components/local";
 import { SshKeyPair } from "./components/ssh";
@@ -12,7 +14,7 @@ import { SwarmCluster, SwarmNode } from "./components/swarm";
 import { categorisation, gatewayPort, serviceNames } from "./stacks/categorisation";
 
 const config = new pulumi.Config();
-const settings = validateConfig(readRawConfig((key) => config.get(key)), serviceNames);
+const settings = validateConfig(readRawConfig((key) => config.get(key), new pulumi.Config("aws").get("region")), serviceNames);
 const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
 
 // The SSH key the machines trust: from config, or made once and kept (secret) in the state.
@@ -24,6 +26,9 @@ const publicKey = generated ? generated.publicKey : pulumi.output(settings.ssh.p
 let managerMachines: pulumi.Input<SwarmNode>[];
 let workerMachines: pulumi.Input<SwarmNode>[];
 let images: pulumi.Output<Record<string, string>> | undefined;
+// Cloud VMs boot slowly and install Docker from cloud-init; their swarm traffic crosses a network
+// that is not ours alone, so it is encrypted.
+const cloud = settings.provider === "aws";
 switch (settings.provider) {
     case "local": {
         const nodes = new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey });
@@ -43,11 +48,31 @@ switch (settings.provider) {
         ({ managers: managerMachines, workers: workerMachines } = hostsNodes(settings.hosts, settings.ssh.user));
         pulumi.log.warn("provider \"hosts\": the stack is not deployed yet (no registry for its images); the swarm is formed");
         break;
-    case "aws":
-        throw new Error("provider: \"aws\" is not available yet; use \"local\" or \"hosts\"");
+    case "aws": {
+        const ecr = new EcrImages("images", { images: categorisation.images, root: __dirname, repository: settings.stackName });
+        const nodes = new AwsNodes("aws", {
+            managers: settings.managers,
+            workers: settings.workers,
+            settings: settings.aws!,
+            publicKey,
+            gatewayPort,
+            ecrRegistry: ecr.registry,
+        });
+        managerMachines = nodes.managers;
+        workerMachines = nodes.workers;
+        images = ecr.refs;
+        break;
+    }
 }
 
-const cluster = new SwarmCluster("swarm", { managers: managerMachines, workers: workerMachines, privateKey });
+const cluster = new SwarmCluster("swarm", {
+    managers: managerMachines,
+    workers: workerMachines,
+    privateKey,
+    cloudInit: cloud,
+    dialAttempts: cloud ? 60 : 20,
+    timeoutSeconds: cloud ? 900 : 300,
+});
 
 export const provider = settings.provider;
 export const sshUser = cluster.sshUser;
@@ -67,6 +92,7 @@ if (images) {
         images,
         replicas: settings.replicas,
         taxonomy,
+        encryptNetwork: cloud,
     }, { dependsOn: [cluster] });
     services = stack.services;
     // The gateway listens on manager 0 (the edge node); local nodes are reached at their own address.

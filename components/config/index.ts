@@ -36,7 +36,120 @@ export interface SshSettings {
 }
 
 export interface AwsSettings {
-    [key: string]: unknown;
+    /** CIDRs allowed to reach SSH (required). */
+    sshAllowedCidrs: string[];
+    /** Opt-in that allows 0.0.0.0/0 in sshAllowedCidrs. */
+    allowSshFromAnywhere: boolean;
+    /** CIDRs allowed to reach the gateway (collector and profile API). Default: sshAllowedCidrs. */
+    ingressCidrs: string[];
+    /** CIDR of the new VPC. */
+    vpcCidr: string;
+    /** Availability zones (and public subnets) to spread over, 1 to 3. */
+    availabilityZones: number;
+    /** An existing VPC and its subnets instead of a new VPC. */
+    vpcId?: string;
+    subnetIds?: string[];
+    /** AMI override; default the newest Ubuntu 24.04 LTS from Canonical. */
+    ami?: string;
+    managerInstanceType: string;
+    workerInstanceType: string;
+    spotWorkers: boolean;
+    /** Root volume size in GiB. */
+    volumeSize: number;
+}
+
+export const awsDefaults: Omit<AwsSettings, "sshAllowedCidrs" | "ingressCidrs"> = {
+    allowSshFromAnywhere: false,
+    vpcCidr: "10.20.0.0/16",
+    availabilityZones: 3,
+    managerInstanceType: "t3.small",
+    workerInstanceType: "t3.medium",
+    spotWorkers: false,
+    volumeSize: 30,
+};
+
+const cidr = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+
+function validateAws(raw: unknown, required: boolean, region: string | undefined, problems: string[]): AwsSettings | undefined {
+    if (raw === undefined && !required) return undefined;
+    if (!isObject(raw)) {
+        problems.push(raw === undefined
+            ? "aws: required when provider is \"aws\", with at least aws.sshAllowedCidrs (the CIDRs allowed to reach SSH, e.g. [\"203.0.113.7/32\"])"
+            : `aws: ${show(raw)} is not an object`);
+        return undefined;
+    }
+    const allowed = ["sshAllowedCidrs", "ingressCidrs", ...Object.keys(awsDefaults), "vpcId", "subnetIds", "ami"];
+    for (const key of Object.keys(raw)) {
+        if (!allowed.includes(key)) problems.push(`aws.${key}: unknown key; allowed: ${allowed.join(", ")}`);
+    }
+    if (required && !region) problems.push("aws:region: required when provider is \"aws\" (`pulumi config set aws:region eu-west-1`)");
+    const settings: AwsSettings = { ...awsDefaults, sshAllowedCidrs: [], ingressCidrs: [] };
+    if (raw.allowSshFromAnywhere !== undefined) {
+        if (typeof raw.allowSshFromAnywhere !== "boolean") problems.push(`aws.allowSshFromAnywhere: ${show(raw.allowSshFromAnywhere)} is not true or false`);
+        else settings.allowSshFromAnywhere = raw.allowSshFromAnywhere;
+    }
+    const cidrList = (key: "sshAllowedCidrs" | "ingressCidrs"): string[] | undefined => {
+        const value = raw[key];
+        if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === "string" && cidr.test(c))) {
+            problems.push(`aws.${key}: ${show(value)} is not a non-empty list of IPv4 CIDRs (like ["203.0.113.7/32"])`);
+            return undefined;
+        }
+        return value as string[];
+    };
+    if (raw.sshAllowedCidrs === undefined) {
+        problems.push("aws.sshAllowedCidrs: required: the CIDRs allowed to reach SSH on the machines, like [\"203.0.113.7/32\"]");
+    } else {
+        const list = cidrList("sshAllowedCidrs");
+        if (list) {
+            settings.sshAllowedCidrs = list;
+            if (list.some((c) => c.endsWith("/0")) && !settings.allowSshFromAnywhere) {
+                problems.push(`aws.sshAllowedCidrs: ${show(list)} opens SSH to the whole internet; narrow it, or set aws.allowSshFromAnywhere to true to mean it`);
+            }
+        }
+    }
+    settings.ingressCidrs = raw.ingressCidrs === undefined ? settings.sshAllowedCidrs : cidrList("ingressCidrs") ?? [];
+    if (raw.vpcCidr !== undefined) {
+        if (typeof raw.vpcCidr !== "string" || !cidr.test(raw.vpcCidr) || !parseSubnet(raw.vpcCidr) || Number(raw.vpcCidr.split("/")[1]) > 20) {
+            problems.push(`aws.vpcCidr: ${show(raw.vpcCidr)} is not an IPv4 network address with a prefix from /8 to /20 (like "10.20.0.0/16")`);
+        } else settings.vpcCidr = raw.vpcCidr;
+    }
+    if (raw.availabilityZones !== undefined) {
+        const value = asNumber(raw.availabilityZones);
+        if (!isInteger(value) || value < 1 || value > 3) problems.push(`aws.availabilityZones: ${show(raw.availabilityZones)} is not 1, 2 or 3`);
+        else settings.availabilityZones = value;
+    }
+    if ((raw.vpcId === undefined) !== (raw.subnetIds === undefined)) {
+        problems.push("aws.vpcId and aws.subnetIds: give both (an existing VPC and its public subnets) or neither (a new VPC)");
+    }
+    if (raw.vpcId !== undefined) {
+        if (typeof raw.vpcId !== "string" || !/^vpc-[0-9a-f]+$/.test(raw.vpcId)) problems.push(`aws.vpcId: ${show(raw.vpcId)} is not a VPC id (vpc-...)`);
+        else settings.vpcId = raw.vpcId;
+    }
+    if (raw.subnetIds !== undefined) {
+        if (!Array.isArray(raw.subnetIds) || raw.subnetIds.length === 0 || !raw.subnetIds.every((s) => typeof s === "string" && /^subnet-[0-9a-f]+$/.test(s))) {
+            problems.push(`aws.subnetIds: ${show(raw.subnetIds)} is not a non-empty list of subnet ids (subnet-...)`);
+        } else settings.subnetIds = raw.subnetIds as string[];
+    }
+    if (raw.ami !== undefined) {
+        if (typeof raw.ami !== "string" || !/^ami-[0-9a-f]+$/.test(raw.ami)) problems.push(`aws.ami: ${show(raw.ami)} is not an AMI id (ami-...)`);
+        else settings.ami = raw.ami;
+    }
+    for (const key of ["managerInstanceType", "workerInstanceType"] as const) {
+        if (raw[key] !== undefined) {
+            if (typeof raw[key] !== "string" || !/^[a-z0-9-]+\.[a-z0-9]+$/.test(raw[key] as string)) problems.push(`aws.${key}: ${show(raw[key])} is not an instance type (like "t3.medium")`);
+            else settings[key] = raw[key] as string;
+        }
+    }
+    if (raw.spotWorkers !== undefined) {
+        if (typeof raw.spotWorkers !== "boolean") problems.push(`aws.spotWorkers: ${show(raw.spotWorkers)} is not true or false`);
+        else settings.spotWorkers = raw.spotWorkers;
+    }
+    if (raw.volumeSize !== undefined) {
+        const value = asNumber(raw.volumeSize);
+        if (!isInteger(value) || value < 8 || value > 16384) problems.push(`aws.volumeSize: ${show(raw.volumeSize)} is not a size in GiB from 8 to 16384`);
+        else settings.volumeSize = value;
+    }
+    return settings;
 }
 
 export interface SwarmConfig {
@@ -48,12 +161,15 @@ export interface SwarmConfig {
     local: LocalSettings;
     hosts: HostEntry[];
     ssh: SshSettings;
-    aws: AwsSettings;
+    /** Present when provider is "aws" (or when aws settings are given). */
+    aws?: AwsSettings;
     taxonomyFile?: string;
 }
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
 export interface RawConfig {
+    /** The standard `aws:region` setting. */
+    awsRegion?: string;
     provider?: unknown;
     managers?: unknown;
     workers?: unknown;
@@ -317,11 +433,7 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
         } else taxonomyFile = raw.taxonomyFile;
     }
 
-    let aws: AwsSettings = {};
-    if (raw.aws !== undefined) {
-        if (!isObject(raw.aws)) problems.push(`aws: ${show(raw.aws)} is not an object`);
-        else aws = raw.aws;
-    }
+    const aws = validateAws(raw.aws, provider === "aws", raw.awsRegion, problems);
 
     const local = validateLocal(raw.local, problems);
     const ssh = validateSsh(raw.ssh, problems);
@@ -336,8 +448,8 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
 const configKeys: (keyof RawConfig)[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "taxonomyFile"];
 
 /** Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text. */
-export function readRawConfig(get: (key: string) => string | undefined): RawConfig {
-    const raw: RawConfig = {};
+export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string): RawConfig {
+    const raw: RawConfig = { awsRegion };
     for (const key of configKeys) {
         const text = get(key);
         if (text === undefined) continue;

@@ -56,6 +56,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly leaderConnection: pulumi.Output<SshConnection>;
     /** Swarm node IDs by node name. */
     public readonly nodeIds: pulumi.Output<Record<string, string>>;
+    /** The join tokens (secret). */
+    public readonly joinTokens: pulumi.Output<Record<Role, string>>;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // No args to super(): they hold the private key.
@@ -74,30 +76,32 @@ export class SwarmCluster extends pulumi.ComponentResource {
             }));
         // Hostname of each node as it reports it, by node name.
         const hostnames: pulumi.Output<[string, string]>[] = [];
+        // Waits for the node to be ready. Every other command reaches the node through the
+        // connection returned here, which resolves only once the node is ready.
         const ready = (node: pulumi.Input<SwarmNode>, label: string) => {
             const command = new Command(`${name}-${label}-ready`, {
                 connection: connectionTo(node),
                 create: scripts.readyScript({ timeoutSeconds: timeout, cloudInit: args.cloudInit ?? false }),
             }, { parent: this });
             hostnames.push(pulumi.all([pulumi.output(node).name, command.stdout]).apply(([n, h]) => [n, h] as [string, string]));
-            return command;
+            const connection = pulumi.all([connectionTo(node), command.stdout]).apply(([c]) => c);
+            return { command, connection };
         };
 
         const leader = args.managers[0];
-        const leaderConnection = connectionTo(leader);
-        const leaderReady = ready(leader, "manager-0");
+        const leaderConnection = ready(leader, "manager-0").connection;
         const init = new Command(`${name}-init`, {
             connection: leaderConnection,
             create: pulumi.output(leader).apply((n) => scripts.initScript(n.privateAddress)),
             delete: scripts.dissolveScript(),
-        }, { parent: this, dependsOn: [leaderReady] });
+        }, { parent: this });
         const tokens = new Command(`${name}-tokens`, {
             connection: leaderConnection,
             create: scripts.tokensScript(),
             triggers: [init.id],
         }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
-        const tokenFor = (role: Role) =>
-            pulumi.secret(tokens.stdout.apply((json) => (JSON.parse(json) as Record<Role, string>)[role]));
+        const joinTokens = pulumi.secret(tokens.stdout.apply((json) => JSON.parse(json) as Record<Role, string>));
+        const tokenFor = (role: Role) => pulumi.secret(joinTokens.apply((t) => t[role]));
         const managerAddress = pulumi.output(leader).apply((n) => n.privateAddress);
 
         const nodeIds: pulumi.Output<[string, string]>[] = [
@@ -119,10 +123,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const record = new Command(`${name}-${label}-record`, {
                 connection: leaderConnection,
                 create: "true",
-                delete: nodeReady.stdout.apply((hostname) => scripts.removeScript(hostname, timeout)),
-            }, { parent: this, dependsOn: [nodeReady, ...after] });
+                delete: nodeReady.command.stdout.apply((hostname) => scripts.removeScript(hostname, timeout)),
+            }, { parent: this, dependsOn: after });
             const join = new Command(`${name}-${label}-join`, {
-                connection: connectionTo(node),
+                connection: nodeReady.connection,
                 create: managerAddress.apply((address) => scripts.joinScript(address, timeout)),
                 delete: scripts.leaveScript(),
                 stdin: tokenFor(role),
@@ -157,6 +161,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.dockerHost = pulumi.output(leader).apply((n) => `ssh://${n.user}@${n.host}:${n.port}`);
         this.leaderConnection = pulumi.secret(pulumi.all([leaderConnection, init.stdout]).apply(([c]) => c));
         this.nodeIds = pulumi.all(nodeIds).apply((pairs) => Object.fromEntries(pairs));
+        this.joinTokens = joinTokens;
         this.registerOutputs({
             managers: this.managers,
             workers: this.workers,

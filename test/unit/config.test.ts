@@ -121,3 +121,26 @@ test("subnets: network address with a /8../24 prefix", () => {
 test("stack names must be Docker stack names", () => {
     assert.match(problemsOf({ stackName: "My Stack" })[0], /^stackName: "My Stack"/);
 });
+
+const awsBase = { provider: "aws", awsRegion: "eu-west-1" };
+
+test("aws: sshAllowedCidrs is required, and 0.0.0.0/0 needs the explicit opt-in", () => {
+    assert.ok(problemsOf({ ...awsBase }).some((p) => p.startsWith("aws: required when provider is \"aws\"")));
+    assert.ok(problemsOf({ ...awsBase, aws: {} }).some((p) => p.startsWith("aws.sshAllowedCidrs: required")));
+    assert.ok(problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["0.0.0.0/0"] } }).some((p) => /opens SSH to the whole internet/.test(p)));
+    const open = validateConfig({ ...awsBase, aws: { sshAllowedCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true } }, services);
+    assert.deepEqual(open.aws?.sshAllowedCidrs, ["0.0.0.0/0"]);
+    assert.ok(problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["10.0.0.1"] } }).some((p) => p.startsWith('aws.sshAllowedCidrs: ["10.0.0.1"] is not a non-empty list of IPv4 CIDRs')));
+});
+
+test("aws: defaults, region, and checked settings", () => {
+    const config = validateConfig({ ...awsBase, managers: 3, workers: 3, aws: { sshAllowedCidrs: ["203.0.113.7/32"] } }, services);
+    assert.equal(config.aws?.availabilityZones, 3);
+    assert.deepEqual(config.aws?.ingressCidrs, ["203.0.113.7/32"]);
+    assert.equal(config.aws?.spotWorkers, false);
+    assert.ok(problemsOf({ provider: "aws", aws: { sshAllowedCidrs: ["203.0.113.7/32"] } }).some((p) => p.startsWith("aws:region: required")));
+    const problems = problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["203.0.113.7/32"], availabilityZones: 4, vpcId: "vpc-1", volumeSize: 2, spotWorkers: "yes", ami: "ubuntu", colour: 1 } });
+    for (const key of ["aws.availabilityZones", "aws.vpcId and aws.subnetIds", "aws.volumeSize", "aws.spotWorkers", "aws.ami", "aws.colour"]) {
+        assert.ok(problems.some((p) => p.startsWith(key)), `${key} in ${problems.join("\n")}`);
+    }
+});

@@ -1,0 +1,167 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { AwsSettings, Role } from "../config";
+import { SwarmNode } from "../swarm";
+import { cloudInitUserData } from "./cloudInit";
+
+/** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
+export const canonicalOwnerId = "099720109477";
+export const ubuntuAmiNamePattern = "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*";
+
+/** Swarm ports open between the machines (and only between them). */
+export const swarmPorts: { protocol: string; fromPort: number; toPort: number; description: string }[] = [
+    { protocol: "tcp", fromPort: 2377, toPort: 2377, description: "swarm cluster management" },
+    { protocol: "tcp", fromPort: 7946, toPort: 7946, description: "swarm node communication" },
+    { protocol: "udp", fromPort: 7946, toPort: 7946, description: "swarm node communication" },
+    { protocol: "udp", fromPort: 4789, toPort: 4789, description: "overlay network (VXLAN)" },
+    // Encrypted overlay networks carry VXLAN inside IPsec ESP (IP protocol 50).
+    { protocol: "50", fromPort: 0, toPort: 0, description: "encrypted overlay network (IPsec ESP)" },
+];
+
+/** /24 public subnets counted up from the VPC's network address. */
+export function subnetCidrs(vpcCidr: string, count: number): string[] {
+    const [address] = vpcCidr.split("/");
+    const [a, b, c] = address.split(".").map(Number);
+    return Array.from({ length: count }, (_, i) => `${a}.${b}.${c + i}.0/24`);
+}
+
+export interface AwsNodesArgs {
+    managers: number;
+    workers: number;
+    settings: AwsSettings;
+    publicKey: pulumi.Input<string>;
+    /** Port of the stack's gateway, opened to settings.ingressCidrs. */
+    gatewayPort: number;
+    /** Registry host the machines pull from (for the ECR credential helper). */
+    ecrRegistry: pulumi.Input<string>;
+}
+
+/**
+ * EC2 machines for the swarm: a VPC with public subnets over up to three availability zones (or
+ * an existing one), a security group that opens SSH to the allowed CIDRs and the swarm ports only
+ * between the machines, Ubuntu 24.04 instances with Docker from cloud-init, IMDSv2 required and
+ * encrypted root volumes; managers spread over the zones, workers on demand or spot.
+ */
+export class AwsNodes extends pulumi.ComponentResource {
+    public readonly managers: pulumi.Output<SwarmNode>[];
+    public readonly workers: pulumi.Output<SwarmNode>[];
+    public readonly vpcId: pulumi.Output<string>;
+    public readonly securityGroupId: pulumi.Output<string>;
+
+    constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:aws:AwsNodes", name, {}, opts);
+        const s = args.settings;
+        const stack = pulumi.getStack();
+        const tags = { "swarm:project": pulumi.getProject(), "swarm:stack": stack };
+        const parent = { parent: this };
+
+        let vpcId: pulumi.Output<string>;
+        let subnetIds: pulumi.Output<string>[];
+        if (s.vpcId && s.subnetIds) {
+            vpcId = pulumi.output(s.vpcId);
+            subnetIds = s.subnetIds.map((id) => pulumi.output(id));
+        } else {
+            const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
+                cidrBlock: s.vpcCidr,
+                enableDnsHostnames: true,
+                enableDnsSupport: true,
+                tags: { ...tags, Name: `${name}-${stack}` },
+            }, parent);
+            const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, parent);
+            const routes = new aws.ec2.RouteTable(`${name}-public`, {
+                vpcId: vpc.id,
+                routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
+                tags,
+            }, parent);
+            const zones = aws.getAvailabilityZonesOutput({ state: "available" }, parent);
+            subnetIds = subnetCidrs(s.vpcCidr, s.availabilityZones).map((cidrBlock, i) => {
+                const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
+                    vpcId: vpc.id,
+                    cidrBlock,
+                    availabilityZone: zones.names[i],
+                    mapPublicIpOnLaunch: true,
+                    tags: { ...tags, Name: `${name}-${stack}-public-${i}` },
+                }, parent);
+                new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
+                return subnet.id;
+            });
+            vpcId = vpc.id;
+        }
+
+        const group = new aws.ec2.SecurityGroup(`${name}-nodes`, {
+            vpcId,
+            description: "Swarm machines: SSH and the gateway from the allowed CIDRs, swarm traffic between the machines",
+            ingress: [
+                { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: s.sshAllowedCidrs, description: "SSH" },
+                { protocol: "tcp", fromPort: args.gatewayPort, toPort: args.gatewayPort, cidrBlocks: s.ingressCidrs, description: "gateway: collector and profile API" },
+                ...swarmPorts.map((p) => ({ ...p, self: true })),
+            ],
+            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "package and image downloads" }],
+            tags,
+        }, parent);
+
+        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags }, parent);
+
+        // Lets the machines pull the stack's images from ECR (the credential helper uses it).
+        const role = new aws.iam.Role(`${name}-node`, {
+            assumeRolePolicy: JSON.stringify({
+                Version: "2012-10-17",
+                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+            }),
+            tags,
+        }, parent);
+        new aws.iam.RolePolicyAttachment(`${name}-node-ecr`, {
+            role: role.name,
+            policyArn: "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        }, parent);
+        const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags }, parent);
+
+        const ami = s.ami
+            ? pulumi.output(s.ami)
+            : aws.ec2.getAmiOutput({
+                owners: [canonicalOwnerId],
+                mostRecent: true,
+                filters: [
+                    { name: "name", values: [ubuntuAmiNamePattern] },
+                    { name: "virtualization-type", values: ["hvm"] },
+                ],
+            }, parent).id;
+        const userData = pulumi.output(args.ecrRegistry).apply((registry) => cloudInitUserData(registry));
+
+        const machine = (role: Role, index: number): pulumi.Output<SwarmNode> => {
+            const nodeName = `${name}-${role}-${index}`;
+            const spot = role === "worker" && s.spotWorkers;
+            const instance = new aws.ec2.Instance(nodeName, {
+                ami,
+                instanceType: role === "manager" ? s.managerInstanceType : s.workerInstanceType,
+                // Managers spread over the zones first, so losing a zone keeps quorum.
+                subnetId: subnetIds[index % subnetIds.length],
+                vpcSecurityGroupIds: [group.id],
+                keyName: keyPair.keyName,
+                iamInstanceProfile: profile.name,
+                associatePublicIpAddress: true,
+                userData,
+                userDataReplaceOnChange: true,
+                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 },
+                rootBlockDevice: { volumeType: "gp3", volumeSize: s.volumeSize, encrypted: true, deleteOnTermination: true },
+                ...(spot
+                    ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }
+                    : {}),
+                tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
+            }, parent);
+            return pulumi.all([instance.publicIp, instance.privateIp]).apply(([publicIp, privateIp]) => ({
+                name: nodeName,
+                host: publicIp,
+                port: 22,
+                user: "ubuntu",
+                privateAddress: privateIp,
+                role,
+            }));
+        };
+        this.managers = Array.from({ length: args.managers }, (_, i) => machine("manager", i));
+        this.workers = Array.from({ length: args.workers }, (_, i) => machine("worker", i));
+        this.vpcId = vpcId;
+        this.securityGroupId = group.id;
+        this.registerOutputs({ managers: this.managers, workers: this.workers, vpcId: this.vpcId, securityGroupId: this.securityGroupId });
+    }
+}

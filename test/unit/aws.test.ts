@@ -1,0 +1,175 @@
+// The AWS path under Pulumi's mocks (nothing here can reach AWS or run its provider): the
+// resource graph the program asks for, scenario by scenario.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+import { test } from "node:test";
+import { parse } from "yaml";
+
+interface Registration {
+    type: string;
+    name: string;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    inputs: any;
+}
+
+interface Outcome {
+    error?: string;
+    sshPrivateKeySecret?: boolean;
+    collectorUrl?: string;
+    services?: Record<string, { image: string; replicas: number }>;
+    registrations: Registration[];
+}
+
+const fixture = path.join(__dirname, "..", "fixtures", "mock-program.ts");
+const secretSig = "4dabf18193072939515e22adb298388d";
+
+/** Mocks see secret inputs as {sig, value}. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const isSecretValue = (v: any): boolean => typeof v === "object" && v !== null && v[secretSig] !== undefined;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const reveal = (v: any): any => (isSecretValue(v) ? v.value : v);
+
+function runProgram(config: Record<string, unknown>): Outcome {
+    const result = spawnSync(process.execPath, ["--import", "tsx", fixture, JSON.stringify(config)], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(result.status, 0, result.stderr);
+    return JSON.parse(result.stdout.trim().split("\n").pop()!) as Outcome;
+}
+
+const base = { "swarm:provider": "aws", "aws:region": "eu-west-1", "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"] } };
+const production = runProgram({ ...base, "swarm:managers": "3", "swarm:workers": "3", "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], spotWorkers: true } });
+const onDemand = runProgram({ ...base, "swarm:managers": "1", "swarm:workers": "2" });
+
+const ofType = (outcome: Outcome, type: string) => outcome.registrations.filter((r) => r.type === type);
+const instances = (outcome: Outcome) => ofType(outcome, "aws:ec2/instance:Instance");
+const commands = (outcome: Outcome) => ofType(outcome, "pulumi-nodejs:dynamic/command:Command");
+
+test("the program runs to its outputs", () => {
+    assert.equal(production.error, undefined);
+    assert.match(production.collectorUrl!, /^http:\/\/203\.0\.113\.\d+:8080\/events$/);
+    assert.match(production.services!.categoriser.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/pipeline:[0-9a-f]{12}$/);
+});
+
+test("managers 3 gives 3 instances in 3 distinct subnets of 3 zones", () => {
+    const managers = instances(production).filter((i) => i.inputs.tags["swarm:role"] === "manager");
+    assert.equal(managers.length, 3);
+    assert.equal(new Set(managers.map((m) => m.inputs.subnetId)).size, 3);
+    const subnets = ofType(production, "aws:ec2/subnet:Subnet");
+    assert.deepEqual(subnets.map((s) => s.inputs.availabilityZone), ["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    assert.deepEqual(subnets.map((s) => s.inputs.cidrBlock), ["10.20.0.0/24", "10.20.1.0/24", "10.20.2.0/24"]);
+    assert.equal(instances(production).filter((i) => i.inputs.tags["swarm:role"] === "worker").length, 3);
+});
+
+test("the security group opens exactly SSH and the gateway to the allowed CIDRs and the swarm ports to itself", () => {
+    const [group] = ofType(production, "aws:ec2/securityGroup:SecurityGroup");
+    const rules = (group.inputs.ingress as { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[])
+        .map((r) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.self ? "self" : (r.cidrBlocks ?? []).join(",")}`)
+        .sort();
+    assert.deepEqual(rules, [
+        "50/0-0 from self",
+        "tcp/22-22 from 203.0.113.7/32",
+        "tcp/2377-2377 from self",
+        "tcp/7946-7946 from self",
+        "tcp/8080-8080 from 203.0.113.7/32",
+        "udp/4789-4789 from self",
+        "udp/7946-7946 from self",
+    ]);
+    assert.ok(rules.every((r) => !r.includes("0.0.0.0/0")));
+});
+
+test("every instance requires IMDSv2, has an encrypted gp3 root volume and is tagged", () => {
+    for (const instance of [...instances(production), ...instances(onDemand)]) {
+        assert.equal(instance.inputs.metadataOptions.httpTokens, "required", instance.name);
+        assert.equal(instance.inputs.rootBlockDevice.encrypted, true, instance.name);
+        assert.equal(instance.inputs.rootBlockDevice.volumeType, "gp3", instance.name);
+        assert.equal(instance.inputs.tags["swarm:project"], "swarm");
+        assert.equal(instance.inputs.tags["swarm:stack"], "prod");
+        assert.equal(instance.inputs.ami, "ami-0123456789abcdef0");
+        assert.match(instance.inputs.userData, /^#cloud-config\n/);
+        assert.ok(parse(instance.inputs.userData).packages.includes("docker.io"));
+    }
+});
+
+test("spot only on workers, and only when aws.spotWorkers is set", () => {
+    for (const instance of instances(production)) {
+        const spot = instance.inputs.instanceMarketOptions?.marketType === "spot";
+        assert.equal(spot, instance.inputs.tags["swarm:role"] === "worker", instance.name);
+    }
+    assert.ok(instances(onDemand).every((i) => i.inputs.instanceMarketOptions === undefined));
+});
+
+test("the AMI is the newest Ubuntu 24.04 from Canonical unless overridden", () => {
+    const overridden = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], ami: "ami-0fedcba9876543210" } });
+    assert.ok(instances(overridden).every((i) => i.inputs.ami === "ami-0fedcba9876543210"));
+});
+
+test("every swarm command waits for its instance's readiness, cloud-init included", () => {
+    for (const outcome of [production, onDemand]) {
+        const seen = new Set<string>();
+        for (const command of commands(outcome)) {
+            const host = reveal(command.inputs.connection)?.host;
+            if (!host) continue;
+            if (command.name.endsWith("-ready")) {
+                assert.match(command.inputs.create, /cloud-init status --wait/);
+                seen.add(host);
+            } else {
+                assert.ok(seen.has(host), `${command.name} was created before ${host} was ready`);
+            }
+        }
+        assert.equal(seen.size, instances(outcome).length);
+    }
+});
+
+test("no join command carries a token in its command text; tokens travel on stdin", () => {
+    const joins = commands(production).filter((c) => c.name.endsWith("-join"));
+    assert.equal(joins.length, 5);
+    for (const join of joins) {
+        assert.doesNotMatch(join.inputs.create, /SWMTKN/);
+        assert.ok(isSecretValue(join.inputs.stdin), `${join.name}: the token on stdin is a secret`);
+        assert.match(reveal(join.inputs.stdin), /^SWMTKN-1-mock(worker|manager)$/);
+    }
+    assert.ok(commands(production).every((c) => !/SWMTKN/.test(c.inputs.create ?? "") && !/SWMTKN/.test(c.inputs.delete ?? "")));
+});
+
+test("the private key is a secret output and a secret in every connection", () => {
+    assert.equal(production.sshPrivateKeySecret, true);
+    const remote = commands(production).filter((c) => c.inputs.connection !== undefined);
+    assert.ok(remote.length > 10);
+    for (const command of remote) assert.ok(isSecretValue(command.inputs.connection), `${command.name}: connection is secret`);
+});
+
+test("SSH runs as ubuntu with dial retries raised for booting machines", () => {
+    const ready = commands(production).filter((c) => c.name.endsWith("-ready"));
+    assert.ok(ready.every((c) => reveal(c.inputs.connection).user === "ubuntu" && reveal(c.inputs.connection).dialAttempts >= 60));
+});
+
+test("images live in ECR repositories with a lifecycle policy, pushed by the docker provider", () => {
+    const repositories = ofType(production, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
+    assert.deepEqual(repositories, ["categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis"]);
+    const policies = ofType(production, "aws:ecr/lifecyclePolicy:LifecyclePolicy");
+    assert.equal(policies.length, 4);
+    assert.equal(JSON.parse(policies[0].inputs.policy).rules[0].action.type, "expire");
+    const images = ofType(production, "docker:index/image:Image");
+    assert.equal(images.length, 4);
+    for (const image of images) {
+        assert.ok(isSecretValue(image.inputs.registry), "registry credentials are secret");
+        assert.equal(reveal(image.inputs.registry).username, "AWS");
+        assert.equal(image.inputs.build.platform, "linux/amd64");
+        assert.match(image.inputs.imageName, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/\w+:[0-9a-f]{12}$/);
+    }
+});
+
+test("the stack is deployed with registry auth on an encrypted overlay network", () => {
+    const [deploy] = commands(production).filter((c) => c.name === "stack-deploy");
+    assert.match(deploy.inputs.create, /--with-registry-auth/);
+    assert.deepEqual(parse(deploy.inputs.stdin).networks.pipeline, { driver: "overlay", driver_opts: { encrypted: "" } });
+});
+
+test("a missing aws.sshAllowedCidrs fails with a clear message before any resource", () => {
+    const outcome = runProgram({ "swarm:provider": "aws", "aws:region": "eu-west-1", "swarm:aws": {} });
+    assert.match(outcome.error!, /aws\.sshAllowedCidrs: required/);
+    assert.deepEqual(outcome.registrations, []);
+    const open = runProgram({ "swarm:provider": "aws", "aws:region": "eu-west-1", "swarm:aws": { sshAllowedCidrs: ["0.0.0.0/0"] } });
+    assert.match(open.error!, /opens SSH to the whole internet/);
+    assert.deepEqual(open.registrations, []);
+});
