@@ -27,9 +27,9 @@ export const categorisation: StackDefinition = {
         pipeline: {
             context: "services",
             dockerfile: "Dockerfile",
-            inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "src", "knowledge", "taxonomy"],
-            // The image takes the compiled code and the installed runtime packages.
-            prepare: "if [ ! package-lock.json -ot node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund >&2; fi && npm run build >&2",
+            inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy"],
+            // The image takes the compiled code, the installed runtime packages and Node.js 20.
+            prepare: "bash scripts/prepare-image.sh >&2",
         },
         nats: { context: "services", dockerfile: "Dockerfile.nats", inputs: ["Dockerfile.nats", "docker/nats-server.conf"] },
         redis: { context: "services", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis"] },

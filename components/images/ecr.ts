@@ -55,7 +55,12 @@ export class EcrImages extends pulumi.ComponentResource {
             const contextDir = path.join(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);
             const prepared = image.prepare
-                ? [new Command(`${name}-${key}-prepare`, { create: `set -eu\ncd '${contextDir}'\n${image.prepare}`, triggers: [tag] }, parent)]
+                ? [new Command(`${name}-${key}-prepare`, {
+                    create: `set -eu\ncd '${contextDir}'\n${image.prepare}`,
+                    // The machines are amd64 (the images are built for linux/amd64).
+                    environment: { NODE_ARCH: "x64" },
+                    triggers: [tag],
+                }, parent)]
                 : [];
             const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repo.registryId }, parent);
             const built = new docker.Image(`${name}-${key}`, {

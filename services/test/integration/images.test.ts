@@ -39,6 +39,7 @@ async function cleanup(): Promise<void> {
 describe("images", { skip: skip ?? false }, () => {
   before(async () => {
     await run("bash", [join(repoRoot, "scripts/build-base-image.sh")], { timeout: 600_000 });
+    await run("bash", [join(servicesDir, "scripts/prepare-image.sh")], { timeout: 600_000 });
   });
   after(cleanup);
 
@@ -46,6 +47,7 @@ describe("images", { skip: skip ?? false }, () => {
     const build = (name: string, file: string) =>
       docker("build", "-q", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "-f", join(servicesDir, file), "-t", tag(name), servicesDir);
     await Promise.all([build("pipeline", "Dockerfile"), build("nats", "Dockerfile.nats"), build("redis", "Dockerfile.redis")]);
+    assert.match(await docker("run", "--rm", "--label", label, "--entrypoint", "node", tag("pipeline"), "--version"), /^v20\./, "the pipeline image runs Node.js 20");
 
     await docker("network", "create", "--label", label, id);
     const runC = (name: string, image: string, args: string[] = [], extra: string[] = []) =>
