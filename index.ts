@@ -7,7 +7,7 @@ import { AwsNodes } from "./components/aws";
 import { hostsNodes } from "./components/hosts";
 import { EcrImages } from "./components/images/ecr";
 import { RegistryImages } from "./components/images";
-import { baseImageScript, LocalNodes } from "./components/local";
+import { baseImageScriptFor, LocalNodes } from "./components/local";
 import { SshKeyPair } from "./components/ssh";
 import { DockerStack } from "./components/stack";
 import { SwarmCluster, SwarmNode } from "./components/swarm";
@@ -40,7 +40,7 @@ switch (settings.provider) {
             repository: settings.stackName,
             registry: nodes.registry,
             baseImage: settings.local.baseImage,
-            baseImageScript: settings.local.baseImage === "debian:bookworm-slim" ? baseImageScript : undefined,
+            baseImageScript: baseImageScriptFor(settings.local.baseImage),
         }).refs;
         break;
     }

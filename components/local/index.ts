@@ -9,7 +9,12 @@ import * as scripts from "./scripts";
 
 export const nodeImageDir = path.join(__dirname, "node-image");
 const registryImageDir = path.join(__dirname, "registry-image");
-export const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
+const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
+
+/** The script that makes the default base image offline; other bases are pulled as usual. */
+export function baseImageScriptFor(baseImage: string): string | undefined {
+    return baseImage === localDefaults.baseImage ? baseImageScript : undefined;
+}
 
 export interface LocalNodePlan {
     name: string;
@@ -113,7 +118,7 @@ export class LocalNodes extends pulumi.ComponentResource {
                     tag,
                     contextDir,
                     baseImage: args.settings.baseImage,
-                    baseImageScript: args.settings.baseImage === localDefaults.baseImage ? baseImageScript : undefined,
+                    baseImageScript: baseImageScriptFor(args.settings.baseImage),
                 }),
                 triggers: [tag, args.settings.baseImage],
             }, { parent: this });

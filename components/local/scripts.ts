@@ -63,6 +63,50 @@ export function removeNetworkScript(name: string): string {
     return [header, `if docker network inspect ${quoted} >/dev/null 2>&1; then docker network rm ${quoted} >/dev/null; fi`].join("\n");
 }
 
+/** The volume of a container made here (a node's /var/lib/docker, the registry's storage). */
+export const volumeOf = (name: string): string => `${name}-docker`;
+
+interface ContainerSpec {
+    name: string;
+    image: string;
+    network: string;
+    address: string;
+    /** Published on 127.0.0.1: host port -> container port. */
+    publish: [number, number];
+    labels: Record<string, string>;
+    /** Where the container's volume is mounted. */
+    volumeAt: string;
+    /** Further `docker run` flags. */
+    flags?: string;
+}
+
+/**
+ * Shell that defines `run_container [flags...]` (docker run with the spec) and calls `start`
+ * (lines using it) unless the container exists, then makes sure it runs.
+ */
+function ensureContainer(spec: ContainerSpec, start: string[]): string[] {
+    const name = shellQuote(spec.name);
+    const run = [
+        "docker run --detach",
+        `--name ${name} --hostname ${name}`,
+        `--network ${shellQuote(spec.network)} --ip ${shellQuote(spec.address)}`,
+        `--publish ${shellQuote(`127.0.0.1:${spec.publish[0]}:${spec.publish[1]}`)}`,
+        labelFlags(spec.labels),
+        `--volume ${shellQuote(`${volumeOf(spec.name)}:${spec.volumeAt}`)}`,
+        ...(spec.flags ? [spec.flags] : []),
+        '"$@"',
+        shellQuote(spec.image),
+    ].join(" ");
+    return [
+        `run_container() { ${run} >/dev/null; }`,
+        `if ! docker container inspect ${name} >/dev/null 2>&1; then`,
+        `    docker volume create ${labelFlags(spec.labels)} ${shellQuote(volumeOf(spec.name))} >/dev/null`,
+        ...start.map((line) => `    ${line}`),
+        "fi",
+        `docker start ${name} >/dev/null`,
+    ];
+}
+
 export interface NodeContainerSpec {
     name: string;
     image: string;
@@ -73,48 +117,30 @@ export interface NodeContainerSpec {
     privileged: "auto" | "always" | "never";
 }
 
-/** The node's volume for /var/lib/docker, so its images survive a restart of the container. */
-export const volumeOf = (name: string): string => `${name}-docker`;
-
 /**
  * Starts a node container (SSH on 127.0.0.1:sshPort, its engine's data on a volume). The public
  * key comes from the environment (SSH_AUTHORIZED_KEY), extra registries from INSECURE_REGISTRIES.
  */
 export function createNodeScript(node: NodeContainerSpec): string {
-    const name = shellQuote(node.name);
-    const run = [
-        "docker run --detach",
-        `--name ${name} --hostname ${name}`,
-        `--network ${shellQuote(node.network)} --ip ${shellQuote(node.address)}`,
-        `--publish ${shellQuote(`127.0.0.1:${node.sshPort}:22`)}`,
-        labelFlags(node.labels),
-        "--env SSH_AUTHORIZED_KEY --env INSECURE_REGISTRIES",
-        `--volume ${shellQuote(`${volumeOf(node.name)}:/var/lib/docker`)}`,
-        '"$@"',
-        shellQuote(node.image),
-    ].join(" ");
     const start = {
-        always: ["run_node --privileged"],
-        never: [`run_node ${capabilityFlags}`],
+        always: ["run_container --privileged"],
+        never: [`run_container ${capabilityFlags}`],
         auto: [
             // Engines that may not grant every capability (nested VMs, rootless) refuse --privileged.
-            "if ! out=$(run_node --privileged 2>&1); then",
-            `    docker rm --force ${name} >/dev/null 2>&1 || true`,
+            "if ! out=$(run_container --privileged 2>&1); then",
+            `    docker rm --force ${shellQuote(node.name)} >/dev/null 2>&1 || true`,
             `    echo "--privileged refused ($out): using the capability set" >&2`,
-            `    run_node ${capabilityFlags}`,
+            `    run_container ${capabilityFlags}`,
             "fi",
         ],
     }[node.privileged];
-    return [
-        header,
-        `run_node() { ${run} >/dev/null; }`,
-        `if ! docker container inspect ${name} >/dev/null 2>&1; then`,
-        `    docker volume create ${labelFlags(node.labels)} ${shellQuote(volumeOf(node.name))} >/dev/null`,
-        ...start.map((line) => `    ${line}`),
-        "fi",
-        `docker start ${name} >/dev/null`,
-        `echo ${name}`,
-    ].join("\n");
+    const spec: ContainerSpec = {
+        ...node,
+        publish: [node.sshPort, 22],
+        volumeAt: "/var/lib/docker",
+        flags: "--env SSH_AUTHORIZED_KEY --env INSECURE_REGISTRIES",
+    };
+    return [header, ...ensureContainer(spec, start), `echo ${shellQuote(node.name)}`].join("\n");
 }
 
 export interface RegistryContainerSpec {
@@ -127,24 +153,12 @@ export interface RegistryContainerSpec {
     labels: Record<string, string>;
 }
 
-/** Starts the registry container the nodes pull from; its storage on a volume. */
+/** Starts the registry container the nodes pull from (its storage on a volume); waits until it answers. */
 export function createRegistryScript(registry: RegistryContainerSpec): string {
-    const name = shellQuote(registry.name);
+    const spec: ContainerSpec = { ...registry, publish: [registry.hostPort, 5000], volumeAt: "/var/lib/docker-registry" };
     return [
         header,
-        `if ! docker container inspect ${name} >/dev/null 2>&1; then`,
-        `    docker volume create ${labelFlags(registry.labels)} ${shellQuote(volumeOf(registry.name))} >/dev/null`,
-        [
-            "    docker run --detach",
-            `--name ${name}`,
-            `--network ${shellQuote(registry.network)} --ip ${shellQuote(registry.address)}`,
-            `--publish ${shellQuote(`127.0.0.1:${registry.hostPort}:5000`)}`,
-            labelFlags(registry.labels),
-            `--volume ${shellQuote(`${volumeOf(registry.name)}:/var/lib/docker-registry`)}`,
-            `${shellQuote(registry.image)} >/dev/null`,
-        ].join(" "),
-        "fi",
-        `docker start ${name} >/dev/null`,
+        ...ensureContainer(spec, ["run_container"]),
         `for _ in $(seq 30); do curl -fsS -o /dev/null http://127.0.0.1:${registry.hostPort}/v2/ && exit 0; sleep 1; done`,
         `echo "the registry did not answer on 127.0.0.1:${registry.hostPort}" >&2`,
         "exit 1",

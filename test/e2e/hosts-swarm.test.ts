@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { localDefaults } from "../../components/config";
-import { nodeImageDir, nodeImageTag } from "../../components/local";
+import { baseImageScriptFor, nodeImageDir, nodeImageTag } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import { TestStack, removeLabelled, uniqueStackName } from "../helpers/stack";
 
@@ -25,7 +25,7 @@ let stack: TestStack | undefined;
 
 before(async () => {
     const image = nodeImageTag();
-    await runScript({}, local.buildImageScript({ tag: image, contextDir: nodeImageDir, baseImage: localDefaults.baseImage, baseImageScript: "scripts/build-base-image.sh" }));
+    await runScript({}, local.buildImageScript({ tag: image, contextDir: nodeImageDir, baseImage: localDefaults.baseImage, baseImageScript: baseImageScriptFor(localDefaults.baseImage) }));
     await runScript({}, local.createNetworkScript({ name: network, subnet: "10.216.0.0/24", gateway: "10.216.0.1", labels }));
     for (const m of machines) {
         await runScript(

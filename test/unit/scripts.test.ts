@@ -70,8 +70,8 @@ test("labels are quoted", () => {
 });
 
 test("the local node falls back from --privileged to the capability set", () => {
-    assert.match(rendered.node, /run_node --privileged/);
-    assert.ok(rendered.node.includes(`run_node ${local.capabilityFlags}`));
+    assert.match(rendered.node, /run_container --privileged/);
+    assert.ok(rendered.node.includes(`run_container ${local.capabilityFlags}`));
     assert.match(local.createNodeScript({ name: "n", image: "i", network: "n", address: "1.2.3.4", sshPort: 1, labels: {}, privileged: "never" }), /^(?!.*--privileged)/s);
 });
 
