@@ -114,9 +114,27 @@ export function joinScript(managerAddress: string, timeoutSeconds: number): stri
     ].join("\n");
 }
 
-/** Makes the node leave the swarm (it has been demoted and drained before). */
+/**
+ * Makes the node leave the swarm (it has been demoted and drained before). A graceful leave can
+ * time out while the managers are busy (several nodes leaving at once): it is retried, then a
+ * node that is no longer a manager is made to leave by force, which is safe once it is drained.
+ */
 export function leaveScript(): string {
-    return [header, `if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != inactive ]; then docker swarm leave >/dev/null; fi`].join("\n");
+    return [
+        header,
+        `left() { [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = inactive ]; }`,
+        "for attempt in 1 2 3; do",
+        "    if left || docker swarm leave >/dev/null; then exit 0; fi",
+        "    sleep $((attempt * 2))",
+        "done",
+        "if left; then exit 0; fi",
+        `if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ]; then`,
+        `    echo "$(hostname) is still a manager: not forcing it out of the swarm (that could break quorum)" >&2`,
+        "    exit 1",
+        "fi",
+        `echo "$(hostname): graceful leave failed; leaving by force" >&2`,
+        "docker swarm leave --force >/dev/null",
+    ].join("\n");
 }
 
 /** On a manager: waits until the node is Ready, then sets its labels. */

@@ -6,6 +6,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { runScript } from "../../components/command/provider";
+import { deployScript, removeScript as removeStackScript } from "../../components/stack/scripts";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 
 interface NodeRow {
@@ -234,6 +236,28 @@ test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and remo
     const one = await assertSwarmMatchesOutputs(1, 1);
     assert.ok(one.every((r) => r.status !== "Down"));
     expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+});
+
+test("a stack that does not converge fails in time, naming the service and its task errors", async () => {
+    const name = `broken${Date.now().toString(36)}`;
+    const compose = [
+        'version: "3.8"',
+        "services:",
+        "  unpullable:",
+        "    image: 127.0.0.1:9/nothing/here:1",
+        "    deploy: { replicas: 1, endpoint_mode: dnsrr }",
+        "",
+    ].join("\n");
+    try {
+        await assert.rejects(runScript({ connection: stack.managerConnection(), stdin: compose }, deployScript(name, 20)), (err: Error) => {
+            assert.match(err.message, new RegExp(`stack ${name} did not converge within 20s`));
+            assert.match(err.message, new RegExp(`- ${name}_unpullable runs 0 of 1`));
+            assert.match(err.message, /No such image|manifest|pull|connection refused/i);
+            return true;
+        });
+    } finally {
+        await runScript({ connection: stack.managerConnection() }, removeStackScript(name, 60));
+    }
 });
 
 test("the state holds neither the private key nor a join token in plaintext", async () => {

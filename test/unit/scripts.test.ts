@@ -114,3 +114,10 @@ test("an image already in the registry is not built again", () => {
     assert.match(script, /docker push '127\.0\.0\.1:5000\/cat\/pipeline:abc'/);
     assert.match(script, /echo '10\.0\.0\.2:5000\/cat\/pipeline:abc'$/);
 });
+
+test("leaving retries gracefully and forces only a node that is no longer a manager", () => {
+    const leave = swarm.leaveScript();
+    assertParses(leave);
+    assert.ok(leave.indexOf("docker swarm leave >/dev/null") < leave.indexOf("ControlAvailable"));
+    assert.ok(leave.indexOf("ControlAvailable") < leave.indexOf("docker swarm leave --force"));
+});
