@@ -19,8 +19,19 @@ const urls = [
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
+/** fetch, tried again a few times when a kept-alive connection was closed under it. */
+async function fetchRetrying(url: string, init?: RequestInit): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await fetch(url, init);
+        } catch (err) {
+            if (attempt >= 3) throw err;
+        }
+    }
+}
+
 async function applied(statsUrl: string): Promise<number> {
-    const stats = (await (await fetch(statsUrl)).json()) as Record<string, number>;
+    const stats = (await (await fetchRetrying(statsUrl)).json()) as Record<string, number>;
     return Object.entries(stats).filter(([k]) => k !== "duplicates").reduce((sum, [, v]) => sum + v, 0);
 }
 
@@ -37,7 +48,7 @@ async function throughput(collectorUrl: string, statsUrl: string, run: string): 
                 const [url, title] = urls[n % urls.length];
                 return { eventId: `${run}-${n}`, userId: `user-${n % 500}`, url, title };
             });
-            const response = await fetch(collectorUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+            const response = await fetchRetrying(collectorUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
             if (!response.ok) throw new Error(`collector answered ${response.status}: ${await response.text()}`);
         }
     };

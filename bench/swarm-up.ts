@@ -1,41 +1,55 @@
 // Prints the wall time of `pulumi up` from nothing (warm images) for a local swarm of 1 manager
-// with 2 and with 5 workers: when the swarm was formed (the last node admitted) and when the
-// stack on it converged; then the time of `pulumi destroy`. Worker joins run in parallel, so the
-// swarm should form in about the same time for both.
+// with 2 and with 5 workers: when every node was Ready in the swarm (watched on manager 0 while
+// `pulumi up` runs) and when `pulumi up` returned with the stack converged; then `pulumi destroy`.
+// Worker joins run in parallel, so the swarm should form in about the same time for both.
 // Run: npx tsx bench/swarm-up.ts
-import * as fs from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { projectRoot, pulumiEnv } from "../test/helpers/pulumi";
 import { TestStack, uniqueStackName } from "../test/helpers/stack";
 
-interface EngineEvent {
-    timestamp: number;
-    resOutputsEvent?: { metadata: { urn: string } };
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
+
+/** Nodes Ready in the swarm, as manager 0's engine sees them (0 before it exists). */
+function readyNodes(container: string): number {
+    const result = spawnSync("docker", ["exec", container, "docker", "node", "ls", "--format", "{{.Status}}"], { encoding: "utf8" });
+    return result.status === 0 ? result.stdout.split("\n").filter((s) => s === "Ready").length : 0;
 }
 
-/** Seconds from the first engine event to the last output of a resource whose name matches. */
-function finishedAt(eventLog: string, name: RegExp): number {
-    const events = fs.readFileSync(eventLog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as EngineEvent);
-    const start = events[0].timestamp;
-    const ends = events.filter((e) => e.resOutputsEvent && name.test(e.resOutputsEvent.metadata.urn.split("::").pop() ?? "")).map((e) => e.timestamp);
-    return Math.max(...ends) - start;
-}
-
-function timed<T>(action: () => T): [T, number] {
-    const start = process.hrtime.bigint();
-    const result = action();
-    return [result, Number(process.hrtime.bigint() - start) / 1e9];
-}
-
-for (const workers of [2, 5]) {
+async function measure(workers: number): Promise<string> {
     const stack = new TestStack(uniqueStackName(`bench-${workers}`));
     try {
         stack.setConfig({ managers: "1", workers: String(workers), "local.subnet": "10.217.0.0/24", "local.sshPortBase": "2500", "local.registryPort": "5500" });
-        const eventLog = path.join(stack.work, "events.jsonl");
-        const [, up] = timed(() => stack.run(["up", "--yes", "--skip-preview", "--event-log", eventLog]));
-        const formed = finishedAt(eventLog, /^swarm-(manager|worker)-\d+-admit$/);
-        const [, destroy] = timed(() => stack.run(["destroy", "--yes", "--skip-preview"]));
-        console.log(`1 manager + ${workers} workers: swarm formed after ${formed} s, pulumi up done (stack converged) after ${up.toFixed(1)} s; pulumi destroy ${destroy.toFixed(1)} s`);
+        const manager = `swarm-${stack.name}-manager-0`;
+        const start = process.hrtime.bigint();
+        const up = spawn(path.join(projectRoot, ".tools", "bin", "pulumi"), ["--non-interactive", "up", "--yes", "--skip-preview", "--stack", stack.name], {
+            cwd: projectRoot,
+            env: pulumiEnv(stack.env),
+            stdio: "ignore",
+        });
+        const done = new Promise<number>((resolve) => up.on("exit", (code) => resolve(code ?? -1)));
+        let formed: number | undefined;
+        let exited = false;
+        void done.then(() => (exited = true));
+        while (!exited) {
+            if (formed === undefined && readyNodes(manager) === 1 + workers) formed = seconds(start);
+            await new Promise((r) => setTimeout(r, 250));
+        }
+        const total = seconds(start);
+        if ((await done) !== 0) throw new Error(`pulumi up failed for ${workers} workers`);
+        const destroyStart = process.hrtime.bigint();
+        stack.run(["destroy", "--yes", "--skip-preview"]);
+        return `1 manager + ${workers} workers: all nodes Ready after ${formed?.toFixed(1)} s, pulumi up done (stack converged) after ${total.toFixed(1)} s; pulumi destroy ${seconds(destroyStart).toFixed(1)} s`;
     } finally {
         stack.cleanup();
     }
 }
+
+async function main(): Promise<void> {
+    for (const workers of [2, 5]) console.log(await measure(workers));
+}
+
+main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+});
