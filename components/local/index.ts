@@ -1,8 +1,8 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
+import { hashInputs } from "../images";
 import { localDefaults, LocalSettings, parseSubnet, Role } from "../config";
 import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
@@ -58,11 +58,7 @@ export function gatewayOf(subnet: string): string {
 
 /** A tag from the content of a build context, so a change of it means a new image. */
 export function contentTag(repository: string, dir: string): string {
-    const hash = crypto.createHash("sha256");
-    for (const file of fs.readdirSync(dir).sort()) {
-        hash.update(file).update(fs.readFileSync(path.join(dir, file)));
-    }
-    return `${repository}:${hash.digest("hex").slice(0, 12)}`;
+    return `${repository}:${hashInputs(dir, fs.readdirSync(dir))}`;
 }
 
 export const nodeImageTag = (): string => contentTag("swarm-node", nodeImageDir);
