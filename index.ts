@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
+import { defaultTaxonomyFile, localDefaults, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
 import { AwsNodes } from "./components/aws";
 import { hostsNodes } from "./components/hosts";
 import { EcrImages } from "./components/images/ecr";
@@ -46,7 +46,19 @@ switch (settings.provider) {
     }
     case "hosts":
         ({ managers: managerMachines, workers: workerMachines } = hostsNodes(settings.hosts, settings.ssh.user));
-        pulumi.log.warn("provider \"hosts\": the stack is not deployed yet (no registry for its images); the swarm is formed");
+        if (settings.registry) {
+            const { address, pullAddress } = settings.registry;
+            images = new RegistryImages("images", {
+                images: categorisation.images,
+                root: __dirname,
+                repository: settings.stackName,
+                registry: { push: address, pull: pullAddress ?? address, instance: address },
+                baseImage: localDefaults.baseImage,
+                baseImageScript: baseImageScriptFor(localDefaults.baseImage),
+            }).refs;
+        } else {
+            pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the stack is not deployed (set registry.address to a registry your machines can pull from)");
+        }
         break;
     case "aws": {
         const ecr = new EcrImages("images", { images: categorisation.images, root: __dirname, repository: settings.stackName });

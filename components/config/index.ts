@@ -28,6 +28,13 @@ export interface HostEntry {
     privateAddress: string;
 }
 
+export interface RegistrySettings {
+    /** Where this machine pushes the stack's images: host[:port][/path]. */
+    address: string;
+    /** Where the machines pull them, when they reach the registry at another address. */
+    pullAddress?: string;
+}
+
 export interface SshSettings {
     user?: string;
     publicKey?: string;
@@ -161,6 +168,8 @@ export interface SwarmConfig {
     local: LocalSettings;
     hosts: HostEntry[];
     ssh: SshSettings;
+    /** A registry the machines pull stack images from (provider "hosts"). */
+    registry?: RegistrySettings;
     /** Present when provider is "aws" (or when aws settings are given). */
     aws?: AwsSettings;
     taxonomyFile?: string;
@@ -180,6 +189,7 @@ export interface RawConfig {
     ssh?: unknown;
     aws?: unknown;
     taxonomyFile?: unknown;
+    registry?: unknown;
 }
 
 export class ConfigError extends Error {
@@ -332,6 +342,30 @@ function validateHosts(raw: unknown, provider: ProviderName | undefined, problem
     return entries;
 }
 
+const registryAddress = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9._-]+)*$/i;
+
+function validateRegistry(raw: unknown, problems: string[]): RegistrySettings | undefined {
+    if (raw === undefined) return undefined;
+    if (!isObject(raw)) {
+        problems.push(`registry: ${show(raw)} is not an object {address, pullAddress}`);
+        return undefined;
+    }
+    for (const key of Object.keys(raw)) {
+        if (!["address", "pullAddress"].includes(key)) problems.push(`registry.${key}: unknown key; allowed: address, pullAddress`);
+    }
+    const check = (key: "address" | "pullAddress") => {
+        const value = raw[key];
+        if (typeof value !== "string" || !registryAddress.test(value)) {
+            problems.push(`registry.${key}: ${show(value)} is not a registry address (host[:port][/path], like "registry.example.com:5000")`);
+            return undefined;
+        }
+        return value;
+    };
+    const address = check("address");
+    const pullAddress = raw.pullAddress === undefined ? undefined : check("pullAddress");
+    return address ? { address, ...(pullAddress ? { pullAddress } : {}) } : undefined;
+}
+
 function validateSsh(raw: unknown, problems: string[]): SshSettings {
     if (raw === undefined) return { hasPrivateKey: false };
     if (!isObject(raw)) {
@@ -437,15 +471,16 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
 
     const local = validateLocal(raw.local, problems);
     const ssh = validateSsh(raw.ssh, problems);
+    const registry = validateRegistry(raw.registry, problems);
     if (provider === "hosts" && !ssh.hasPrivateKey) {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
 
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, taxonomyFile };
+    return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, registry, taxonomyFile };
 }
 
-const configKeys: (keyof RawConfig)[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "taxonomyFile"];
+const configKeys: (keyof RawConfig)[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile"];
 
 /** Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text. */
 export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string): RawConfig {

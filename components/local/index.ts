@@ -8,7 +8,7 @@ import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
 
 export const nodeImageDir = path.join(__dirname, "node-image");
-const registryImageDir = path.join(__dirname, "registry-image");
+export const registryImageDir = path.join(__dirname, "registry-image");
 const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
 
 /** The script that makes the default base image offline; other bases are pulled as usual. */

@@ -56,16 +56,23 @@ export function deployScript(stack: string, timeoutSeconds: number): string {
     ].join("\n");
 }
 
-/** Removes the stack and waits until its services and networks are gone. */
+/**
+ * Removes the stack, waits until its services and networks are gone, then removes its volumes on
+ * this manager (where the stateful services keep their data), once their containers have exited.
+ */
 export function removeScript(stack: string, timeoutSeconds: number): string {
     const name = shellQuote(stack);
-    const filter = `label=com.docker.stack.namespace=${stack}`;
+    const filter = shellQuote(`label=com.docker.stack.namespace=${stack}`);
     return [
         header,
-        `if [ -n "$(docker service ls --quiet --filter ${shellQuote(filter)})" ]; then docker stack rm ${name} >&2; fi`,
+        `if [ -n "$(docker service ls --quiet --filter ${filter})" ]; then docker stack rm ${name} >&2; fi`,
         `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
-        `until [ -z "$(docker service ls --quiet --filter ${shellQuote(filter)})$(docker network ls --quiet --filter ${shellQuote(filter)})" ]; do`,
+        `until [ -z "$(docker service ls --quiet --filter ${filter})$(docker network ls --quiet --filter ${filter})" ]; do`,
         `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "stack ${stack} still has services or networks after ${timeoutSeconds}s" >&2; exit 1; fi`,
+        "    sleep 2",
+        "done",
+        `until volumes=$(docker volume ls --quiet --filter ${filter}) && { [ -z "$volumes" ] || docker volume rm $volumes >/dev/null 2>&1; }; do`,
+        `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "volumes of stack ${stack} still in use after ${timeoutSeconds}s: $volumes" >&2; exit 1; fi`,
         "    sleep 2",
         "done",
     ].join("\n");

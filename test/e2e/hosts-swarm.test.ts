@@ -1,11 +1,12 @@
 // The hosts provider: machines started outside Pulumi (node containers, as a user's own servers
-// would be) become a swarm, and destroy makes them leave it.
+// would be, and a registry they pull from) become a swarm running the stack, and destroy removes
+// the stack and makes them leave the swarm.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { localDefaults } from "../../components/config";
-import { baseImageScriptFor, nodeImageDir, nodeImageTag } from "../../components/local";
+import { baseImageScriptFor, contentTag, nodeImageDir, nodeImageTag, registryImageDir } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import { TestStack, removeLabelled, uniqueStackName } from "../helpers/stack";
 
@@ -17,6 +18,7 @@ const machines = [
     { name: `${machinesLabel}-a`, address: "10.216.0.10", sshPort: 2350, role: "manager" },
     { name: `${machinesLabel}-b`, address: "10.216.0.11", sshPort: 2351, role: "worker" },
 ];
+const registry = { name: `${machinesLabel}-registry`, address: "10.216.0.2", hostPort: 5350 };
 const connectionTo = (port: number): SshConnection => ({ host: "127.0.0.1", port, user: "root", privateKey: key.private, dialAttempts: 30, dialIntervalSeconds: 1 });
 const swarmState = async (port: number) =>
     (await runScript({ connection: connectionTo(port) }, "docker info --format '{{.Swarm.LocalNodeState}}'")).stdout.trim();
@@ -24,12 +26,17 @@ const swarmState = async (port: number) =>
 let stack: TestStack | undefined;
 
 before(async () => {
+    const build = (tag: string, contextDir: string) =>
+        runScript({}, local.buildImageScript({ tag, contextDir, baseImage: localDefaults.baseImage, baseImageScript: baseImageScriptFor(localDefaults.baseImage) }));
     const image = nodeImageTag();
-    await runScript({}, local.buildImageScript({ tag: image, contextDir: nodeImageDir, baseImage: localDefaults.baseImage, baseImageScript: baseImageScriptFor(localDefaults.baseImage) }));
+    const registryImage = contentTag("swarm-registry", registryImageDir);
+    await build(image, nodeImageDir);
+    await build(registryImage, registryImageDir);
     await runScript({}, local.createNetworkScript({ name: network, subnet: "10.216.0.0/24", gateway: "10.216.0.1", labels }));
+    await runScript({}, local.createRegistryScript({ ...registry, image: registryImage, network, labels }));
     for (const m of machines) {
         await runScript(
-            { environment: { SSH_AUTHORIZED_KEY: key.public, INSECURE_REGISTRIES: "" } },
+            { environment: { SSH_AUTHORIZED_KEY: key.public, INSECURE_REGISTRIES: `${registry.address}:5000` } },
             local.createNodeScript({ name: m.name, image, network, address: m.address, sshPort: m.sshPort, labels, privileged: "auto" }),
         );
     }
@@ -40,9 +47,9 @@ after(() => {
     removeLabelled(machinesLabel);
 });
 
-test("the hosts provider forms a swarm on existing machines and destroy makes them leave", async () => {
+test("the hosts provider forms a swarm on existing machines, deploys the stack, and destroy undoes both", async () => {
     stack = new TestStack(uniqueStackName("hosts"));
-    stack.setConfig({ provider: "hosts", "ssh.publicKey": key.public });
+    stack.setConfig({ provider: "hosts", "ssh.publicKey": key.public, "registry.address": `127.0.0.1:${registry.hostPort}`, "registry.pullAddress": `${registry.address}:5000` });
     stack.setConfig({ "ssh.privateKey": key.private }, true);
     machines.forEach((m, i) => {
         stack!.setConfig({ [`hosts[${i}].host`]: "127.0.0.1", [`hosts[${i}].port`]: String(m.sshPort), [`hosts[${i}].role`]: m.role, [`hosts[${i}].privateAddress`]: m.address });
@@ -54,6 +61,20 @@ test("the hosts provider forms a swarm on existing machines and destroy makes th
     assert.deepEqual(stack.output<{ name: string }[]>("workers").map((w) => w.name), [machines[1].name]);
     assert.doesNotMatch(stack.run(["stack", "export"]).stdout, /PRIVATE KEY/);
 
-    stack.run(["destroy", "--yes", "--skip-preview"]);
+    // Every service of the stack runs its replicas, from images pulled from the registry.
+    const services = (await stack.onManager("docker stack services categorisation --format '{{.Name}} {{.Replicas}} {{.Image}}'")).trim().split("\n");
+    assert.equal(services.length, 7, services.join("\n"));
+    for (const line of services) {
+        const [name, replicas, image] = line.split(" ");
+        const [running, desired] = replicas.split("/");
+        assert.equal(running, desired, `${name} runs ${replicas}`);
+        assert.match(image, /^10\.216\.0\.2:5000\/categorisation\//);
+    }
+    assert.equal(stack.output<Record<string, { replicas: number }>>("services").categoriser.replicas, 2);
+
+    const destroy = stack.run(["destroy", "--yes", "--skip-preview"]);
+    assert.match(destroy.stdout, /stack-deploy deleted/);
     for (const m of machines) assert.equal(await swarmState(m.sshPort), "inactive", `${m.name} left the swarm`);
+    const volumes = await runScript({ connection: connectionTo(machines[0].sshPort) }, "docker volume ls --quiet --filter label=com.docker.stack.namespace=categorisation");
+    assert.equal(volumes.stdout.trim(), "", "the stack's volumes are removed");
 });

@@ -144,3 +144,10 @@ test("aws: defaults, region, and checked settings", () => {
         assert.ok(problems.some((p) => p.startsWith(key)), `${key} in ${problems.join("\n")}`);
     }
 });
+
+test("registry: an address, and where the machines pull from when it differs", () => {
+    assert.deepEqual(validateConfig({ registry: { address: "registry.example.com:5000" } }, services).registry, { address: "registry.example.com:5000" });
+    assert.deepEqual(validateConfig({ registry: { address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" } }, services).registry, { address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" });
+    assert.deepEqual(problemsOf({ registry: { address: "https://x" } }), ['registry.address: "https://x" is not a registry address (host[:port][/path], like "registry.example.com:5000")']);
+    assert.ok(problemsOf({ registry: { address: "r:5000", user: "me" } }).some((p) => p.startsWith("registry.user: unknown key")));
+});
