@@ -23,6 +23,17 @@ const generated = settings.ssh.hasPrivateKey ? undefined : new SshKeyPair("ssh-k
 const privateKey = generated ? generated.privateKey : pulumi.secret(configuredSsh?.privateKey ?? "");
 const publicKey = generated ? generated.publicKey : pulumi.output(settings.ssh.publicKey ?? "");
 
+/** The stack's images, built here and pushed to a registry the machines pull from. */
+const registryImages = (registry: pulumi.Input<{ push: string; pull: string; instance: string }>, baseImage: string) =>
+    new RegistryImages("images", {
+        images: categorisation.images,
+        root: __dirname,
+        repository: settings.stackName,
+        registry,
+        baseImage,
+        baseImageScript: baseImageScriptFor(baseImage),
+    }).refs;
+
 let managerMachines: pulumi.Input<SwarmNode>[];
 let workerMachines: pulumi.Input<SwarmNode>[];
 let images: pulumi.Output<Record<string, string>> | undefined;
@@ -34,28 +45,14 @@ switch (settings.provider) {
         const nodes = new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey });
         managerMachines = nodes.managers;
         workerMachines = nodes.workers;
-        images = new RegistryImages("images", {
-            images: categorisation.images,
-            root: __dirname,
-            repository: settings.stackName,
-            registry: nodes.registry,
-            baseImage: settings.local.baseImage,
-            baseImageScript: baseImageScriptFor(settings.local.baseImage),
-        }).refs;
+        images = registryImages(nodes.registry, settings.local.baseImage);
         break;
     }
     case "hosts":
         ({ managers: managerMachines, workers: workerMachines } = hostsNodes(settings.hosts, settings.ssh.user));
         if (settings.registry) {
             const { address, pullAddress } = settings.registry;
-            images = new RegistryImages("images", {
-                images: categorisation.images,
-                root: __dirname,
-                repository: settings.stackName,
-                registry: { push: address, pull: pullAddress ?? address, instance: address },
-                baseImage: localDefaults.baseImage,
-                baseImageScript: baseImageScriptFor(localDefaults.baseImage),
-            }).refs;
+            images = registryImages({ push: address, pull: pullAddress ?? address, instance: address }, localDefaults.baseImage);
         } else {
             pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the stack is not deployed (set registry.address to a registry your machines can pull from)");
         }

@@ -75,7 +75,11 @@ export const awsDefaults: Omit<AwsSettings, "sshAllowedCidrs" | "ingressCidrs"> 
     volumeSize: 30,
 };
 
-const cidr = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+/** An IPv4 address with a prefix length, like "203.0.113.7/32". */
+function isCidr(value: string): boolean {
+    const [address, prefix, ...rest] = value.split("/");
+    return rest.length === 0 && isIpv4(address) && /^(3[0-2]|[12]?\d)$/.test(prefix ?? "");
+}
 
 function validateAws(raw: unknown, required: boolean, region: string | undefined, problems: string[]): AwsSettings | undefined {
     if (raw === undefined && !required) return undefined;
@@ -97,7 +101,7 @@ function validateAws(raw: unknown, required: boolean, region: string | undefined
     }
     const cidrList = (key: "sshAllowedCidrs" | "ingressCidrs"): string[] | undefined => {
         const value = raw[key];
-        if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === "string" && cidr.test(c))) {
+        if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === "string" && isCidr(c))) {
             problems.push(`aws.${key}: ${show(value)} is not a non-empty list of IPv4 CIDRs (like ["203.0.113.7/32"])`);
             return undefined;
         }
@@ -116,7 +120,7 @@ function validateAws(raw: unknown, required: boolean, region: string | undefined
     }
     settings.ingressCidrs = raw.ingressCidrs === undefined ? settings.sshAllowedCidrs : cidrList("ingressCidrs") ?? [];
     if (raw.vpcCidr !== undefined) {
-        if (typeof raw.vpcCidr !== "string" || !cidr.test(raw.vpcCidr) || !parseSubnet(raw.vpcCidr) || Number(raw.vpcCidr.split("/")[1]) > 20) {
+        if (typeof raw.vpcCidr !== "string" || !isCidr(raw.vpcCidr) || !parseSubnet(raw.vpcCidr) || Number(raw.vpcCidr.split("/")[1]) > 20) {
             problems.push(`aws.vpcCidr: ${show(raw.vpcCidr)} is not an IPv4 network address with a prefix from /8 to /20 (like "10.20.0.0/16")`);
         } else settings.vpcCidr = raw.vpcCidr;
     }

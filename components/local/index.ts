@@ -34,10 +34,7 @@ export function dockerSafe(value: string): string {
  * worker i at .20+i and port base+10+i, so adding or removing a worker changes no other node.
  */
 export function planLocalNodes(prefix: string, managers: number, workers: number, settings: LocalSettings): LocalNodePlan[] {
-    const subnet = parseSubnet(settings.subnet);
-    if (!subnet) throw new Error(`local.subnet: ${settings.subnet} is not a valid subnet`);
-    const [a, b, c] = subnet.base;
-    const at = (offset: number) => `${a}.${b}.${c + Math.floor(offset / 256)}.${offset % 256}`;
+    const at = (offset: number) => hostAddress(settings.subnet, offset);
     const plan: LocalNodePlan[] = [];
     for (let i = 0; i < managers; i++) {
         plan.push({ name: `${prefix}-manager-${i}`, role: "manager", index: i, address: at(10 + i), sshPort: settings.sshPortBase + i });
@@ -48,13 +45,17 @@ export function planLocalNodes(prefix: string, managers: number, workers: number
     return plan;
 }
 
-/** Gateway of the nodes' network: the subnet's first host address. */
-export function gatewayOf(subnet: string): string {
+/** The address `offset` places after the subnet's network address. */
+export function hostAddress(subnet: string, offset: number): string {
     const parsed = parseSubnet(subnet);
-    if (!parsed) throw new Error(`not a subnet: ${subnet}`);
+    if (!parsed) throw new Error(`local.subnet: ${subnet} is not a valid subnet`);
     const [a, b, c, d] = parsed.base;
-    return `${a}.${b}.${c}.${d + 1}`;
+    const last = d + offset;
+    return `${a}.${b}.${c + Math.floor(last / 256)}.${last % 256}`;
 }
+
+/** Gateway of the nodes' network: the subnet's first host address. */
+export const gatewayOf = (subnet: string): string => hostAddress(subnet, 1);
 
 /** A tag from the content of a build context, so a change of it means a new image. */
 export function contentTag(repository: string, dir: string): string {
@@ -64,12 +65,7 @@ export function contentTag(repository: string, dir: string): string {
 export const nodeImageTag = (): string => contentTag("swarm-node", nodeImageDir);
 
 /** Address of the registry container: the subnet's second host address. */
-export function registryAddressOf(subnet: string): string {
-    const parsed = parseSubnet(subnet);
-    if (!parsed) throw new Error(`not a subnet: ${subnet}`);
-    const [a, b, c, d] = parsed.base;
-    return `${a}.${b}.${c}.${d + 2}`;
-}
+export const registryAddressOf = (subnet: string): string => hostAddress(subnet, 2);
 
 export interface LocalNodesArgs {
     managers: number;

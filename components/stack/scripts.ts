@@ -1,5 +1,5 @@
 // Shell run on a manager to deploy, watch and remove a Docker stack. Idempotent, and `set -eu`.
-import { shellQuote, unconvergedFunction } from "../swarm/scripts";
+import { shellQuote, unconvergedFunction, waitUntil } from "../swarm/scripts";
 
 const header = "set -eu";
 
@@ -66,11 +66,11 @@ export function removeScript(stack: string, timeoutSeconds: number): string {
     return [
         header,
         `if [ -n "$(docker service ls --quiet --filter ${filter})" ]; then docker stack rm ${name} >&2; fi`,
-        `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
-        `until [ -z "$(docker service ls --quiet --filter ${filter})$(docker network ls --quiet --filter ${filter})" ]; do`,
-        `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "stack ${stack} still has services or networks after ${timeoutSeconds}s" >&2; exit 1; fi`,
-        "    sleep 2",
-        "done",
+        waitUntil(
+            `[ -z "$(docker service ls --quiet --filter ${filter})$(docker network ls --quiet --filter ${filter})" ]`,
+            timeoutSeconds,
+            `stack ${stack} still has services or networks after ${timeoutSeconds}s`,
+        ),
         `until volumes=$(docker volume ls --quiet --filter ${filter}) && { [ -z "$volumes" ] || docker volume rm $volumes >/dev/null 2>&1; }; do`,
         `    if [ "$(date +%s)" -ge "$deadline" ]; then echo "volumes of stack ${stack} still in use after ${timeoutSeconds}s: $volumes" >&2; exit 1; fi`,
         "    sleep 2",

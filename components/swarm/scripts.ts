@@ -9,7 +9,7 @@ export function shellQuote(value: string): string {
 const header = "set -eu";
 
 /** Loops until `condition` holds, failing with `message` after `timeoutSeconds`. */
-function waitUntil(condition: string, timeoutSeconds: number, message: string): string {
+export function waitUntil(condition: string, timeoutSeconds: number, message: string): string {
     return [
         `deadline=$(( $(date +%s) + ${timeoutSeconds} ))`,
         `until ${condition}; do`,
