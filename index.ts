@@ -7,7 +7,8 @@ import { AwsNodes } from "./components/aws";
 import { hostsNodes } from "./components/hosts";
 import { EcrImages } from "./components/images/ecr";
 import { RegistryImages } from "./components/images";
-import { baseImageScriptFor, LocalNodes } from "./components/local";
+import { BaseImage } from "./components/images/base";
+import { LocalNodes } from "./components/local";
 import { SshKeyPair } from "./components/ssh";
 import { DockerStack } from "./components/stack";
 import { SwarmCluster, SwarmNode } from "./components/swarm";
@@ -24,14 +25,13 @@ const privateKey = generated ? generated.privateKey : pulumi.secret(configuredSs
 const publicKey = generated ? generated.publicKey : pulumi.output(settings.ssh.publicKey ?? "");
 
 /** The stack's images, built here and pushed to a registry the machines pull from. */
-const registryImages = (registry: pulumi.Input<{ push: string; pull: string; instance: string }>, baseImage: string) =>
+const registryImages = (registry: pulumi.Input<{ push: string; pull: string; instance: string }>, baseImage: pulumi.Input<string>) =>
     new RegistryImages("images", {
         images: categorisation.images,
         root: __dirname,
         repository: settings.stackName,
         registry,
         baseImage,
-        baseImageScript: baseImageScriptFor(baseImage),
     }).refs;
 
 let managerMachines: pulumi.Input<SwarmNode>[];
@@ -45,14 +45,14 @@ switch (settings.provider) {
         const nodes = new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey });
         managerMachines = nodes.managers;
         workerMachines = nodes.workers;
-        images = registryImages(nodes.registry, settings.local.baseImage);
+        images = registryImages(nodes.registry, nodes.baseImage);
         break;
     }
     case "hosts":
         ({ managers: managerMachines, workers: workerMachines } = hostsNodes(settings.hosts, settings.ssh.user));
         if (settings.registry) {
             const { address, pullAddress } = settings.registry;
-            images = registryImages({ push: address, pull: pullAddress ?? address, instance: address }, localDefaults.baseImage);
+            images = registryImages({ push: address, pull: pullAddress ?? address, instance: address }, new BaseImage("base-image", { tag: localDefaults.baseImage }).tag);
         } else {
             pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the stack is not deployed (set registry.address to a registry your machines can pull from)");
         }

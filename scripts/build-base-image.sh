@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make the base image tag (default debian:bookworm-slim) available to the local
-# Docker engine. Idempotent:
+# Docker engine. Idempotent, and safe to start several times at once: the runs take
+# a machine-wide lock, so one makes the image and the others then find it.
 #   1. the tag already exists locally          -> nothing to do
 #   2. `docker pull` works (a registry is reachable) -> pulled
 #   3. otherwise build it offline from Debian packages with debootstrap
@@ -24,6 +25,20 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
   exit 0
 fi
 
+# One run at a time (held until exit); a run that waited finds the image made by the other.
+lock="${SWARM_BASE_IMAGE_LOCK:-${TMPDIR:-/tmp}/swarm-base-image.lock}"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$lock"
+  if ! flock --nonblock 9; then
+    say "another run is making a base image; waiting for it"
+    flock 9
+  fi
+  if docker image inspect "$TAG" >/dev/null 2>&1; then
+    say "$TAG was made by another run meanwhile; nothing to do ($(took))"
+    exit 0
+  fi
+fi
+
 if timeout 120 docker pull "$TAG" >/dev/null 2>&1; then
   say "pulled $TAG from a registry ($(took))"
   exit 0
@@ -43,14 +58,9 @@ fi
 mirror="${mirror:-http://deb.debian.org/debian}"
 
 if ! command -v debootstrap >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing debootstrap"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
-  else
-    say "debootstrap is missing; install it (apt-get install debootstrap) or run as root"
-    exit 1
-  fi
+  say "installing debootstrap"
+  "$(dirname "$0")/lib/apt-install.sh" debootstrap \
+    || { say "debootstrap is missing; install it (apt-get install debootstrap) or run as root"; exit 1; }
 fi
 
 root=$(mktemp -d /tmp/base-image.XXXXXX)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `npm run setup`: makes the toolchain available. Idempotent: re-running it only checks.
 #
-#   1. npm dependencies (npm ci when node_modules is missing or stale)
-#   2. a running Docker engine (reused; else, as root on Debian, docker.io installed and started)
-#   3. the Pulumi CLI and the Node.js language host, at the versions pinned in tools/:
+#   1. Node.js at the version pinned in .nvmrc (major 22): the system's when new enough, else the
+#      npm registry's node-<os>-<arch> package, cached outside the clone, linked into .tools/bin
+#   2. npm dependencies of the program and of services/ (npm ci when missing or stale)
+#   3. a running Docker engine (reused; else, as root on Debian, docker.io installed and started)
+#   4. the Pulumi CLI and the Node.js language host, at the versions pinned in tools/:
 #      already on PATH -> the official installer -> built from the Go module proxy.
 #      Built or installed binaries are cached outside the clone, keyed by version.
-#   4. Pulumi's dynamic-provider plugin launcher, when the CLI did not bring one
-#   5. the local state backend (.pulumi-state/) and the dev stack's passphrase file
+#   5. Pulumi's dynamic-provider plugin launcher, when the CLI did not bring one
+#   6. the local state backend (.pulumi-state/) and the dev stack's passphrase file
 #
 # Environment: SWARM_TOOLS_CACHE (default ~/.cache/swarm-tools) is where binaries are cached.
 set -euo pipefail
@@ -16,48 +18,68 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools_bin="$root/.tools/bin"
 cache="${SWARM_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/swarm-tools}"
 mkdir -p "$tools_bin" "$cache"
+# Everything below (npm ci included) runs on the Node.js this script provides.
+export PATH="$tools_bin:$PATH"
 
-setup_start=$(date +%s.%N)
+setup_start=$(date +%s%N)
+seconds_since() { awk -v a="$1" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 step() {
-    step_name=$1
-    step_start=$(date +%s.%N)
-    printf '==> %s\n' "$step_name"
+    step_start=$(date +%s%N)
+    printf '==> %s\n' "$1"
 }
-done_step() {
-    printf '    %s (%.1fs)\n' "$1" "$(echo "$(date +%s.%N) - $step_start" | bc)"
-}
+done_step() { printf '    %s (%ss)\n' "$1" "$(seconds_since "$step_start")"; }
 fail() {
     printf 'error: %s\n' "$*" >&2
     exit 1
 }
-is_root() { [ "$(id -u)" = 0 ]; }
 have() { command -v "$1" >/dev/null 2>&1; }
+apt_install() { "$root/scripts/lib/apt-install.sh" "$@"; }
 
-# Version pinned by a tools module: the version of `module` in its go.mod.
-pinned_version() {
-    awk -v m="$2" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$root/tools/$1/go.mod"
-}
-short_hash() { sha256sum "$1" | cut -c1-12; }
+# curl talks to the registries the program pushes to
+have curl || apt_install curl ca-certificates || fail "curl is missing: install it"
 
-apt_install() {
-    is_root && have apt-get || return 1
-    if [ -z "${apt_updated:-}" ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && apt_updated=1
+# ---------------------------------------------------------------------------------------------
+node_version=$(tr -d ' \nv' <"$root/.nvmrc")
+node_major=${node_version%%.*}
+step "Node.js $node_major"
+major_of() { "$1" --version 2>/dev/null | sed -n 's/^v\([0-9]*\).*/\1/p'; }
+system_node=$(PATH="${PATH//$tools_bin:/}" command -v node || true)
+if [ -x "$tools_bin/node" ] && [ "$("$tools_bin/node" --version)" = "v$node_version" ]; then
+    done_step "ready: $(readlink -f "$tools_bin/node")"
+elif [ -n "$system_node" ] && [ "$(major_of "$system_node")" -ge "$node_major" ] 2>/dev/null; then
+    rm -f "$tools_bin/node"
+    done_step "using $system_node ($("$system_node" --version))"
+else
+    case "$(uname -s)-$(uname -m)" in
+        Linux-x86_64) platform=linux-x64 ;;
+        Linux-aarch64) platform=linux-arm64 ;;
+        Darwin-x86_64) platform=darwin-x64 ;;
+        Darwin-arm64) platform=darwin-arm64 ;;
+        *) fail "no Node.js $node_major package for $(uname -s) $(uname -m): install Node.js $node_major yourself" ;;
+    esac
+    node_dir="$cache/node-v$node_version-$platform"
+    if [ ! -x "$node_dir/bin/node" ]; then
+        have npm || fail "npm is missing: install Node.js and npm"
+        unpack=$(mktemp -d)
+        (cd "$unpack" && npm pack --silent "node-$platform@$node_version" >/dev/null && tar -xzf ./*.tgz) \
+            || { rm -rf "$unpack"; fail "could not fetch node-$platform@$node_version from the npm registry"; }
+        rm -rf "$node_dir" && mv "$unpack/package" "$node_dir" && rm -rf "$unpack"
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-}
-
-# bc does the step timings
-have bc || apt_install bc || fail "bc is missing: install it"
+    ln -sfn "$node_dir/bin/node" "$tools_bin/node"
+    done_step "Node.js $("$tools_bin/node" --version) from the npm registry in $node_dir (system: ${system_node:-none} $( [ -n "$system_node" ] && "$system_node" --version))"
+fi
 
 # ---------------------------------------------------------------------------------------------
 step "npm dependencies"
-if [ ! -d "$root/node_modules" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
-    (cd "$root" && npm ci --no-audit --no-fund)
-    done_step "installed"
-else
-    done_step "up to date"
-fi
+npm_ci_if_stale() {
+    if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; then
+        (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+        echo "    installed in $1"
+    fi
+}
+npm_ci_if_stale "$root"
+npm_ci_if_stale "$root/services"
+done_step "up to date (npm $(npm --version) on Node.js $(node --version))"
 
 # ---------------------------------------------------------------------------------------------
 step "Docker engine"
@@ -65,11 +87,12 @@ if docker info >/dev/null 2>&1; then
     done_step "running: engine $(docker info --format '{{.ServerVersion}}')"
 else
     if ! have dockerd; then
+        echo "    installing docker.io"
         apt_install docker.io || fail "no Docker engine: install Docker (https://docs.docker.com/engine/install/) and start it, then re-run"
     fi
     if [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ] && have systemctl; then
         systemctl start docker
-    elif is_root; then
+    elif [ "$(id -u)" = 0 ]; then
         nohup dockerd >/var/log/dockerd.log 2>&1 &
     else
         fail "the Docker engine is installed but not running, and starting it needs root: start it, then re-run"
@@ -181,5 +204,5 @@ else
     done_step "backend file://$state_dir, passphrase in $state_dir/passphrase"
 fi
 
-printf '==> ready in %.1fs: %s, language host %s\n' "$(echo "$(date +%s.%N) - $setup_start" | bc)" \
-    "$(cli_version_of "$tools_bin/pulumi")" "$langhost_version"
+printf '==> ready in %ss: %s, language host %s, Node.js %s\n' "$(seconds_since "$setup_start")" \
+    "$(cli_version_of "$tools_bin/pulumi")" "$langhost_version" "$(node --version)"

@@ -27,8 +27,9 @@ export const categorisation: StackDefinition = {
         pipeline: {
             context: "services",
             dockerfile: "Dockerfile",
-            inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy"],
-            // The image takes the compiled code, the installed runtime packages and Node.js 20.
+            inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "../.nvmrc"],
+            // The image takes the compiled code, the installed runtime packages and the Node.js
+            // pinned in the project's .nvmrc.
             prepare: "bash scripts/prepare-image.sh >&2",
         },
         nats: { context: "services", dockerfile: "Dockerfile.nats", inputs: ["Dockerfile.nats", "docker/nats-server.conf"] },

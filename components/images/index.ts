@@ -28,8 +28,8 @@ export interface ImageBuildSpec {
     pullRef: string;
     contextDir: string;
     dockerfile: string;
+    /** Present on this machine's engine (see BaseImage). */
     baseImage: string;
-    baseImageScript?: string;
     prepare?: string;
 }
 
@@ -43,7 +43,6 @@ export function buildAndPushScript(spec: ImageBuildSpec): string {
         `    echo ${shellQuote(spec.pullRef)}`,
         "    exit 0",
         "fi",
-        ...(spec.baseImageScript ? [`bash ${shellQuote(spec.baseImageScript)} >&2`] : []),
         ...(spec.prepare ? [`(cd ${shellQuote(spec.contextDir)} && ${spec.prepare})`] : []),
         `docker build --quiet --build-arg BASE_IMAGE=${shellQuote(spec.baseImage)} --file ${shellQuote(path.join(spec.contextDir, spec.dockerfile))} --tag ${shellQuote(spec.pushRef)} ${shellQuote(spec.contextDir)} >&2`,
         `docker push ${shellQuote(spec.pushRef)} >&2`,
@@ -59,8 +58,8 @@ export interface RegistryImagesArgs {
     repository: string;
     /** Where to push and where the nodes pull; `instance` changes when the registry is new (empty). */
     registry: pulumi.Input<{ push: string; pull: string; instance: string }>;
-    baseImage: string;
-    baseImageScript?: string;
+    /** The base image, as a BaseImage's output: no build starts before it is there. */
+    baseImage: pulumi.Input<string>;
 }
 
 /**
@@ -80,14 +79,13 @@ export class RegistryImages extends pulumi.ComponentResource {
             const contextDir = path.join(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);
             const built = new Command(`${name}-${key}`, {
-                create: pulumi.output(args.registry).apply((registry) =>
+                create: pulumi.all([args.registry, args.baseImage]).apply(([registry, baseImage]) =>
                     buildAndPushScript({
                         pushRef: `${registry.push}/${args.repository}/${key}:${tag}`,
                         pullRef: `${registry.pull}/${args.repository}/${key}:${tag}`,
                         contextDir,
                         dockerfile: image.dockerfile,
-                        baseImage: args.baseImage,
-                        baseImageScript: args.baseImageScript,
+                        baseImage,
                         prepare: image.prepare,
                     }),
                 ),

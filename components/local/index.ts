@@ -3,18 +3,13 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { hashInputs } from "../images";
-import { localDefaults, LocalSettings, parseSubnet, Role } from "../config";
+import { BaseImage } from "../images/base";
+import { LocalSettings, parseSubnet, Role } from "../config";
 import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
 
 export const nodeImageDir = path.join(__dirname, "node-image");
 export const registryImageDir = path.join(__dirname, "registry-image");
-const baseImageScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
-
-/** The script that makes the default base image offline; other bases are pulled as usual. */
-export function baseImageScriptFor(baseImage: string): string | undefined {
-    return baseImage === localDefaults.baseImage ? baseImageScript : undefined;
-}
 
 export interface LocalNodePlan {
     name: string;
@@ -94,6 +89,8 @@ export class LocalNodes extends pulumi.ComponentResource {
     public readonly gateway: string;
     /** The registry the nodes pull stack images from; ready once this output resolves. */
     public readonly registry: pulumi.Output<RegistryEndpoints>;
+    /** The base image of every image built here; present once this output resolves. */
+    public readonly baseImage: pulumi.Output<string>;
 
     constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:local:LocalNodes", name, {}, opts);
@@ -104,14 +101,10 @@ export class LocalNodes extends pulumi.ComponentResource {
         this.networkName = prefix;
         this.gateway = gatewayOf(args.settings.subnet);
 
+        this.baseImage = new BaseImage(`${name}-base-image`, { tag: args.settings.baseImage }, { parent: this }).tag;
         const buildImage = (label: string, tag: string, contextDir: string) =>
             new Command(`${name}-${label}-image`, {
-                create: scripts.buildImageScript({
-                    tag,
-                    contextDir,
-                    baseImage: args.settings.baseImage,
-                    baseImageScript: baseImageScriptFor(args.settings.baseImage),
-                }),
+                create: this.baseImage.apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
                 triggers: [tag, args.settings.baseImage],
             }, { parent: this });
         const image = nodeImageTag();
@@ -172,6 +165,6 @@ export class LocalNodes extends pulumi.ComponentResource {
         });
         this.managers = nodes.filter((n) => n.plan.role === "manager").map((n) => n.node);
         this.workers = nodes.filter((n) => n.plan.role === "worker").map((n) => n.node);
-        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry });
+        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry, baseImage: this.baseImage });
     }
 }

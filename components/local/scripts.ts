@@ -25,9 +25,8 @@ function labelFlags(labels: Record<string, string>): string {
 export interface ImageBuild {
     tag: string;
     contextDir: string;
+    /** Present on this machine's engine (see BaseImage). */
     baseImage: string;
-    /** Script that makes the default base image offline when it cannot be pulled. */
-    baseImageScript?: string;
 }
 
 /** Builds the node image unless an image with its content-derived tag exists. */
@@ -36,7 +35,6 @@ export function buildImageScript(build: ImageBuild): string {
     return [
         header,
         `if docker image inspect ${tag} >/dev/null 2>&1; then exit 0; fi`,
-        ...(build.baseImageScript ? [`bash ${shellQuote(build.baseImageScript)} >&2`] : []),
         `docker build --quiet --build-arg BASE_IMAGE=${shellQuote(build.baseImage)} --tag ${tag} ${shellQuote(build.contextDir)} >&2`,
     ].join("\n");
 }

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Makes the build context of the pipeline image ready: the compiled code, the runtime packages,
-# and (in .image/) the Node.js 20 binary from the npm registry's node-linux-<arch> package, so
-# the image runs Node 20 whatever Node the base image's distribution ships, and `docker build`
-# itself downloads nothing but Debian packages.
+# and (in .image/) the Node.js binary from the npm registry's node-linux-<arch> package, at the
+# version the project pins in its .nvmrc (Node 22), so the image runs that Node whatever Node the
+# base image's distribution ships, and `docker build` itself downloads nothing but Debian packages.
 # NODE_ARCH (x64 or arm64) is the target's architecture; default: this machine's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-node_version=20.20.2
+node_version=$(tr -d ' \nv' <../.nvmrc)
 
 if [ ! package-lock.json -ot node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund

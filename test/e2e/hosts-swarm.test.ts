@@ -6,7 +6,8 @@ import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { localDefaults } from "../../components/config";
-import { baseImageScriptFor, contentTag, nodeImageDir, nodeImageTag, registryImageDir } from "../../components/local";
+import { prepareBaseImageScript } from "../../components/images/base";
+import { contentTag, nodeImageDir, nodeImageTag, registryImageDir } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import { TestStack, removeLabelled, uniqueStackName } from "../helpers/stack";
 
@@ -26,8 +27,8 @@ const swarmState = async (port: number) =>
 let stack: TestStack | undefined;
 
 before(async () => {
-    const build = (tag: string, contextDir: string) =>
-        runScript({}, local.buildImageScript({ tag, contextDir, baseImage: localDefaults.baseImage, baseImageScript: baseImageScriptFor(localDefaults.baseImage) }));
+    await runScript({}, prepareBaseImageScript(localDefaults.baseImage));
+    const build = (tag: string, contextDir: string) => runScript({}, local.buildImageScript({ tag, contextDir, baseImage: localDefaults.baseImage }));
     const image = nodeImageTag();
     const registryImage = contentTag("swarm-registry", registryImageDir);
     await build(image, nodeImageDir);

@@ -9,6 +9,7 @@ import { dockerSafe, gatewayOf, planLocalNodes } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import * as swarm from "../../components/swarm/scripts";
 import { buildAndPushScript, hashInputs } from "../../components/images";
+import { prepareBaseImageScript } from "../../components/images/base";
 
 /** `sh -n`: the script parses. */
 function assertParses(script: string): void {
@@ -26,7 +27,9 @@ const rendered: Record<string, string> = {
     admit: swarm.admitScript("abc123", { "swarm.role": "worker", "it's": "quoted" }, 60),
     drain: swarm.drainScript("abc123", 60),
     remove: swarm.removeScript("node-1", 60),
-    build: local.buildImageScript({ tag: "swarm-node:1", contextDir: "/x", baseImage: "debian:bookworm-slim", baseImageScript: "/s.sh" }),
+    build: local.buildImageScript({ tag: "swarm-node:1", contextDir: "/x", baseImage: "debian:bookworm-slim" }),
+    baseImage: prepareBaseImageScript("debian:bookworm-slim"),
+    otherBaseImage: prepareBaseImageScript("registry.example/base:1"),
     network: local.createNetworkScript({ name: "n", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { a: "b" } }),
     removeNetwork: local.removeNetworkScript("n"),
     node: local.createNodeScript({ name: "n-worker-0", image: "i", network: "n", address: "10.0.0.20", sshPort: 2210, labels: { a: "b" }, privileged: "auto" }),
@@ -120,4 +123,11 @@ test("leaving retries gracefully and forces only a node that is no longer a mana
     assertParses(leave);
     assert.ok(leave.indexOf("docker swarm leave >/dev/null") < leave.indexOf("ControlAvailable"));
     assert.ok(leave.indexOf("ControlAvailable") < leave.indexOf("docker swarm leave --force"));
+});
+
+test("the default base image is made by the locked offline script; another base is pulled when missing", () => {
+    assert.match(prepareBaseImageScript(localDefaults.baseImage), /scripts\/build-base-image\.sh' 'debian:bookworm-slim' >&2\necho 'debian:bookworm-slim'$/);
+    const other = prepareBaseImageScript("registry.example/base:1");
+    assert.doesNotMatch(other, /build-base-image/);
+    assert.match(other, /docker image inspect 'registry\.example\/base:1' >\/dev\/null 2>&1 \|\| docker pull 'registry\.example\/base:1'/);
 });

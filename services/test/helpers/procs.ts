@@ -30,7 +30,8 @@ export function requireBinaries(names: string[] = ["nats-server", "redis-server"
   let missing = names.filter((n) => !which(n));
   if (missing.length && process.getuid?.() === 0 && which("apt-get")) {
     try {
-      execFileSync("sh", ["-c", `apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.map((m) => pkgs[m] ?? m).join(" ")} >/dev/null`], { stdio: "inherit", timeout: 300_000 });
+      // The project's apt helper: one apt run at a time on this machine.
+      execFileSync("bash", [join(servicesDir, "..", "scripts", "lib", "apt-install.sh"), ...missing.map((m) => pkgs[m] ?? m)], { stdio: "inherit", timeout: 300_000 });
     } catch {
       /* reported below */
     }

@@ -47,7 +47,7 @@ describe("images", { skip: skip ?? false }, () => {
     const build = (name: string, file: string) =>
       docker("build", "-q", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "-f", join(servicesDir, file), "-t", tag(name), servicesDir);
     await Promise.all([build("pipeline", "Dockerfile"), build("nats", "Dockerfile.nats"), build("redis", "Dockerfile.redis")]);
-    assert.match(await docker("run", "--rm", "--label", label, "--entrypoint", "node", tag("pipeline"), "--version"), /^v20\./, "the pipeline image runs Node.js 20");
+    assert.match(await docker("run", "--rm", "--label", label, "--entrypoint", "node", tag("pipeline"), "--version"), /^v22\./, "the pipeline image runs Node.js 22");
 
     await docker("network", "create", "--label", label, id);
     const runC = (name: string, image: string, args: string[] = [], extra: string[] = []) =>
