@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Environment for the project's Pulumi CLI: source it (`. scripts/env.sh`) to use plain `pulumi`.
 # Puts the tools made by `npm run setup` first on PATH, uses the project's local state backend and
 # the dev passphrase file unless you chose a backend or a passphrase yourself.

@@ -34,6 +34,11 @@ fail() {
 }
 have() { command -v "$1" >/dev/null 2>&1; }
 apt_install() { "$root/scripts/lib/apt-install.sh" "$@"; }
+# Version pinned by a tools module: the version of `module` in its go.mod.
+pinned_version() {
+    awk -v m="$2" '$1 == m { print $2 } $1 == "require" && $2 == m { print $3 }' "$root/tools/$1/go.mod"
+}
+short_hash() { sha256sum "$1" | cut -c1-12; }
 
 # curl talks to the registries the program pushes to
 have curl || apt_install curl ca-certificates || fail "curl is missing: install it"
@@ -108,7 +113,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 cli_version=$(pinned_version pulumi-cli github.com/pulumi/pulumi/pkg/v3)
 langhost_version=$(pinned_version pulumi-language-nodejs github.com/pulumi/pulumi/sdk/v3)
-[ -n "$cli_version" ] && [ -n "$langhost_version" ] || fail "cannot read the pinned versions in tools/*/go.mod"
+if [ -z "$cli_version" ] || [ -z "$langhost_version" ]; then fail "cannot read the pinned versions in tools/*/go.mod"; fi
 
 
 # Prints the version of a pulumi binary, or nothing.

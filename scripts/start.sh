@@ -2,6 +2,7 @@
 # `npm start` (after setup): select or create the dev stack (or $SWARM_STACK), then bring it up.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/env.sh
 . "$here/env.sh"
 cd "$here/.."
 stack="${SWARM_STACK:-dev}"

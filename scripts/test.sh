@@ -2,6 +2,7 @@
 # `npm test`: type-check, lint, the program's unit and end-to-end tests, then the pipeline's tests,
 # all on the project's Node.js (scripts/env.sh).
 set -euo pipefail
+# shellcheck source=scripts/env.sh
 . "$(dirname "$0")/env.sh"
 cd "$(dirname "$0")/.."
 tsc --noEmit -p .
