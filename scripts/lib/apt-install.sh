@@ -7,16 +7,15 @@
 set -euo pipefail
 
 [ "$#" -gt 0 ] || { echo "usage: $0 PACKAGE..." >&2; exit 2; }
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
-    echo "apt-install: installing $* needs root and apt-get" >&2
-    exit 1
-fi
-
 missing=()
 for package in "$@"; do
     dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$package")
 done
 [ "${#missing[@]}" -gt 0 ] || exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "apt-install: installing ${missing[*]} needs root and apt-get" >&2
+    exit 1
+fi
 
 # A machine-wide lock of our own (held until this script exits), and apt's lock timeout for any
 # other apt user (unattended upgrades, a person at the shell).
