@@ -2,7 +2,7 @@
 // - the time of a replica change, from `pulumi up` after the config edit to every service converged;
 // - end-to-end events/s through the swarm (POST to collectorUrl until the profile writer has
 //   applied every event, read from /stats) with the categoriser at 1 and at 3 replicas.
-// Run: npx tsx bench/stack.ts [events]
+// Run: bash scripts/run.sh tsx bench/stack.ts [events]
 import { TestStack, uniqueStackName } from "../test/helpers/stack";
 
 const events = Number(process.argv[2] ?? 20000);

@@ -2,7 +2,7 @@
 // with 2 and with 5 workers: when every node was Ready in the swarm (watched on manager 0 while
 // `pulumi up` runs) and when `pulumi up` returned with the stack converged; then `pulumi destroy`.
 // Worker joins run in parallel, so the swarm should form in about the same time for both.
-// Run: npx tsx bench/swarm-up.ts
+// Run: bash scripts/run.sh tsx bench/swarm-up.ts
 import { spawn, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { projectRoot, pulumiEnv } from "../test/helpers/pulumi";
