@@ -79,7 +79,7 @@ const cluster = new SwarmCluster("swarm", {
     workers: workerMachines,
     privateKey,
     cloudInit: cloud,
-    dialAttempts: cloud ? 60 : 20,
+    dialAttempts: cloud ? 60 : undefined,
     timeoutSeconds: cloud ? 900 : 300,
 });
 

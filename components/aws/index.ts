@@ -149,7 +149,8 @@ export class AwsNodes extends pulumi.ComponentResource {
                     : {}),
                 tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
             }, parent);
-            return pulumi.all([instance.publicIp, instance.privateIp]).apply(([publicIp, privateIp]) => ({
+            return pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([id, publicIp, privateIp]) => ({
+                instance: id,
                 name: nodeName,
                 host: publicIp,
                 port: 22,

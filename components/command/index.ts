@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { commandProvider, SshConnection } from "./provider";
 
 export type { SshConnection } from "./provider";
+export { defaultDialAttempts } from "./provider";
 
 export interface CommandArgs {
     /** Where to run: a machine over SSH. Absent: on the machine that runs Pulumi. */
@@ -14,7 +15,7 @@ export interface CommandArgs {
     delete?: pulumi.Input<string>;
     /** Fed to the script on stdin: the one way secrets reach a script. */
     stdin?: pulumi.Input<string>;
-    /** Environment variables (local scripts only). */
+    /** Environment variables; local scripts only (a remote command with them fails its check). */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Any change of these replaces the resource (delete, then create). */
     triggers?: pulumi.Input<unknown[]>;
@@ -30,12 +31,14 @@ export interface CommandArgs {
 export class Command extends pulumi.dynamic.Resource {
     declare public readonly stdout: pulumi.Output<string>;
     declare public readonly stderr: pulumi.Output<string>;
+    /** The host key the machine presented on the first connection (remote commands). */
+    declare public readonly hostKey: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CommandArgs, opts?: pulumi.CustomResourceOptions) {
         super(
             commandProvider,
             name,
-            { ...args, stdout: undefined, stderr: undefined },
+            { ...args, stdout: undefined, stderr: undefined, hostKey: undefined },
             {
                 ...opts,
                 // The connection holds the private key and the environment may hold secrets.

@@ -12,11 +12,21 @@ export interface SshConnection {
     port?: number;
     user: string;
     privateKey: string;
-    /** Connection attempts before giving up (machines that are still booting refuse SSH). */
+    /** The machine's name, for messages. */
+    machine?: string;
+    /**
+     * The host key the machine must present (`<type> SHA256:<hash>`, as `ssh-keygen -l` shows it).
+     * Absent: the key presented on the first connection is pinned in the state.
+     */
+    hostKey?: string;
+    /** Connection attempts before giving up (machines that are still booting refuse SSH). Default 20. */
     dialAttempts?: number;
-    /** Seconds between connection attempts. */
+    /** Seconds between connection attempts. Default 3. */
     dialIntervalSeconds?: number;
 }
+
+/** Dial attempts of a connection that does not say: a minute at the default interval. */
+export const defaultDialAttempts = 20;
 
 /** The inputs as the provider receives them: every `pulumi.Input` resolved. */
 export interface CommandInputs {
@@ -37,6 +47,8 @@ export interface CommandOutputs {
     delete?: string;
     triggers?: unknown[];
     timeoutSeconds?: number;
+    /** The host key pinned on the first connection to the machine (remote commands). */
+    hostKey?: string;
     /** Hash of what makes the script's effect (scripts, stdin, environment): a change re-runs it. */
     fingerprint: string;
     stdout: string;
@@ -46,6 +58,8 @@ export interface CommandOutputs {
 export interface ScriptResult {
     stdout: string;
     stderr: string;
+    /** The host key the machine presented (remote runs). */
+    hostKey?: string;
 }
 
 const defaultTimeoutSeconds = 20 * 60;
@@ -65,6 +79,32 @@ export function fingerprint(inputs: CommandInputs): string {
 /** The machine a command runs on: a change of it means a new resource, not an update. */
 function target(connection: SshConnection | undefined): string {
     return connection ? `${connection.user}@${connection.host}:${connection.port ?? 22}` : "local";
+}
+
+/** The machine for messages: its name and where SSH reaches it. */
+function describe(connection: SshConnection): string {
+    return connection.machine ? `${connection.machine} (${target(connection)})` : target(connection);
+}
+
+/** `<type> SHA256:<base64>` of an SSH public key blob, as OpenSSH prints fingerprints. */
+export function hostKeyFingerprint(blob: Buffer): string {
+    const typeLength = blob.length >= 4 ? blob.readUInt32BE(0) : 0;
+    const type = typeLength > 0 && typeLength < blob.length ? blob.subarray(4, 4 + typeLength).toString() : "unknown";
+    const hash = crypto.createHash("sha256").update(blob).digest("base64").replace(/=+$/, "");
+    return `${type} SHA256:${hash}`;
+}
+
+/** The error for a machine that presents another host key than the one pinned. */
+export class HostKeyMismatchError extends Error {
+    constructor(connection: SshConnection, pinned: string, presented: string) {
+        super(
+            `the SSH host key of ${describe(connection)} changed: pinned ${pinned}, presented ${presented}. ` +
+                "Refusing to connect: the machine may be an impostor. If it was rebuilt or its keys regenerated on purpose, " +
+                "replace it through Pulumi (a change that recreates it, or `pulumi up --replace <URN of its ready step>` " +
+                "to pin the new key).",
+        );
+        this.name = "HostKeyMismatchError";
+    }
 }
 
 export interface CommandDiff {
@@ -125,11 +165,17 @@ function runLocal(script: string, stdin: string | undefined, env: Record<string,
     });
 }
 
-function connectOnce(connection: SshConnection): Promise<Client> {
+interface Connected {
+    client: Client;
+    hostKey: string;
+}
+
+function connectOnce(connection: SshConnection): Promise<Connected> {
     return new Promise((resolve, reject) => {
         const client = new Client();
+        let presented = "";
         client
-            .on("ready", () => resolve(client))
+            .on("ready", () => resolve({ client, hostKey: presented }))
             .on("error", (err) => {
                 client.end();
                 reject(err);
@@ -141,18 +187,28 @@ function connectOnce(connection: SshConnection): Promise<Client> {
                 privateKey: connection.privateKey,
                 readyTimeout: 20000,
                 keepaliveInterval: 10000,
+                // Checked before we authenticate: an impostor never gets to run anything.
+                hostVerifier: (key: Buffer) => {
+                    presented = hostKeyFingerprint(key);
+                    if (connection.hostKey && connection.hostKey !== presented) {
+                        reject(new HostKeyMismatchError(connection, connection.hostKey, presented));
+                        return false;
+                    }
+                    return true;
+                },
             });
     });
 }
 
-async function connect(connection: SshConnection): Promise<Client> {
-    const attempts = connection.dialAttempts ?? 10;
+async function connect(connection: SshConnection): Promise<Connected> {
+    const attempts = connection.dialAttempts ?? defaultDialAttempts;
     const interval = (connection.dialIntervalSeconds ?? 3) * 1000;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {
         try {
             return await connectOnce(connection);
         } catch (err) {
+            if (err instanceof HostKeyMismatchError) throw err; // no retry changes a key
             lastError = err;
             if (attempt < attempts) {
                 await new Promise((r) => setTimeout(r, interval));
@@ -164,8 +220,8 @@ async function connect(connection: SshConnection): Promise<Client> {
 }
 
 async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number): Promise<ScriptResult> {
-    const where = target(connection);
-    const client = await connect(connection);
+    const where = describe(connection);
+    const { client, hostKey } = await connect(connection);
     try {
         return await new Promise<ScriptResult>((resolve, reject) => {
             const timer = setTimeout(() => {
@@ -187,7 +243,7 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                 channel.on("close", (code: number | null, signal?: string) => {
                     clearTimeout(timer);
                     if (code === 0) {
-                        resolve({ stdout, stderr });
+                        resolve({ stdout, stderr, hostKey });
                     } else {
                         reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr));
                     }
@@ -221,16 +277,28 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult): CommandOutputs 
         delete: inputs.delete,
         triggers: inputs.triggers,
         timeoutSeconds: inputs.timeoutSeconds,
+        hostKey: result.hostKey,
         fingerprint: fingerprint(inputs),
         stdout: result.stdout.trim(),
         stderr: result.stderr.trim(),
     });
 }
 
+/** The connection with the host key it must present: the one given, else the one pinned before. */
+function pinnedConnection(connection: SshConnection | undefined, pinned: string | undefined): SshConnection | undefined {
+    return connection && { ...connection, hostKey: connection.hostKey ?? pinned };
+}
+
 /** The provider object handed to `pulumi.dynamic.Resource`. */
 export const commandProvider = {
     async check(_olds: CommandInputs, news: CommandInputs) {
-        const failures = typeof news.create === "string" ? [] : [{ property: "create", reason: "a create script is required" }];
+        const failures: { property: string; reason: string }[] = [];
+        if (typeof news.create !== "string") failures.push({ property: "create", reason: "a create script is required" });
+        if (news.connection && news.environment && Object.keys(news.environment).length > 0) {
+            // sshd drops variables it does not accept, and splicing them into the script would
+            // put their values into logs and errors: remote scripts get values on stdin instead.
+            failures.push({ property: "environment", reason: "environment is for local scripts only; pass values to a remote script on stdin" });
+        }
         return { inputs: news, failures };
     },
     async diff(_id: string, olds: CommandOutputs, news: CommandInputs) {
@@ -242,16 +310,38 @@ export const commandProvider = {
         return { id: crypto.randomUUID(), outs: outputsOf(inputs, result) };
     },
     async update(_id: string, olds: CommandOutputs, news: CommandInputs) {
+        const pinned = news.connection?.hostKey ?? olds.hostKey;
         if (olds.fingerprint === fingerprint(news)) {
             // Only the delete script, timeout or credentials changed: nothing to run.
-            return { outs: { ...outputsOf(news, olds), stdout: olds.stdout, stderr: olds.stderr } };
+            return { outs: { ...outputsOf(news, { ...olds, hostKey: pinned }), stdout: olds.stdout, stderr: olds.stderr } };
         }
-        const result = await runScript(news, news.update ?? news.create);
+        const result = await runScript({ ...news, connection: pinnedConnection(news.connection, pinned) }, news.update ?? news.create);
         return { outs: outputsOf(news, result) };
     },
     async delete(_id: string, props: CommandOutputs) {
-        if (props.delete) {
-            await runScript(props, props.delete);
+        if (!props.delete) return;
+        try {
+            await runScript({ ...props, connection: pinnedConnection(props.connection, props.hostKey) }, props.delete);
+        } catch (err) {
+            // Another key means another machine: the one this ran on is gone (it was rebuilt).
+            // Nothing is sent to the new one; the steps run on managers clean up after it.
+            if (!(err instanceof HostKeyMismatchError)) throw err;
+        }
+    },
+    /**
+     * Refresh: a remote command checks that its machine still presents the pinned host key (and
+     * pins it if a state from before pinning has none).
+     */
+    async read(id: string, props: CommandOutputs) {
+        const connection = pinnedConnection(props.connection, props.hostKey);
+        if (!connection) return { id, props };
+        try {
+            const { client, hostKey } = await connect({ ...connection, dialAttempts: 1 });
+            client.end();
+            return { id, props: { ...props, hostKey } };
+        } catch (err) {
+            if (err instanceof HostKeyMismatchError) throw err;
+            return { id, props }; // unreachable: the state stays as it was
         }
     },
 };

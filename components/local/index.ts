@@ -153,7 +153,8 @@ export class LocalNodes extends pulumi.ComponentResource {
                 // A node is made anew (not changed in place) when what it was started with changes.
                 triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
             }, { parent: this, dependsOn: [build, network], deleteBeforeReplace: true });
-            const node: pulumi.Output<SwarmNode> = container.stdout.apply(() => ({
+            const node: pulumi.Output<SwarmNode> = container.id.apply((instance) => ({
+                instance,
                 name: plan.name,
                 host: "127.0.0.1",
                 port: plan.sshPort,

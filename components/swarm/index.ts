@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Command, SshConnection } from "../command";
+import { Command, defaultDialAttempts, SshConnection } from "../command";
 import { Role } from "../config";
 import * as scripts from "./scripts";
 
@@ -16,6 +16,12 @@ export interface SwarmNode {
     role: Role;
     /** Swarm node labels, used by placement constraints. */
     labels?: Record<string, string>;
+    /**
+     * What changes when the machine is made anew (a container or instance ID). The node's steps
+     * (ready, join, admit) are replaced with it, and its new SSH host key is pinned. Absent: the
+     * machine is its address.
+     */
+    instance?: string;
 }
 
 export interface SwarmClusterArgs {
@@ -25,7 +31,7 @@ export interface SwarmClusterArgs {
     workers: pulumi.Input<SwarmNode>[];
     /** Secret. */
     privateKey: pulumi.Input<string>;
-    /** SSH connection attempts per command (booting VMs refuse SSH for a while). Default 20. */
+    /** SSH connection attempts per command (booting VMs refuse SSH for a while). */
     dialAttempts?: number;
     /** Bound for each wait (Docker up, node Ready, tasks moved). Default 300 s. */
     timeoutSeconds?: number;
@@ -66,26 +72,31 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
         const timeout = args.timeoutSeconds ?? 300;
         const privateKey = pulumi.secret(args.privateKey);
-        const connectionTo = (node: pulumi.Input<SwarmNode>) =>
+        const connectionTo = (node: pulumi.Input<SwarmNode>): pulumi.Output<SshConnection> =>
             pulumi.all([node, privateKey]).apply(([n, key]) => ({
                 host: n.host,
                 port: n.port,
                 user: n.user,
                 privateKey: key,
-                dialAttempts: args.dialAttempts ?? 20,
+                machine: n.name,
+                dialAttempts: args.dialAttempts ?? defaultDialAttempts,
             }));
+        const instanceOf = (node: pulumi.Input<SwarmNode>) => pulumi.output(node).apply((n) => n.instance ?? `${n.host}:${n.port}`);
         // Hostname of each node as it reports it, by node name.
         const hostnames: pulumi.Output<[string, string]>[] = [];
-        // Waits for the node to be ready. Every other command reaches the node through the
-        // connection returned here, which resolves only once the node is ready.
+        // Waits for the node to be ready and pins its SSH host key. Every other command reaches
+        // the node through the connection returned here, which resolves only once the node is
+        // ready and makes every later connection check that key.
         const ready = (node: pulumi.Input<SwarmNode>, label: string) => {
+            const instance = instanceOf(node);
             const command = new Command(`${name}-${label}-ready`, {
                 connection: connectionTo(node),
                 create: scripts.readyScript({ timeoutSeconds: timeout, cloudInit: args.cloudInit ?? false }),
+                triggers: [instance],
             }, { parent: this });
             hostnames.push(pulumi.all([pulumi.output(node).name, command.stdout]).apply(([n, h]) => [n, h] as [string, string]));
-            const connection = pulumi.all([connectionTo(node), command.stdout]).apply(([c]) => c);
-            return { command, connection };
+            const connection = pulumi.all([connectionTo(node), command.hostKey]).apply(([c, hostKey]) => ({ ...c, hostKey }));
+            return { command, connection, instance };
         };
 
         const leader = args.managers[0];
@@ -120,21 +131,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // order and deletion in the reverse one, which is the order a clean removal needs.
         const addNode = (node: pulumi.Input<SwarmNode>, label: string, role: Role, after: pulumi.Resource[]): Command => {
             const nodeReady = ready(node, label);
+            // A machine made anew is a new node: its steps are replaced with it.
+            const triggers = [nodeReady.instance];
             const record = new Command(`${name}-${label}-record`, {
                 connection: leaderConnection,
                 create: "true",
-                delete: nodeReady.command.stdout.apply((hostname) => scripts.removeScript(hostname, timeout)),
+                delete: nodeReady.command.stdout.apply((hostname) => scripts.removeScript(hostname)),
+                triggers,
             }, { parent: this, dependsOn: after });
             const join = new Command(`${name}-${label}-join`, {
                 connection: nodeReady.connection,
                 create: managerAddress.apply((address) => scripts.joinScript(address, timeout)),
                 delete: scripts.leaveScript(),
                 stdin: tokenFor(role),
+                triggers,
             }, { parent: this, dependsOn: [record, tokens] });
             const admit = new Command(`${name}-${label}-admit`, {
                 connection: leaderConnection,
                 create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, labelsOf(n), timeout)),
                 delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
+                triggers,
             }, { parent: this });
             nodeIds.push(pulumi.all([pulumi.output(node).apply((n) => n.name), join.stdout]).apply(([n, id]) => [n, id] as [string, string]));
             return admit;

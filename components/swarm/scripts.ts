@@ -168,14 +168,20 @@ export function drainScript(nodeId: string, timeoutSeconds: number): string {
     ].join("\n");
 }
 
-/** On a manager: once the node with this hostname has left (is Down), removes it from the node list. */
-export function removeScript(hostname: string, timeoutSeconds: number): string {
+/**
+ * On a manager: removes the node with this hostname from the node list once it has left (is
+ * Down). A node still Ready after `graceSeconds` did not leave (its machine could not be reached
+ * or trusted, and is going away): it is removed by force.
+ */
+export function removeScript(hostname: string, graceSeconds = 30): string {
     const host = shellQuote(hostname);
     return [
         header,
         // IDs of the nodes with this hostname and the given state.
         `nodes_in() { docker node ls --format '{{.ID}} {{.Hostname}} {{.Status}}' | awk -v h=${host} -v s="$1" '$2 == h && tolower($3) == s { print $1 }'; }`,
-        waitUntil(`[ -z "$(nodes_in ready)" ]`, timeoutSeconds, `node ${hostname} is still Ready ${timeoutSeconds}s after it left`),
-        `for id in $(nodes_in down); do docker node rm ${"$"}id >/dev/null; done`,
+        `deadline=$(( $(date +%s) + ${graceSeconds} ))`,
+        `while [ -n "$(nodes_in ready)" ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 2; done`,
+        `for id in $(nodes_in ready); do echo ${shellQuote(`node ${hostname} did not leave the swarm: removing it by force`)} >&2; docker node rm --force "$id" >/dev/null; done`,
+        `for id in $(nodes_in down); do docker node rm "$id" >/dev/null; done`,
     ].join("\n");
 }

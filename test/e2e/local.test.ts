@@ -238,6 +238,35 @@ test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and remo
     expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
 });
 
+test("a machine whose SSH host key changed is refused by name; replacing it through Pulumi pins the new key", async () => {
+    const worker = stack.output<NodeOutput[]>("workers")[0];
+    const idBefore = idsByHost(await nodeList())[worker.name];
+    // New host keys on the running machine, as an impostor (or a rebuild behind Pulumi's back) would present.
+    const regenerate = spawnSync("docker", ["exec", worker.name, "sh", "-c", "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && pkill -HUP -x sshd"], { encoding: "utf8" });
+    assert.equal(regenerate.status, 0, regenerate.stderr);
+    const newKeys = spawnSync("docker", ["exec", worker.name, "sh", "-c", "for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -l -E sha256 -f $k; done"], { encoding: "utf8" })
+        .stdout.trim().split("\n").map((line) => line.split(" ")[1]);
+    assert.ok(newKeys.length > 0 && newKeys.every((k) => k.startsWith("SHA256:")), newKeys.join(","));
+
+    const refresh = stack.run(["refresh", "--yes"], true);
+    const said = refresh.stdout + refresh.stderr;
+    assert.notEqual(refresh.status, 0, said);
+    assert.match(said, new RegExp(`the SSH host key of ${worker.name} \\(root@127\\.0\\.0\\.1:${worker.port}\\) changed: pinned \\S+ SHA256:\\S+, presented \\S+ SHA256:\\S+`));
+    assert.ok(newKeys.some((k) => said.includes(k)), `the error names the presented key (${newKeys.join(", ")})`);
+
+    // The machine is made anew through Pulumi: its steps are replaced with it and its new key pinned.
+    const resources = JSON.parse(stack.run(["stack", "export"]).stdout).deployment.resources as { urn: string }[];
+    const machine = resources.map((r) => r.urn).find((urn) => urn.endsWith("::local-worker-0"));
+    assert.ok(machine, "the worker's machine resource");
+    stack.run(["up", "--yes", "--skip-preview", "--replace", machine!]);
+    const rows = await assertSwarmMatchesOutputs(1, 1);
+    assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays behind");
+    assert.notEqual(idsByHost(rows)[worker.name], idBefore, "the rebuilt machine joined as a new node");
+    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    const again = stack.run(["refresh", "--yes"], true);
+    assert.equal(again.status, 0, again.stdout + again.stderr);
+});
+
 test("a stack that does not converge fails in time, naming the service and its task errors", async () => {
     const name = `broken${Date.now().toString(36)}`;
     const compose = [

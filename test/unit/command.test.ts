@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { test } from "node:test";
-import { CommandInputs, CommandOutputs, fingerprint, planDiff, runScript, scriptError } from "../../components/command/provider";
+import { commandProvider, CommandInputs, CommandOutputs, fingerprint, hostKeyFingerprint, planDiff, runScript, scriptError } from "../../components/command/provider";
 
 const base: CommandInputs = { create: "echo hi", delete: "echo bye", stdin: "s3cret" };
 const stored = (inputs: CommandInputs): CommandOutputs => ({
@@ -67,4 +71,24 @@ test("long stderr is cut to its end", () => {
 test("an unreachable machine fails after the configured attempts, naming it", async () => {
     const unreachable = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY", dialAttempts: 2, dialIntervalSeconds: 0.1 };
     await assert.rejects(runScript({ connection: unreachable }, "true"), /cannot reach root@127\.0\.0\.1:1 over SSH after 2 attempts/);
+});
+
+test("a host key fingerprint reads as ssh-keygen prints it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hostkey-"));
+    try {
+        const key = path.join(dir, "key");
+        assert.equal(spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]).status, 0);
+        const blob = Buffer.from(fs.readFileSync(`${key}.pub`, "utf8").split(" ")[1], "base64");
+        const listed = spawnSync("ssh-keygen", ["-l", "-E", "sha256", "-f", `${key}.pub`], { encoding: "utf8" }).stdout.split(" ")[1];
+        assert.equal(hostKeyFingerprint(blob), `ssh-ed25519 ${listed}`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("environment on a remote command is refused by the check, naming the way to pass values", async () => {
+    const result = await commandProvider.check({ create: "x" }, { create: "x", connection, environment: { A: "1" } });
+    assert.deepEqual(result.failures.map((f) => f.property), ["environment"]);
+    assert.match(result.failures[0].reason, /stdin/);
+    assert.deepEqual((await commandProvider.check({ create: "x" }, { create: "x", environment: { A: "1" } })).failures, []);
 });
