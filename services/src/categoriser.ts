@@ -1,16 +1,15 @@
 // categoriser: a competing consumer of the raw events; places each event in a
 // taxonomy node and publishes the result (unmatched events too, with a null
 // node, so that they are counted downstream rather than dropped).
-import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import { Categoriser, loadKnowledge } from "./categorise.js";
 import { subjects, type Config } from "./config.js";
-import { HttpService, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
-import { connectNats, ensureTopology, runWorker } from "./stream.js";
+import { serveRole, type Running } from "./role.js";
+import { connectJetStream, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 import type { PageVisit } from "./validate.js";
-import type { Running } from "./collector.js";
 
 export interface Categorised {
   eventId: string;
@@ -27,9 +26,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
   const taxonomy = loadTaxonomy(cfg.taxonomyFile);
   const cat = new Categoriser(taxonomy, loadKnowledge(cfg.knowledgeDir));
   log("info", "taxonomy loaded", { file: cfg.taxonomyFile, nodes: taxonomy.size, unresolvedKnowledgeKeys: cat.unresolvedKeys.length });
-  const nc = await connectNats(cfg, "categoriser");
-  await ensureTopology(nc, cfg);
-  const js = jetstream(nc, { timeout: 10_000 });
+  const { nc, js } = await connectJetStream(cfg, "categoriser");
   const out = subjects(cfg).categorised;
   const metrics = new Metrics();
 
@@ -66,22 +63,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
 
   const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg.maxInFlight, handle);
   metrics.gauges.set("inFlight", () => worker.inFlight());
-  const http = new HttpService(
-    [
-      {
-        method: "GET",
-        path: /^\/healthz$/,
-        handler: (_q, res) => {
-          const ok = !nc.isClosed() && !nc.isDraining();
-          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable" });
-        },
-      },
-      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role: "categoriser", ...metrics.toJSON() }) },
-    ],
-    (e) => log("error", "request failed", { error: String(e) }),
-  );
-  const port = await http.listen(cfg.port, cfg.host);
-  log("info", "categoriser running", { port, maxInFlight: cfg.maxInFlight });
+  const { http, port } = await serveRole(cfg, "categoriser", metrics, () => ({ nats: natsUp(nc) }));
   return {
     port,
     async stop() {

@@ -1,24 +1,16 @@
 // collector: HTTP ingest of page-visit events. Validates, publishes to the
 // stream, and answers only once the stream has stored every event.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
 import { subjects, type Config } from "./config.js";
-import { BodyTooLarge, HttpService, readBody, sendJson } from "./http.js";
+import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
-import { connectNats, ensureTopology } from "./stream.js";
+import { serveRole, type Running } from "./role.js";
+import { connectJetStream, isStreamFull, natsUp } from "./stream.js";
 import { validateBody } from "./validate.js";
 
-export interface Running {
-  port: number;
-  stop(): Promise<void>;
-}
-
 export async function startCollector(cfg: Config): Promise<Running> {
-  const nc: NatsConnection = await connectNats(cfg, "collector");
-  await ensureTopology(nc, cfg);
-  const js = jetstream(nc, { timeout: 10_000 });
+  const { nc, js } = await connectJetStream(cfg, "collector");
   const subject = subjects(cfg).raw;
   const metrics = new Metrics();
   let publishing = 0;
@@ -68,11 +60,10 @@ export async function startCollector(cfg: Config): Promise<Running> {
       metrics.inc("publishErrors");
       const msg = String(e);
       log("warn", "publish failed", { error: msg });
-      const full = /maximum|exceeded|insufficient/i.test(msg);
       sendJson(
         res,
         503,
-        { error: full ? "the stream is full; retry later" : "the stream is unavailable; retry later", detail: msg },
+        { error: isStreamFull(e) ? "the stream is full; retry later" : "the stream is unavailable; retry later", detail: msg },
         { "retry-after": "1" },
       );
     } finally {
@@ -80,23 +71,9 @@ export async function startCollector(cfg: Config): Promise<Running> {
     }
   }
 
-  const http = new HttpService(
-    [
-      { method: "POST", path: /^\/events\/?$/, handler: postEvents },
-      {
-        method: "GET",
-        path: /^\/healthz$/,
-        handler: (_q, res) => {
-          const ok = !nc.isClosed() && !nc.isDraining();
-          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", nats: ok });
-        },
-      },
-      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role: "collector", ...metrics.toJSON() }) },
-    ],
-    (e) => log("error", "request failed", { error: String(e) }),
-  );
-  const port = await http.listen(cfg.port, cfg.host);
-  log("info", "collector listening", { port });
+  const { http, port } = await serveRole(cfg, "collector", metrics, () => ({ nats: natsUp(nc) }), [
+    { method: "POST", path: /^\/events\/?$/, handler: postEvents },
+  ]);
   return {
     port,
     async stop() {

@@ -3,11 +3,12 @@
 // (or ROLE=<role>). SIGTERM/SIGINT: stop taking work, finish or return what is
 // in flight, exit.
 import { startCategoriser } from "./categoriser.js";
-import { startCollector, type Running } from "./collector.js";
+import { startCollector } from "./collector.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { log } from "./log.js";
 import { startProfileApi } from "./profileApi.js";
 import { startProfileWriter } from "./profileWriter.js";
+import type { Running } from "./role.js";
 
 const roles: Record<string, (c: ReturnType<typeof loadConfig>) => Promise<Running>> = {
   collector: startCollector,

@@ -1,25 +1,20 @@
 // profile writer: a competing consumer of categorised events; credits the
 // user's interest profile (never with sensitive nodes), idempotently per event.
-import { jetstream, type JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { Categorised } from "./categoriser.js";
-import type { Running } from "./collector.js";
 import type { Config } from "./config.js";
-import { HttpService, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
-import { creditsFor } from "./scoring.js";
-import { connectRedis, ProfileStore, type Outcome } from "./store.js";
-import { connectNats, ensureTopology, runWorker } from "./stream.js";
+import { serveRole, type Running } from "./role.js";
+import { creditsFor, type Credit } from "./scoring.js";
+import { openStore, type Outcome } from "./store.js";
+import { connectJetStream, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 
 export async function startProfileWriter(cfg: Config): Promise<Running> {
   const taxonomy = loadTaxonomy(cfg.taxonomyFile);
-  const redis = await connectRedis(cfg.redisUrl);
-  const store = new ProfileStore(redis, cfg.scoring, cfg.seenTtlSeconds);
-  await store.init();
-  const nc = await connectNats(cfg, "profile-writer");
-  await ensureTopology(nc, cfg);
-  const js = jetstream(nc, { timeout: 10_000 });
+  const store = await openStore(cfg);
+  const { nc, js } = await connectJetStream(cfg, "profile-writer");
   const metrics = new Metrics();
   const latencies: number[] = [];
 
@@ -43,7 +38,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       return;
     }
     let outcome: Outcome = "unmatched";
-    let credits: ReturnType<typeof creditsFor> = [];
+    let credits: Credit[] = [];
     if (r.nodeId !== null) {
       if (!taxonomy.get(r.nodeId)) metrics.inc("unknownNode");
       credits = creditsFor(taxonomy, r.nodeId, r.confidence, cfg.scoring);
@@ -71,22 +66,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   };
   metrics.gauges.set("ingestToProfileMsP50", () => pct(0.5));
   metrics.gauges.set("ingestToProfileMsP99", () => pct(0.99));
-  const http = new HttpService(
-    [
-      {
-        method: "GET",
-        path: /^\/healthz$/,
-        handler: (_q, res) => {
-          const ok = !nc.isClosed() && !nc.isDraining() && redis.isReady;
-          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable" });
-        },
-      },
-      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role: "profile-writer", ...metrics.toJSON() }) },
-    ],
-    (e) => log("error", "request failed", { error: String(e) }),
-  );
-  const port = await http.listen(cfg.port, cfg.host);
-  log("info", "profile writer running", { port, maxInFlight: cfg.maxInFlight });
+  const { http, port } = await serveRole(cfg, "profile-writer", metrics, () => ({ nats: natsUp(nc), redis: store.client.isReady }));
   return {
     port,
     async stop() {
@@ -95,7 +75,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       flush();
       await http.close(1000);
       await nc.drain();
-      await redis.quit().catch(() => undefined);
+      await store.client.quit().catch(() => undefined);
     },
   };
 }

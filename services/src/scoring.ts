@@ -1,9 +1,9 @@
 // Interest scores: credit for a categorised visit, partial credit to ancestors,
-// exponential time decay, top-N trimming. The profile store keeps scores
-// relative to a per-user reference time ("epoch"): a stored value s means
+// exponential time decay. The profile store (store.ts) keeps scores relative
+// to a per-user reference time ("epoch"): a stored value s means
 // s * 2^(-(now - epoch) / halfLife) now, so adding a visit never needs to touch
 // the user's other scores, and the order of stored values is the order of
-// current scores. The Lua script in store.ts applies the same rules atomically.
+// current scores. Its Lua script adds the credits and trims to the top N.
 import type { Taxonomy } from "./taxonomy.js";
 
 export interface ScoringSettings {
@@ -56,43 +56,6 @@ function round(x: number): number {
 /** Decay factor over `dtMs`. */
 export function decay(dtMs: number, halfLifeMs: number): number {
   return Math.pow(2, -dtMs / halfLifeMs);
-}
-
-/** In-memory model of one stored profile, mirroring the Lua script (used by tests and as its specification). */
-export interface StoredProfile {
-  epoch: number | null;
-  scores: Map<string, number>;
-  seen: Set<string>;
-  events: number;
-}
-
-export function emptyProfile(): StoredProfile {
-  return { epoch: null, scores: new Map(), seen: new Set(), events: 0 };
-}
-
-/** Rebase when stored values would grow past 2^REBASE_EXP. */
-export const REBASE_EXP = 64;
-
-/** Apply one visit; returns false (and changes nothing) for an event id seen before. */
-export function applyVisit(p: StoredProfile, eventId: string, ts: number, credits: Credit[], s: ScoringSettings = defaultScoring): boolean {
-  if (p.seen.has(eventId)) return false;
-  p.seen.add(eventId);
-  p.events++;
-  if (p.epoch === null) p.epoch = ts;
-  let exp = (ts - p.epoch) / s.halfLifeMs;
-  if (exp > REBASE_EXP) {
-    const f = Math.pow(2, -exp);
-    for (const [k, v] of p.scores) p.scores.set(k, v * f);
-    p.epoch = ts;
-    exp = 0;
-  }
-  const mult = Math.pow(2, exp);
-  for (const c of credits) p.scores.set(c.nodeId, (p.scores.get(c.nodeId) ?? 0) + c.credit * mult);
-  if (p.scores.size > s.topN) {
-    const keep = [...p.scores].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1)).slice(0, s.topN);
-    p.scores = new Map(keep);
-  }
-  return true;
 }
 
 /** Current scores, highest first. */

@@ -1,17 +1,27 @@
 // The profile store on Redis. One Lua script applies a categorised visit
-// atomically: the event-id check (idempotence), decay-aware credit, top-N
-// trimming and the counters, so a redelivered event never counts twice.
+// atomically, so a redelivered event never counts twice: the event-id check
+// (SET NX with a TTL; a repeat only counts in `duplicates`), the outcome
+// counter, and for a visit with credits: each credit times
+// 2^((ts - epoch) / halfLife) added to the user's sorted set (the epoch is the
+// time of the user's first credited visit, moved forward by a rebase), top-N
+// trimming (lowest values go) and the user's event count. A visit without
+// credits (unmatched, or sensitive with no creditable ancestor) creates no
+// profile.
 //
 // Keys: seen:<eventId> (string with TTL), profile:<userId>:scores (sorted set
 // nodeId -> value relative to the user's epoch), profile:<userId>:meta (hash:
 // epoch, events, updated), stats:pipeline (hash of counters).
 import { createHash } from "node:crypto";
-import { createClient } from "redis";
-import type { Credit, ScoringSettings } from "./scoring.js";
-import { currentScores, REBASE_EXP } from "./scoring.js";
+import { createClient, ErrorReply } from "redis";
+import type { Config } from "./config.js";
 import { log } from "./log.js";
+import { connectWithRetry } from "./role.js";
+import { currentScores, type Credit, type ScoringSettings } from "./scoring.js";
 
-export const APPLY_LUA = `
+/** Stored values are rebased (scaled down, epoch moved to the visit) when they would grow past 2^REBASE_EXP. */
+const REBASE_EXP = 64;
+
+const APPLY_LUA = `
 local seen, zkey, mkey, skey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local ts = tonumber(ARGV[1])
 local halfLife = tonumber(ARGV[2])
@@ -59,24 +69,17 @@ export type Outcome = "written" | "unmatched" | "sensitive";
 
 export type RedisClient = ReturnType<typeof createClient>;
 
-export async function connectRedis(url: string): Promise<RedisClient> {
+/** Connect (retrying while Redis starts) and load the script. */
+export async function openStore(cfg: Config): Promise<ProfileStore> {
   const client = createClient({
-    url,
+    url: cfg.redisUrl,
     socket: { reconnectStrategy: (retries: number) => Math.min(retries * 200, 2000) },
   });
   client.on("error", (e: unknown) => log("warn", "redis client error", { error: String(e) }));
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await client.connect();
-      log("info", "connected to Redis", { url });
-      return client;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      log("warn", "Redis not reachable yet, retrying", { url, error: String(e) });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+  await connectWithRetry("Redis", cfg.redisUrl, () => client.connect());
+  const store = new ProfileStore(client, cfg.scoring, cfg.seenTtlSeconds);
+  await store.init();
+  return store;
 }
 
 const keys = {
@@ -108,7 +111,7 @@ export class ProfileStore {
     try {
       r = await this.client.sendCommand(["EVALSHA", APPLY_SHA, String(cmdKeys.length), ...cmdKeys, ...args]);
     } catch (e) {
-      if (!/NOSCRIPT/.test(String(e))) throw e;
+      if (!(e instanceof ErrorReply && e.message.startsWith("NOSCRIPT"))) throw e;
       r = await this.client.sendCommand(["EVAL", APPLY_LUA, String(cmdKeys.length), ...cmdKeys, ...args]);
     }
     return Number(r) === 1;

@@ -7,6 +7,8 @@ import {
   AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   jetstream,
   jetstreamManager,
   RetentionPolicy,
@@ -16,24 +18,33 @@ import {
 } from "@nats-io/jetstream";
 import { subjects, type Config } from "./config.js";
 import { log } from "./log.js";
+import { connectWithRetry } from "./role.js";
 
-export async function connectNats(cfg: Config, name: string): Promise<NatsConnection> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      const nc = await connect({ servers: cfg.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
-      log("info", "connected to NATS", { url: cfg.natsUrl });
-      return nc;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      log("warn", "NATS not reachable yet, retrying", { url: cfg.natsUrl, error: String(e) });
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
+// JetStream API error codes (nats-server's errors.json) that the client does not name.
+const StreamNameInUse = 10058;
+const ConsumerNameInUse = 10013;
+const ConsumerAlreadyExists = 10148;
+const StreamStoreFailed = 10077; // "maximum bytes exceeded", "maximum messages exceeded", ...
+const InsufficientResources = 10023;
+
+const isApiError = (e: unknown, ...codes: number[]): boolean => e instanceof JetStreamApiError && codes.includes(e.code);
+
+/** A publish refused because the stream (or the server's storage) is full. */
+export const isStreamFull = (e: unknown): boolean => isApiError(e, StreamStoreFailed, InsufficientResources);
+
+/** Connect (retrying while NATS starts), make sure the streams and consumers exist, return a JetStream client. */
+export async function connectJetStream(cfg: Config, name: string): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+  const nc = await connectWithRetry("NATS", cfg.natsUrl, () =>
+    connect({ servers: cfg.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
+  );
+  await ensureTopology(nc, cfg);
+  return { nc, js: jetstream(nc, { timeout: 10_000 }) };
 }
 
+export const natsUp = (nc: NatsConnection): boolean => !nc.isClosed() && !nc.isDraining();
+
 /** Create or update the streams and the durable consumers (idempotent; every role calls it at start). */
-export async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<void> {
+async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const subj = subjects(cfg);
   const streams = [
@@ -55,12 +66,12 @@ export async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<v
       await jsm.streams.info(s.name);
       await jsm.streams.update(s.name, { subjects: config.subjects, max_bytes: config.max_bytes, duplicate_window: config.duplicate_window, discard: config.discard });
     } catch (e) {
-      if (!/not found/i.test(String(e))) throw e;
+      if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
       try {
         await jsm.streams.add(config);
       } catch (e2) {
         // Another replica may have created it meanwhile.
-        if (!/already in use|exists/i.test(String(e2))) throw e2;
+        if (!isApiError(e2, StreamNameInUse)) throw e2;
       }
     }
     const consumerConfig = {
@@ -75,11 +86,11 @@ export async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<v
       await jsm.consumers.info(s.name, s.consumer);
       await jsm.consumers.update(s.name, s.consumer, { ack_wait: consumerConfig.ack_wait, max_ack_pending: consumerConfig.max_ack_pending });
     } catch (e) {
-      if (!/not found/i.test(String(e))) throw e;
+      if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
       try {
         await jsm.consumers.add(s.name, consumerConfig);
       } catch (e2) {
-        if (!/already|exists/i.test(String(e2))) throw e2;
+        if (!isApiError(e2, ConsumerNameInUse, ConsumerAlreadyExists)) throw e2;
       }
     }
   }
@@ -143,5 +154,3 @@ export async function runWorker(
     },
   };
 }
-
-export { jetstream };

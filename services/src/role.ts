@@ -1,0 +1,60 @@
+// What every role shares: connecting to a dependency that may start after it,
+// and the HTTP server with GET /healthz and GET /metrics beside the role's own
+// routes.
+import type { Config } from "./config.js";
+import { HttpService, sendJson, type Route } from "./http.js";
+import { log } from "./log.js";
+import type { Metrics } from "./metrics.js";
+
+export interface Running {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Call `connect` until it succeeds, once a second for up to a minute. */
+export async function connectWithRetry<T>(what: string, url: string, connect: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      const c = await connect();
+      log("info", `connected to ${what}`, { url });
+      return c;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      log("warn", `${what} not reachable yet, retrying`, { url, error: String(e) });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** Named connection checks for /healthz: 200 when all pass, else 503. */
+export type Health = () => Record<string, boolean> | Promise<Record<string, boolean>>;
+
+/** Listen on cfg.host:cfg.port with the role's routes plus /healthz and /metrics. */
+export async function serveRole(
+  cfg: Config,
+  role: string,
+  metrics: Metrics,
+  health: Health,
+  routes: Route[] = [],
+): Promise<{ http: HttpService; port: number }> {
+  const http = new HttpService(
+    [
+      ...routes,
+      {
+        method: "GET",
+        path: /^\/healthz$/,
+        handler: async (_q, res) => {
+          const checks = await health();
+          const ok = Object.values(checks).every(Boolean);
+          sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", ...checks });
+        },
+      },
+      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role, ...metrics.toJSON() }) },
+    ],
+    (e) => log("error", "request failed", { error: String(e) }),
+  );
+  const port = await http.listen(cfg.port, cfg.host);
+  log("info", `${role} listening`, { port });
+  return { http, port };
+}
