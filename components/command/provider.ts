@@ -94,18 +94,23 @@ export function hostKeyFingerprint(blob: Buffer): string {
     return `${type} SHA256:${hash}`;
 }
 
-/** The error for a machine that presents another host key than the one pinned. */
-export class HostKeyMismatchError extends Error {
-    constructor(connection: SshConnection, pinned: string, presented: string) {
-        super(
-            `the SSH host key of ${describe(connection)} changed: pinned ${pinned}, presented ${presented}. ` +
-                "Refusing to connect: the machine may be an impostor. If it was rebuilt or its keys regenerated on purpose, " +
-                "replace it through Pulumi (a change that recreates it, or `pulumi up --replace <URN of its ready step>` " +
-                "to pin the new key).",
-        );
-        this.name = "HostKeyMismatchError";
-    }
+/**
+ * The error for a machine that presents another host key than the one pinned. A plain Error with
+ * a name, not a subclass: this code is serialized into the state, and serialized classes that
+ * extend Error lose their message.
+ */
+export function hostKeyMismatch(connection: SshConnection, pinned: string, presented: string): Error {
+    const err = new Error(
+        `the SSH host key of ${describe(connection)} changed: pinned ${pinned}, presented ${presented}. ` +
+            "Refusing to connect: the machine may be an impostor. If it was rebuilt or its keys regenerated on purpose, " +
+            "replace it through Pulumi (a change that recreates it, or `pulumi up --replace <URN of its ready step>` " +
+            "to pin the new key).",
+    );
+    err.name = "HostKeyMismatch";
+    return err;
 }
+
+const isHostKeyMismatch = (err: unknown): boolean => err instanceof Error && err.name === "HostKeyMismatch";
 
 export interface CommandDiff {
     changes: boolean;
@@ -191,7 +196,7 @@ function connectOnce(connection: SshConnection): Promise<Connected> {
                 hostVerifier: (key: Buffer) => {
                     presented = hostKeyFingerprint(key);
                     if (connection.hostKey && connection.hostKey !== presented) {
-                        reject(new HostKeyMismatchError(connection, connection.hostKey, presented));
+                        reject(hostKeyMismatch(connection, connection.hostKey, presented));
                         return false;
                     }
                     return true;
@@ -208,7 +213,7 @@ async function connect(connection: SshConnection): Promise<Connected> {
         try {
             return await connectOnce(connection);
         } catch (err) {
-            if (err instanceof HostKeyMismatchError) throw err; // no retry changes a key
+            if (isHostKeyMismatch(err)) throw err; // no retry changes a key
             lastError = err;
             if (attempt < attempts) {
                 await new Promise((r) => setTimeout(r, interval));
@@ -325,7 +330,7 @@ export const commandProvider = {
         } catch (err) {
             // Another key means another machine: the one this ran on is gone (it was rebuilt).
             // Nothing is sent to the new one; the steps run on managers clean up after it.
-            if (!(err instanceof HostKeyMismatchError)) throw err;
+            if (!isHostKeyMismatch(err)) throw err;
         }
     },
     /**
@@ -340,7 +345,7 @@ export const commandProvider = {
             client.end();
             return { id, props: { ...props, hostKey } };
         } catch (err) {
-            if (err instanceof HostKeyMismatchError) throw err;
+            if (isHostKeyMismatch(err)) throw err;
             return { id, props }; // unreachable: the state stays as it was
         }
     },
