@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings, Role } from "../config";
+import { subnetAt } from "../network";
 import { SwarmNode } from "../swarm";
 import { cloudInitUserData } from "./cloudInit";
 
@@ -20,9 +21,7 @@ export const swarmPorts: { protocol: string; fromPort: number; toPort: number; d
 
 /** /24 public subnets counted up from the VPC's network address. */
 export function subnetCidrs(vpcCidr: string, count: number): string[] {
-    const [address] = vpcCidr.split("/");
-    const [a, b, c] = address.split(".").map(Number);
-    return Array.from({ length: count }, (_, i) => `${a}.${b}.${c + i}.0/24`);
+    return Array.from({ length: count }, (_, i) => subnetAt(vpcCidr, 24, i));
 }
 
 export interface AwsNodesArgs {

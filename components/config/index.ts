@@ -1,5 +1,6 @@
 // The project's configuration (namespace `swarm`): parsed and validated before any resource is
 // made. Every error names the key, the bad value and what is allowed.
+import { isIpv4, parseCidr } from "../network";
 
 export const providers = ["local", "aws", "hosts"] as const;
 export type ProviderName = (typeof providers)[number];
@@ -76,9 +77,12 @@ export const awsDefaults: Omit<AwsSettings, "sshAllowedCidrs" | "ingressCidrs"> 
 };
 
 /** An IPv4 address with a prefix length, like "203.0.113.7/32". */
-function isCidr(value: string): boolean {
-    const [address, prefix, ...rest] = value.split("/");
-    return rest.length === 0 && isIpv4(address) && /^(3[0-2]|[12]?\d)$/.test(prefix ?? "");
+const isCidr = (value: string): boolean => parseCidr(value) !== undefined;
+
+/** A network address with a prefix from `min` to `max`, like "10.213.0.0/24". */
+function isNetwork(value: unknown, min: number, max: number): value is string {
+    const network = typeof value === "string" ? parseCidr(value) : undefined;
+    return network !== undefined && network.isNetwork && network.prefix >= min && network.prefix <= max;
 }
 
 function validateAws(raw: unknown, required: boolean, region: string | undefined, problems: string[]): AwsSettings | undefined {
@@ -120,8 +124,9 @@ function validateAws(raw: unknown, required: boolean, region: string | undefined
     }
     settings.ingressCidrs = raw.ingressCidrs === undefined ? settings.sshAllowedCidrs : cidrList("ingressCidrs") ?? [];
     if (raw.vpcCidr !== undefined) {
-        if (typeof raw.vpcCidr !== "string" || !isCidr(raw.vpcCidr) || !parseSubnet(raw.vpcCidr) || Number(raw.vpcCidr.split("/")[1]) > 20) {
-            problems.push(`aws.vpcCidr: ${show(raw.vpcCidr)} is not an IPv4 network address with a prefix from /8 to /20 (like "10.20.0.0/16")`);
+        // A VPC is /16 to /28, and it must hold a /24 subnet for each of up to three zones.
+        if (!isNetwork(raw.vpcCidr, 16, 22)) {
+            problems.push(`aws.vpcCidr: ${show(raw.vpcCidr)} is not an IPv4 network address with a prefix from /16 to /22 (like "10.20.0.0/16")`);
         } else settings.vpcCidr = raw.vpcCidr;
     }
     if (raw.availabilityZones !== undefined) {
@@ -226,25 +231,7 @@ function asNumber(value: unknown): unknown {
     return typeof value === "string" && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 }
 
-const ipv4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 const dockerName = /^[a-z0-9][a-z0-9_-]*$/;
-
-export function isIpv4(value: string): boolean {
-    return ipv4.test(value);
-}
-
-/** A /8../24 IPv4 subnet whose first address is the network address. */
-export function parseSubnet(value: string): { base: number[]; prefix: number } | undefined {
-    const match = /^([\d.]+)\/(\d+)$/.exec(value);
-    if (!match || !isIpv4(match[1])) return undefined;
-    const prefix = Number(match[2]);
-    if (prefix < 8 || prefix > 24) return undefined;
-    const base = match[1].split(".").map(Number);
-    const asInt = ((base[0] << 24) | (base[1] << 16) | (base[2] << 8) | base[3]) >>> 0;
-    const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-    if ((asInt & mask) >>> 0 !== asInt) return undefined;
-    return { base, prefix };
-}
 
 function validateLocal(raw: unknown, problems: string[]): LocalSettings {
     if (raw === undefined) return { ...localDefaults };
@@ -264,7 +251,7 @@ function validateLocal(raw: unknown, problems: string[]): LocalSettings {
         } else settings.baseImage = raw.baseImage;
     }
     if (raw.subnet !== undefined) {
-        if (typeof raw.subnet !== "string" || !parseSubnet(raw.subnet)) {
+        if (!isNetwork(raw.subnet, 8, 24)) {
             problems.push(`local.subnet: ${show(raw.subnet)} is not an IPv4 network address with a prefix from /8 to /24 (like "10.213.0.0/24")`);
         } else settings.subnet = raw.subnet;
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, localDefaults, parseSubnet, RawConfig, readRawConfig, validateConfig } from "../../components/config";
+import { ConfigError, localDefaults, RawConfig, readRawConfig, validateConfig } from "../../components/config";
 
 const services = ["collector", "categoriser"];
 const problemsOf = (raw: RawConfig): string[] => {
@@ -112,11 +112,20 @@ test("local settings are checked", () => {
     assert.deepEqual(validateConfig({ local: { subnet: "10.50.0.0/16" } }, services).local.subnet, "10.50.0.0/16");
 });
 
-test("subnets: network address with a /8../24 prefix", () => {
-    assert.deepEqual(parseSubnet("10.213.0.0/24"), { base: [10, 213, 0, 0], prefix: 24 });
-    assert.equal(parseSubnet("10.213.0.5/24"), undefined);
-    assert.equal(parseSubnet("10.213.0.0/30"), undefined);
-    assert.equal(parseSubnet("300.1.1.0/24"), undefined);
+test("local.subnet: a network address with a /8../24 prefix", () => {
+    assert.equal(validateConfig({ local: { subnet: "10.213.0.0/24" } }, services).local.subnet, "10.213.0.0/24");
+    for (const subnet of ["10.213.0.5/24", "10.213.0.0/30", "300.1.1.0/24", "10.213.0.0", "10.0.0.0/7"]) {
+        assert.match(problemsOf({ local: { subnet } })[0], /^local\.subnet: .* is not an IPv4 network address with a prefix from \/8 to \/24/, subnet);
+    }
+});
+
+test("aws.vpcCidr: /16 to /22 only (CreateVpc takes /16../28, and three /24 subnets must fit)", () => {
+    const aws = (vpcCidr: string): RawConfig => ({ awsRegion: "eu-west-1", provider: "aws", aws: { sshAllowedCidrs: ["203.0.113.7/32"], vpcCidr } });
+    assert.equal(validateConfig(aws("10.20.0.0/16"), services).aws?.vpcCidr, "10.20.0.0/16");
+    assert.equal(validateConfig(aws("10.20.4.0/22"), services).aws?.vpcCidr, "10.20.4.0/22");
+    for (const bad of ["10.0.0.0/8", "10.0.0.0/15", "10.20.0.0/23", "10.20.1.0/16"]) {
+        assert.match(problemsOf(aws(bad))[0], /^aws\.vpcCidr: .* prefix from \/16 to \/22/, bad);
+    }
 });
 
 test("stack names must be Docker stack names", () => {
