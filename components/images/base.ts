@@ -2,7 +2,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { localDefaults } from "../config";
-import { shellQuote } from "../swarm/scripts";
+import { renderScript } from "../shell";
 
 const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
 
@@ -12,11 +12,8 @@ const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-im
  * debootstrap where no registry can be reached (scripts/build-base-image.sh, which takes a
  * machine-wide lock); any other base is pulled when missing.
  */
-export function prepareBaseImageScript(tag: string): string {
-    const quoted = shellQuote(tag);
-    if (tag === localDefaults.baseImage) return `set -eu\nbash ${shellQuote(offlineScript)} ${quoted} >&2\necho ${quoted}`;
-    return `set -eu\ndocker image inspect ${quoted} >/dev/null 2>&1 || docker pull ${quoted} >&2\necho ${quoted}`;
-}
+export const prepareBaseImageScript = (tag: string): string =>
+    renderScript(path.join(__dirname, "scripts", "prepare-base-image.sh"), { TAG: tag, OFFLINE_SCRIPT: tag === localDefaults.baseImage ? offlineScript : "" });
 
 /**
  * The base image, made once before any image that builds on it: every build takes `tag` (an

@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDefinition } from "../../stacks/types";
 import { Command } from "../command";
-import { hashInputs } from "./index";
+import { hashInputs, prepareScript } from "./index";
 
 /** ECR lifecycle policy: keep the newest images, expire the rest. */
 export function lifecyclePolicy(keep: number): string {
@@ -56,7 +56,7 @@ export class EcrImages extends pulumi.ComponentResource {
             const tag = hashInputs(contextDir, image.inputs);
             const prepared = image.prepare
                 ? [new Command(`${name}-${key}-prepare`, {
-                    create: `set -eu\ncd '${contextDir}'\n${image.prepare}`,
+                    create: prepareScript(contextDir, image.prepare),
                     // The machines are amd64 (the images are built for linux/amd64).
                     environment: { NODE_ARCH: "x64" },
                     triggers: [tag],

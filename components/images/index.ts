@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDefinition } from "../../stacks/types";
 import { Command } from "../command";
-import { shellQuote } from "../swarm/scripts";
+import { renderScript } from "../shell";
 
 /** Hash of the named files and folders (recursively) of `root`: the image's content version. */
 export function hashInputs(root: string, inputs: string[]): string {
@@ -20,6 +20,8 @@ export function hashInputs(root: string, inputs: string[]): string {
     for (const input of [...inputs].sort()) visit(input);
     return hash.digest("hex").slice(0, 12);
 }
+
+const scriptsDir = path.join(__dirname, "scripts");
 
 export interface ImageBuildSpec {
     /** Reference pushed from the machine running Pulumi. */
@@ -37,18 +39,20 @@ export interface ImageBuildSpec {
 export function buildAndPushScript(spec: ImageBuildSpec): string {
     const [registry, ...rest] = spec.pushRef.split("/");
     const [repository, tag] = rest.join("/").split(":");
-    return [
-        "set -eu",
-        `if curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' ${shellQuote(`http://${registry}/v2/${repository}/manifests/${tag}`)}; then`,
-        `    echo ${shellQuote(spec.pullRef)}`,
-        "    exit 0",
-        "fi",
-        ...(spec.prepare ? [`(cd ${shellQuote(spec.contextDir)} && ${spec.prepare})`] : []),
-        `docker build --quiet --build-arg BASE_IMAGE=${shellQuote(spec.baseImage)} --file ${shellQuote(path.join(spec.contextDir, spec.dockerfile))} --tag ${shellQuote(spec.pushRef)} ${shellQuote(spec.contextDir)} >&2`,
-        `docker push ${shellQuote(spec.pushRef)} >&2`,
-        `echo ${shellQuote(spec.pullRef)}`,
-    ].join("\n");
+    return renderScript(path.join(scriptsDir, "build-and-push.sh"), {
+        MANIFEST_URL: `http://${registry}/v2/${repository}/manifests/${tag}`,
+        PUSH_REF: spec.pushRef,
+        PULL_REF: spec.pullRef,
+        CONTEXT_DIR: spec.contextDir,
+        DOCKERFILE: path.join(spec.contextDir, spec.dockerfile),
+        BASE_IMAGE: spec.baseImage,
+        PREPARE: spec.prepare ?? "",
+    });
 }
+
+/** Runs `prepare` (an image's command line that makes its build context ready) in `contextDir`. */
+export const prepareScript = (contextDir: string, prepare: string): string =>
+    renderScript(path.join(scriptsDir, "prepare.sh"), { CONTEXT_DIR: contextDir, PREPARE: prepare });
 
 export interface RegistryImagesArgs {
     images: Record<string, ImageDefinition>;

@@ -4,7 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { hashInputs } from "../images";
 import { BaseImage } from "../images/base";
-import { LocalSettings, parseSubnet, Role } from "../config";
+import { LocalSettings, Role } from "../config";
+import { addressAt } from "../network";
 import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
 
@@ -41,13 +42,7 @@ export function planLocalNodes(prefix: string, managers: number, workers: number
 }
 
 /** The address `offset` places after the subnet's network address. */
-export function hostAddress(subnet: string, offset: number): string {
-    const parsed = parseSubnet(subnet);
-    if (!parsed) throw new Error(`local.subnet: ${subnet} is not a valid subnet`);
-    const [a, b, c, d] = parsed.base;
-    const last = d + offset;
-    return `${a}.${b}.${c + Math.floor(last / 256)}.${last % 256}`;
-}
+export const hostAddress = (subnet: string, offset: number): string => addressAt(subnet, offset);
 
 /** Gateway of the nodes' network: the subnet's first host address. */
 export const gatewayOf = (subnet: string): string => hostAddress(subnet, 1);

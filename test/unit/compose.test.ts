@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { describeServices, effectiveReplicas, RenderOptions, renderCompose } from "../../components/stack/compose";
-import * as scripts from "../../components/stack/scripts";
 import { categorisation, serviceNames } from "../../stacks/categorisation";
 
 const images = Object.fromEntries(Object.keys(categorisation.images).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
@@ -86,12 +84,3 @@ test("a missing image reference is an error", () => {
     assert.throws(() => renderCompose(categorisation, options({ images: {} })), /no image reference/);
 });
 
-test("the stack scripts parse, and deploy reads the Compose file from stdin", () => {
-    const rendered = [scripts.endpointModeScript(), scripts.createConfigScript("c", { a: "b" }), scripts.removeConfigScript("c"), scripts.deployScript("categorisation", 60), scripts.removeScript("categorisation", 60)];
-    for (const script of rendered) {
-        const result = spawnSync("sh", ["-n"], { input: script, encoding: "utf8" });
-        assert.equal(result.status, 0, `${result.stderr}\n${script}`);
-    }
-    assert.match(scripts.deployScript("categorisation", 60), /docker stack deploy --prune --with-registry-auth --compose-file - 'categorisation'/);
-    assert.match(scripts.deployScript("categorisation", 60), /did not converge within 60s/);
-});

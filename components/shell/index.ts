@@ -1,0 +1,38 @@
+// Renders the shell scripts that live as .sh files beside the components: the shared helpers
+// (lib.sh), then the script's parameters as quoted assignments, then the script. Values reach a
+// script only through those assignments (or stdin, for secrets), never spliced into its code.
+import * as fs from "fs";
+import * as path from "path";
+
+/** Quotes a value for a POSIX shell. */
+export function shellQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export type ScriptParams = Record<string, string | number | boolean>;
+
+const libFile = path.join(__dirname, "lib.sh");
+
+/** The file without its shebang, shellcheck directives and comment-only lines (kept in the state: small). */
+function scriptBody(file: string): string {
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => !/^\s*#/.test(line) && line.trim() !== "")
+        .join("\n");
+}
+
+/** Shell assignments of the parameters, one per line. Names are upper-case shell identifiers. */
+export function renderParams(params: ScriptParams): string {
+    return Object.entries(params)
+        .map(([name, value]) => {
+            if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`script parameter ${name}: not an upper-case shell name`);
+            return `${name}=${shellQuote(String(value))}`;
+        })
+        .join("\n");
+}
+
+/** The text to run: helpers, parameters, then `file` (a .sh file of the project). */
+export function renderScript(file: string, params: ScriptParams = {}): string {
+    return [scriptBody(libFile), renderParams(params), scriptBody(file)].filter(Boolean).join("\n");
+}

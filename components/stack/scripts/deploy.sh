@@ -1,0 +1,26 @@
+#!/bin/sh
+# shellcheck shell=sh
+# Deploys the Compose file read from stdin as stack STACK, then waits until every service of the
+# stack runs its desired replicas and no update is under way. After TIMEOUT seconds it fails
+# naming each service that did not converge, with the errors of its tasks. Prints the services.
+: "${STACK:?}" "${TIMEOUT:?}"
+docker stack deploy --prune --with-registry-auth --compose-file - "$STACK" >&2
+filter="label=com.docker.stack.namespace=$STACK"
+deadline=$(($(date +%s) + TIMEOUT))
+# Let the deploy's updates register before the first look.
+sleep 2
+while :; do
+    # A failed rollback makes unconverged fail, and set -e ends the script here.
+    pending=$(unconverged --filter "$filter")
+    [ -z "$pending" ] && break
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "stack $STACK did not converge within ${TIMEOUT}s:" >&2
+        printf '%s\n' "$pending" | while read -r service rest; do
+            echo "- $service $rest" >&2
+            docker service ps --no-trunc --format '    {{.Node}} {{.CurrentState}} {{.Error}}' "$service" 2>/dev/null | grep -v '^    *$' | head -5 >&2 || true
+        done
+        exit 1
+    fi
+    sleep 3
+done
+docker stack services --format '{{.Name}} {{.Replicas}}' "$STACK"

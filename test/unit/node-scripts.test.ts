@@ -1,0 +1,172 @@
+// The swarm and stack scripts (components/*/scripts/*.sh with components/shell/lib.sh), run for
+// real under /bin/sh against a stand-in `docker` that answers as a node would and logs each call.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { renderParams, shellQuote } from "../../components/shell";
+import * as stack from "../../components/stack/scripts";
+import * as swarm from "../../components/swarm/scripts";
+
+interface Run {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+    /** The stand-in's calls, one line of arguments each. */
+    calls: string[];
+}
+
+/**
+ * Runs `script` with a `docker` whose body is `answers` (sh, `$*` holds the arguments; each call
+ * is logged first) on PATH before the real one.
+ */
+function runWithDocker(script: string, answers: string, stdin = ""): Run {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-scripts-"));
+    try {
+        const log = path.join(dir, "calls");
+        fs.writeFileSync(log, "");
+        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\n${answers}\n`, { mode: 0o755 });
+        // sleep is instant here: waits are counted, not felt.
+        fs.writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\n", { mode: 0o755 });
+        const result = spawnSync("/bin/sh", ["-c", script], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+test("parameters survive any value, quotes and newlines included", () => {
+    const values = { PLAIN: "plain", QUOTE: "it's", CODE: "$(touch /tmp/pwned)", LINES: "a b\nc", ALONE: "'" };
+    const result = spawnSync("/bin/sh", ["-c", `${renderParams(values)}\nprintf '%s|' "$PLAIN" "$QUOTE" "$CODE" "$LINES" "$ALONE"`], { encoding: "utf8" });
+    assert.equal(result.stdout, `${Object.values(values).join("|")}|`);
+    assert.throws(() => renderParams({ lower: "x" }), /upper-case shell name/);
+    assert.equal(shellQuote("it's"), `'it'\\''s'`);
+});
+
+test("every rendered script starts with set -eu and parses", () => {
+    const scripts = [
+        swarm.readyScript({ timeoutSeconds: 60, cloudInit: true }),
+        swarm.initScript("10.0.0.10"),
+        swarm.dissolveScript(),
+        swarm.tokensScript(),
+        swarm.joinScript("10.0.0.10", 60),
+        swarm.leaveScript(),
+        swarm.admitScript("abc123", { "swarm.role": "worker" }, 60),
+        swarm.drainScript("abc123", 60),
+        swarm.removeScript("node-1"),
+        stack.endpointModeScript(),
+        stack.createConfigScript("c", { a: "b" }),
+        stack.removeConfigScript("c"),
+        stack.deployScript("categorisation", 60),
+        stack.removeScript("categorisation", 60),
+    ];
+    for (const script of scripts) {
+        assert.match(script, /^set -eu\n/);
+        const parsed = spawnSync("/bin/sh", ["-n"], { input: script, encoding: "utf8" });
+        assert.equal(parsed.status, 0, parsed.stderr);
+    }
+});
+
+test("wait_until gives up after its time with the message, and returns as soon as the condition holds", () => {
+    const gaveUp = runWithDocker(`${swarm.readyScript({ timeoutSeconds: 0, cloudInit: false })}`, "exit 1");
+    assert.notEqual(gaveUp.status, 0);
+    assert.match(gaveUp.stderr, /the Docker engine did not answer within 0s/);
+    const answered = runWithDocker(swarm.readyScript({ timeoutSeconds: 60, cloudInit: false }), "exit 0");
+    assert.equal(answered.status, 0, answered.stderr);
+    assert.equal(answered.stdout.trim(), os.hostname());
+});
+
+test("joining reads the token from stdin, joins the given manager, and never initialises a swarm", () => {
+    const script = swarm.joinScript("10.0.0.10", 60);
+    assert.doesNotMatch(script, /SWMTKN/);
+    const joined = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; *NodeID*) echo node-7 ;; esac`, "SWMTKN-1-secret");
+    assert.equal(joined.status, 0, joined.stderr);
+    assert.equal(joined.stdout.trim(), "node-7");
+    assert.ok(joined.calls.includes("swarm join --token SWMTKN-1-secret 10.0.0.10:2377"), joined.calls.join("\n"));
+    assert.ok(joined.calls.every((c) => !c.includes("swarm init")));
+    const already = runWithDocker(script, `case "$*" in *LocalNodeState*) echo active ;; *NodeID*) echo node-7 ;; esac`, "SWMTKN-1-secret");
+    assert.equal(already.status, 0);
+    assert.ok(already.calls.every((c) => !c.startsWith("swarm join")), "a member does not join again");
+});
+
+test("init runs once on manager 0, is skipped on an active manager and refused on a worker", () => {
+    const script = swarm.initScript("10.0.0.10");
+    const fresh = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; *NodeID*) echo n0 ;; esac`);
+    assert.ok(fresh.calls.includes("swarm init --advertise-addr 10.0.0.10 --listen-addr 10.0.0.10:2377"), fresh.calls.join("\n"));
+    assert.equal(fresh.stdout.trim(), "n0");
+    const manager = runWithDocker(script, `case "$*" in *LocalNodeState*) echo active ;; *ControlAvailable*) echo true ;; *NodeID*) echo n0 ;; esac`);
+    assert.equal(manager.status, 0);
+    assert.ok(manager.calls.every((c) => !c.startsWith("swarm init")));
+    const worker = runWithDocker(script, `case "$*" in *LocalNodeState*) echo active ;; *ControlAvailable*) echo false ;; esac`);
+    assert.notEqual(worker.status, 0);
+    assert.match(worker.stderr, /already in a swarm as a worker/);
+});
+
+test("admitting waits for Ready, then sets the labels exactly as given", () => {
+    const admitted = runWithDocker(swarm.admitScript("abc123", { "swarm.role": "worker", "it's": "a b*" }, 60), `case "$*" in *Status.State*) echo ready ;; esac`);
+    assert.equal(admitted.status, 0, admitted.stderr);
+    assert.equal(admitted.calls.at(-1), "node update --label-add it's=a b* --label-add swarm.role=worker abc123");
+    assert.throws(() => swarm.admitScript("x", { "a=b": "c" }, 1), /no '='/);
+});
+
+test("draining demotes a manager before draining it, and waits until its tasks run elsewhere", () => {
+    const drained = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in *Spec.Role*) echo manager ;; esac`);
+    assert.equal(drained.status, 0, drained.stderr);
+    const demote = drained.calls.indexOf("node demote abc123");
+    const drain = drained.calls.indexOf("node update --availability drain abc123");
+    assert.ok(demote >= 0 && demote < drain, drained.calls.join("\n"));
+    assert.ok(drained.calls.some((c) => c.startsWith("node ps --quiet --filter desired-state=running abc123")));
+    const gone = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in "node inspect abc123") exit 1 ;; esac`);
+    assert.equal(gone.status, 0, "a node already removed needs no drain");
+    assert.equal(gone.calls.length, 1);
+});
+
+test("removal takes a Down node off the list, and forces out one that never left", () => {
+    const down = runWithDocker(swarm.removeScript("node-1"), `case "$*" in "node ls"*) echo "id1 node-1 Down"; echo "id2 node-2 Ready" ;; esac`);
+    assert.equal(down.status, 0, down.stderr);
+    assert.ok(down.calls.includes("node rm id1"));
+    assert.ok(down.calls.every((c) => !c.includes("id2")));
+    const stuck = runWithDocker(swarm.removeScript("node-1", 0), `case "$*" in "node ls"*) echo "id1 node-1 Ready" ;; esac`);
+    assert.equal(stuck.status, 0, stuck.stderr);
+    assert.ok(stuck.calls.includes("node rm --force id1"));
+    assert.match(stuck.stderr, /node node-1 did not leave the swarm: removing it by force/);
+});
+
+test("a stack deploy reads its Compose file from stdin and fails in time naming what did not converge", () => {
+    const converging = `case "$*" in "service ls --quiet"*) echo s1 ;; *Spec.Name*) echo cat_collector ;; *Replicated.Replicas*) echo 2 ;; "service ps --filter"*) echo "Running 1 minute"; echo "Running 2 minutes" ;; "stack services"*) echo "cat_collector 2/2" ;; esac`;
+    const deployed = runWithDocker(stack.deployScript("cat", 60), converging, "services: {}");
+    assert.equal(deployed.status, 0, deployed.stderr);
+    assert.ok(deployed.calls[0].startsWith("stack deploy --prune --with-registry-auth --compose-file - cat"));
+    assert.equal(deployed.stdout.trim(), "cat_collector 2/2");
+    const stuck = runWithDocker(stack.deployScript("cat", 0), converging.replace('echo "Running 2 minutes"', 'echo "Preparing 2 minutes"'));
+    assert.notEqual(stuck.status, 0);
+    assert.match(stuck.stderr, /stack cat did not converge within 0s:\n- cat_collector runs 1 of 2/);
+});
+
+test("a failed update ends the wait at once, with the reason", () => {
+    const failing = `case "$*" in "service ls --quiet"*) echo s1 ;; *Spec.Name*) echo cat_api ;; *Replicated.Replicas*) echo 1 ;; "service ps --filter"*) echo "Running 1 minute" ;; *UpdateStatus.State*) echo rollback_completed ;; *UpdateStatus.Message*) echo "update rolled back" ;; esac`;
+    const drained = runWithDocker(swarm.drainScript("abc123", 600), `case "$*" in *Spec.Role*) echo worker ;; esac\n${failing}`);
+    assert.notEqual(drained.status, 0);
+    assert.match(drained.stderr, /cat_api: update rollback_completed: update rolled back/);
+});
+
+test("a swarm config is created from stdin only when missing", () => {
+    const created = runWithDocker(stack.createConfigScript("tax-1", { "com.docker.stack.namespace": "cat" }), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
+    assert.equal(created.calls.at(-1), "config create --label com.docker.stack.namespace=cat tax-1 -");
+    const existing = runWithDocker(stack.createConfigScript("tax-1", {}), "exit 0", "tsv");
+    assert.equal(existing.calls.length, 1);
+});
+
+test("leaving retries gracefully, then forces out only a node that is no longer a manager", () => {
+    const answers = (manager: boolean) => `case "$*" in *LocalNodeState*) echo active ;; "swarm leave") exit 1 ;; *ControlAvailable*) echo ${manager} ;; esac`;
+    const worker = runWithDocker(swarm.leaveScript(), answers(false));
+    assert.equal(worker.status, 0, worker.stderr);
+    assert.equal(worker.calls.filter((c) => c === "swarm leave").length, 3);
+    assert.equal(worker.calls.at(-1), "swarm leave --force");
+    const manager = runWithDocker(swarm.leaveScript(), answers(true));
+    assert.notEqual(manager.status, 0);
+    assert.match(manager.stderr, /is still a manager: not forcing it out/);
+    assert.ok(manager.calls.every((c) => c !== "swarm leave --force"));
+});
