@@ -1,7 +1,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings, Role } from "../config";
+import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { subnetAt } from "../network";
+import { ecrRegistry } from "./ecr";
 import { SwarmNode } from "../swarm";
 import { cloudInitUserData } from "./cloudInit";
 
@@ -31,8 +33,9 @@ export interface AwsNodesArgs {
     publicKey: pulumi.Input<string>;
     /** Port of the stack's gateway, opened to settings.ingressCidrs. */
     gatewayPort: number;
-    /** Registry host the machines pull from (for the ECR credential helper). */
-    ecrRegistry: pulumi.Input<string>;
+    /** The stack's images: an ECR repository each, `<imageRepository>/<image>`. */
+    images: string[];
+    imageRepository: string;
 }
 
 /**
@@ -41,9 +44,14 @@ export interface AwsNodesArgs {
  * between the machines, Ubuntu 24.04 instances with Docker from cloud-init, IMDSv2 required and
  * encrypted root volumes; managers spread over the zones, workers on demand or spot.
  */
-export class AwsNodes extends pulumi.ComponentResource {
+export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly managers: pulumi.Output<SwarmNode>[];
     public readonly workers: pulumi.Output<SwarmNode>[];
+    /** The stack's ECR repositories. */
+    public readonly registry: pulumi.Output<ImageRegistry>;
+    // Cloud VMs boot slowly and install Docker from cloud-init; their swarm traffic crosses a
+    // network that is not ours alone, so it is encrypted.
+    public readonly access: MachineAccess = { dialAttempts: 60, timeoutSeconds: 900, cloudInit: true, encryptOverlay: true };
     public readonly vpcId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
 
@@ -125,7 +133,9 @@ export class AwsNodes extends pulumi.ComponentResource {
                     { name: "virtualization-type", values: ["hvm"] },
                 ],
             }, parent).id;
-        const userData = pulumi.output(args.ecrRegistry).apply((registry) => cloudInitUserData(registry));
+        const ecr = ecrRegistry(`${name}-images`, args.imageRepository, args.images, tags, this);
+        this.registry = ecr.registry;
+        const userData = ecr.host.apply((host) => cloudInitUserData(host));
 
         const machine = (role: Role, index: number): pulumi.Output<SwarmNode> => {
             const nodeName = `${name}-${role}-${index}`;
@@ -162,6 +172,11 @@ export class AwsNodes extends pulumi.ComponentResource {
         this.workers = Array.from({ length: args.workers }, (_, i) => machine("worker", i));
         this.vpcId = vpcId;
         this.securityGroupId = group.id;
-        this.registerOutputs({ managers: this.managers, workers: this.workers, vpcId: this.vpcId, securityGroupId: this.securityGroupId });
+        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry, vpcId: this.vpcId, securityGroupId: this.securityGroupId });
+    }
+
+    /** The gateway answers on the edge machines' public addresses. */
+    edgeAddress(node: SwarmNode): string {
+        return node.host;
     }
 }

@@ -15,6 +15,11 @@ export interface CommandArgs {
     delete?: pulumi.Input<string>;
     /** Fed to the script on stdin: the one way secrets reach a script. */
     stdin?: pulumi.Input<string>;
+    /**
+     * Fed to the script on stdin like `stdin` (not both), for a login secret that rotates: a new
+     * value does not make the script run again.
+     */
+    credentials?: pulumi.Input<string | undefined>;
     /** Environment variables; local scripts only (a remote command with them fails its check). */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
     /** Any change of these replaces the resource (delete, then create). */

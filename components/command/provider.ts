@@ -35,6 +35,8 @@ export interface CommandInputs {
     update?: string;
     delete?: string;
     stdin?: string;
+    /** On stdin when there is no `stdin`; not part of the fingerprint (a rotating login secret). */
+    credentials?: string;
     environment?: Record<string, string>;
     triggers?: unknown[];
     timeoutSeconds?: number;
@@ -262,12 +264,13 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
 }
 
 /** Runs a script where the inputs say: on the machine of `connection`, else locally. */
-export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "environment" | "timeoutSeconds">, script: string): Promise<ScriptResult> {
+export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "credentials" | "environment" | "timeoutSeconds">, script: string): Promise<ScriptResult> {
     const timeoutSeconds = inputs.timeoutSeconds ?? defaultTimeoutSeconds;
+    const stdin = inputs.stdin ?? inputs.credentials;
     if (inputs.connection) {
-        return runRemote(inputs.connection, script, inputs.stdin, timeoutSeconds);
+        return runRemote(inputs.connection, script, stdin, timeoutSeconds);
     }
-    return runLocal(script, inputs.stdin, inputs.environment ?? {}, timeoutSeconds);
+    return runLocal(script, stdin, inputs.environment ?? {}, timeoutSeconds);
 }
 
 /** Drops absent values: the provider protocol's structs cannot carry `undefined`. */
@@ -299,6 +302,7 @@ export const commandProvider = {
     async check(_olds: CommandInputs, news: CommandInputs) {
         const failures: { property: string; reason: string }[] = [];
         if (typeof news.create !== "string") failures.push({ property: "create", reason: "a create script is required" });
+        if (news.stdin !== undefined && news.credentials !== undefined) failures.push({ property: "credentials", reason: "give stdin or credentials, not both" });
         if (news.connection && news.environment && Object.keys(news.environment).length > 0) {
             // sshd drops variables it does not accept, and splicing them into the script would
             // put their values into logs and errors: remote scripts get values on stdin instead.

@@ -39,8 +39,8 @@ export interface RegistrySettings {
 export interface SshSettings {
     user?: string;
     publicKey?: string;
-    /** True when `ssh.privateKey` is set (its value only travels as a secret). */
-    hasPrivateKey: boolean;
+    /** `ssh.privateKey` (a secret in config): never put into a message; it reaches the machines' commands as a secret. */
+    privateKey?: string;
 }
 
 export interface AwsSettings {
@@ -358,12 +358,12 @@ function validateRegistry(raw: unknown, problems: string[]): RegistrySettings | 
 }
 
 function validateSsh(raw: unknown, problems: string[]): SshSettings {
-    if (raw === undefined) return { hasPrivateKey: false };
+    if (raw === undefined) return {};
     if (!isObject(raw)) {
         problems.push(`ssh: ${show(raw)} is not an object {user, publicKey, privateKey}`);
-        return { hasPrivateKey: false };
+        return {};
     }
-    const settings: SshSettings = { hasPrivateKey: false };
+    const settings: SshSettings = {};
     for (const key of Object.keys(raw)) {
         // Never echo the value of privateKey.
         if (!["user", "publicKey", "privateKey"].includes(key)) problems.push(`ssh.${key}: unknown key; allowed: user, publicKey, privateKey`);
@@ -380,8 +380,8 @@ function validateSsh(raw: unknown, problems: string[]): SshSettings {
     if (raw.privateKey !== undefined) {
         if (typeof raw.privateKey !== "string" || !raw.privateKey.includes("PRIVATE KEY-----")) {
             problems.push("ssh.privateKey: is not a PEM/OpenSSH private key (set it with `pulumi config set --secret ssh.privateKey < key`)");
-        } else settings.hasPrivateKey = true;
-        if (settings.hasPrivateKey && settings.publicKey === undefined) {
+        } else settings.privateKey = raw.privateKey;
+        if (settings.privateKey && settings.publicKey === undefined) {
             problems.push("ssh.publicKey: required with ssh.privateKey (the machines are given the public key)");
         }
     }
@@ -463,7 +463,7 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
     const local = validateLocal(raw.local, problems);
     const ssh = validateSsh(raw.ssh, problems);
     const registry = validateRegistry(raw.registry, problems);
-    if (provider === "hosts" && !ssh.hasPrivateKey) {
+    if (provider === "hosts" && !ssh.privateKey) {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
 

@@ -1,4 +1,6 @@
-import { HostEntry } from "../config";
+import * as pulumi from "@pulumi/pulumi";
+import { HostEntry, RegistrySettings } from "../config";
+import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { SwarmNode } from "../swarm";
 
 /**
@@ -11,4 +13,34 @@ export function hostsNodes(hosts: HostEntry[], defaultUser = "root"): { managers
             .filter((h) => h.role === role)
             .map((h, i) => ({ name: `${role}-${i}`, host: h.host, port: h.port, user: h.user ?? defaultUser, privateAddress: h.privateAddress, role }));
     return { managers: of("manager"), workers: of("worker") };
+}
+
+export interface HostNodesArgs {
+    hosts: HostEntry[];
+    /** SSH user of hosts that name none. */
+    defaultUser?: string;
+    /** The registry the machines pull the stack's images from; none: the stack is not deployed. */
+    registry?: RegistrySettings;
+}
+
+/** The `hosts` provider: listed machines, reached at their listed address. */
+export class HostNodes extends pulumi.ComponentResource implements Machines {
+    public readonly managers: SwarmNode[];
+    public readonly workers: SwarmNode[];
+    public readonly registry?: pulumi.Output<ImageRegistry>;
+    public readonly access: MachineAccess = { timeoutSeconds: 300, cloudInit: false, encryptOverlay: false };
+
+    constructor(name: string, args: HostNodesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:hosts:HostNodes", name, {}, opts);
+        ({ managers: this.managers, workers: this.workers } = hostsNodes(args.hosts, args.defaultUser));
+        if (args.registry) {
+            const { address, pullAddress } = args.registry;
+            this.registry = pulumi.output({ push: address, pull: pullAddress ?? address, instance: address });
+        }
+        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry });
+    }
+
+    edgeAddress(node: SwarmNode): string {
+        return node.host;
+    }
 }

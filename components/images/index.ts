@@ -4,6 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageDefinition } from "../../stacks/types";
 import { Command } from "../command";
+import { ImageRegistry } from "../machines";
 import { renderScript } from "../shell";
 
 /** Hash of the named files and folders (recursively) of `root`: the image's content version. */
@@ -33,26 +34,28 @@ export interface ImageBuildSpec {
     /** Present on this machine's engine (see BaseImage). */
     baseImage: string;
     prepare?: string;
+    /** A plain-HTTP registry. */
+    insecure?: boolean;
+    /** The machines' platform, like linux/amd64. */
+    platform?: string;
+    /** Registry login user; the password comes on stdin. */
+    loginUser?: string;
 }
 
 /** Builds and pushes the image unless the registry has it already; prints the pull reference. */
 export function buildAndPushScript(spec: ImageBuildSpec): string {
-    const [registry, ...rest] = spec.pushRef.split("/");
-    const [repository, tag] = rest.join("/").split(":");
     return renderScript(path.join(scriptsDir, "build-and-push.sh"), {
-        MANIFEST_URL: `http://${registry}/v2/${repository}/manifests/${tag}`,
         PUSH_REF: spec.pushRef,
         PULL_REF: spec.pullRef,
         CONTEXT_DIR: spec.contextDir,
         DOCKERFILE: path.join(spec.contextDir, spec.dockerfile),
         BASE_IMAGE: spec.baseImage,
         PREPARE: spec.prepare ?? "",
+        INSECURE: spec.insecure ?? false,
+        PLATFORM: spec.platform ?? "",
+        LOGIN_USER: spec.loginUser ?? "",
     });
 }
-
-/** Runs `prepare` (an image's command line that makes its build context ready) in `contextDir`. */
-export const prepareScript = (contextDir: string, prepare: string): string =>
-    renderScript(path.join(scriptsDir, "prepare.sh"), { CONTEXT_DIR: contextDir, PREPARE: prepare });
 
 export interface RegistryImagesArgs {
     images: Record<string, ImageDefinition>;
@@ -60,16 +63,17 @@ export interface RegistryImagesArgs {
     root: string;
     /** Repository path prefix, e.g. `categorisation`. */
     repository: string;
-    /** Where to push and where the nodes pull; `instance` changes when the registry is new (empty). */
-    registry: pulumi.Input<{ push: string; pull: string; instance: string }>;
+    /** Where to push and where the machines pull. */
+    registry: pulumi.Input<ImageRegistry>;
     /** The base image, as a BaseImage's output: no build starts before it is there. */
     baseImage: pulumi.Input<string>;
 }
 
 /**
- * The stack's images, built on the machine running Pulumi and pushed to a registry the nodes
- * pull from. An image is built only when the content of its inputs changed (its tag is a hash
- * of them).
+ * The stack's images, built on the machine running Pulumi and pushed to the registry the machines
+ * pull from (the local provider's registry container, a registry named in config, or ECR). An
+ * image is built only when the content of its inputs changed (its tag is a hash of them) or the
+ * registry is new.
  */
 export class RegistryImages extends pulumi.ComponentResource {
     /** Image key -> reference the nodes pull. */
@@ -77,23 +81,31 @@ export class RegistryImages extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryImagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:images:RegistryImages", name, {}, opts);
+        const registry = pulumi.output(args.registry);
+        // Everything but the password, which stays secret and only ever travels on stdin.
+        const endpoint = pulumi.unsecret(registry.apply(({ credentials, ...rest }) => ({ ...rest, loginUser: credentials?.username })));
+        const password = registry.apply((r) => r.credentials?.password);
         // One build at a time: they share build contexts and the machine's CPUs.
         let previous: Command | undefined;
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = path.join(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);
             const built = new Command(`${name}-${key}`, {
-                create: pulumi.all([args.registry, args.baseImage]).apply(([registry, baseImage]) =>
+                create: pulumi.all([endpoint, args.baseImage]).apply(([r, baseImage]) =>
                     buildAndPushScript({
-                        pushRef: `${registry.push}/${args.repository}/${key}:${tag}`,
-                        pullRef: `${registry.pull}/${args.repository}/${key}:${tag}`,
+                        pushRef: `${r.push}/${args.repository}/${key}:${tag}`,
+                        pullRef: `${r.pull}/${args.repository}/${key}:${tag}`,
                         contextDir,
                         dockerfile: image.dockerfile,
                         baseImage,
                         prepare: image.prepare,
+                        insecure: r.insecure,
+                        platform: r.platform,
+                        loginUser: r.loginUser,
                     }),
                 ),
-                triggers: [tag, pulumi.output(args.registry).apply((r) => r.instance)],
+                credentials: password,
+                triggers: [tag, endpoint.instance],
                 timeoutSeconds: 1800,
             }, { parent: this, dependsOn: previous ? [previous] : [] });
             previous = built;

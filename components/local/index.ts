@@ -3,8 +3,8 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { hashInputs } from "../images";
-import { BaseImage } from "../images/base";
 import { LocalSettings, Role } from "../config";
+import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { addressAt } from "../network";
 import { SwarmNode } from "../swarm";
 import * as scripts from "./scripts";
@@ -63,29 +63,22 @@ export interface LocalNodesArgs {
     settings: LocalSettings;
     /** Authorised for root on every node. */
     publicKey: pulumi.Input<string>;
-}
-
-/** A registry as seen from the machine running Pulumi (push) and from the nodes (pull). */
-export interface RegistryEndpoints {
-    push: string;
-    pull: string;
-    /** Changes when the registry is made anew (and so is empty). */
-    instance: string;
+    /** The base image of the node and registry images, once it is present (see BaseImage). */
+    baseImage: pulumi.Input<string>;
 }
 
 /**
  * Containers acting as machines on the local Docker engine, each with its own dockerd and sshd,
  * on one bridge network with static addresses; SSH published on 127.0.0.1.
  */
-export class LocalNodes extends pulumi.ComponentResource {
+export class LocalNodes extends pulumi.ComponentResource implements Machines {
     public readonly managers: pulumi.Output<SwarmNode>[];
     public readonly workers: pulumi.Output<SwarmNode>[];
     public readonly networkName: string;
     public readonly gateway: string;
     /** The registry the nodes pull stack images from; ready once this output resolves. */
-    public readonly registry: pulumi.Output<RegistryEndpoints>;
-    /** The base image of every image built here; present once this output resolves. */
-    public readonly baseImage: pulumi.Output<string>;
+    public readonly registry: pulumi.Output<ImageRegistry>;
+    public readonly access: MachineAccess = { timeoutSeconds: 300, cloudInit: false, encryptOverlay: false };
 
     constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:local:LocalNodes", name, {}, opts);
@@ -96,10 +89,9 @@ export class LocalNodes extends pulumi.ComponentResource {
         this.networkName = prefix;
         this.gateway = gatewayOf(args.settings.subnet);
 
-        this.baseImage = new BaseImage(`${name}-base-image`, { tag: args.settings.baseImage }, { parent: this }).tag;
         const buildImage = (label: string, tag: string, contextDir: string) =>
             new Command(`${name}-${label}-image`, {
-                create: this.baseImage.apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
+                create: pulumi.output(args.baseImage).apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
                 triggers: [tag, args.settings.baseImage],
             }, { parent: this });
         const image = nodeImageTag();
@@ -130,6 +122,7 @@ export class LocalNodes extends pulumi.ComponentResource {
             push: `127.0.0.1:${args.settings.registryPort}`,
             pull: `${registryAddress}:5000`,
             instance,
+            insecure: true,
         }));
         const registries = `${registryAddress}:5000`;
         const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
@@ -161,6 +154,11 @@ export class LocalNodes extends pulumi.ComponentResource {
         });
         this.managers = nodes.filter((n) => n.plan.role === "manager").map((n) => n.node);
         this.workers = nodes.filter((n) => n.plan.role === "worker").map((n) => n.node);
-        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry, baseImage: this.baseImage });
+        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry });
+    }
+
+    /** Nodes are reached at their own address on the nodes' network. */
+    edgeAddress(node: SwarmNode): string {
+        return node.privateAddress;
     }
 }

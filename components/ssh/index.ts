@@ -27,3 +27,18 @@ export class SshKeyPair extends pulumi.dynamic.Resource {
         }, "ssh", "SshKeyPair");
     }
 }
+
+/** The key the machines trust: the one in config, or one made once and kept (secret) in the state. */
+export interface MachineKey {
+    publicKey: pulumi.Output<string>;
+    /** Secret. */
+    privateKey: pulumi.Output<string>;
+}
+
+export function machineKey(name: string, configured: { publicKey?: string; privateKey?: string }): MachineKey {
+    if (configured.privateKey && configured.publicKey) {
+        return { publicKey: pulumi.output(configured.publicKey), privateKey: pulumi.secret(configured.privateKey) };
+    }
+    const generated = new SshKeyPair(name, { comment: `${pulumi.getProject()}-${pulumi.getStack()}` });
+    return { publicKey: generated.publicKey, privateKey: pulumi.secret(generated.privateKey) };
+}

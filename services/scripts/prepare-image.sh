@@ -3,7 +3,8 @@
 # and (in .image/) the Node.js binary from the npm registry's node-linux-<arch> package, at the
 # version the project pins in its .nvmrc (Node 22), so the image runs that Node whatever Node the
 # base image's distribution ships, and `docker build` itself downloads nothing but Debian packages.
-# NODE_ARCH (x64 or arm64) is the target's architecture; default: this machine's.
+# NODE_ARCH (x64 or arm64) is the target's architecture; else that of TARGET_PLATFORM (a Docker
+# platform such as linux/amd64); else this machine's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 node_version=$(tr -d ' \nv' <../.nvmrc)
@@ -14,6 +15,10 @@ fi
 npm run build
 
 arch=${NODE_ARCH:-}
+case "${TARGET_PLATFORM:-}" in
+    */amd64) arch=${arch:-x64} ;;
+    */arm64) arch=${arch:-arm64} ;;
+esac
 if [ -z "$arch" ]; then
     case "$(uname -m)" in
         x86_64) arch=x64 ;;

@@ -143,19 +143,21 @@ test("SSH runs as ubuntu with dial retries raised for booting machines", () => {
     assert.ok(ready.every((c) => reveal(c.inputs.connection).user === "ubuntu" && reveal(c.inputs.connection).dialAttempts >= 60));
 });
 
-test("images live in ECR repositories with a lifecycle policy, pushed by the docker provider", () => {
+test("images live in ECR repositories with a lifecycle policy, built here and pushed by the one image builder", () => {
     const repositories = ofType(production, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
     assert.deepEqual(repositories, ["categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis"]);
     const policies = ofType(production, "aws:ecr/lifecyclePolicy:LifecyclePolicy");
     assert.equal(policies.length, 4);
     assert.equal(JSON.parse(policies[0].inputs.policy).rules[0].action.type, "expire");
-    const images = ofType(production, "docker:index/image:Image");
-    assert.equal(images.length, 4);
+    const images = commands(production).filter((c) => c.name.startsWith("images-"));
+    assert.deepEqual(images.map((c) => c.name).sort(), ["images-gateway", "images-nats", "images-pipeline", "images-redis"]);
     for (const image of images) {
-        assert.ok(isSecretValue(image.inputs.registry), "registry credentials are secret");
-        assert.equal(reveal(image.inputs.registry).username, "AWS");
-        assert.equal(image.inputs.build.platform, "linux/amd64");
-        assert.match(image.inputs.imageName, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/\w+:[0-9a-f]{12}$/);
+        assert.ok(isSecretValue(image.inputs.credentials), "the registry password is a secret");
+        assert.equal(reveal(image.inputs.credentials), "mock-ecr-password");
+        assert.doesNotMatch(image.inputs.create, /mock-ecr-password/, "the password never enters the script");
+        assert.match(image.inputs.create, /\nLOGIN_USER='AWS'\n/);
+        assert.match(image.inputs.create, /\nPLATFORM='linux\/amd64'\n/);
+        assert.match(image.inputs.create, /\nPUSH_REF='123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/\w+:[0-9a-f]{12}'\n/);
     }
 });
 

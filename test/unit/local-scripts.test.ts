@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { localDefaults } from "../../components/config";
-import { buildAndPushScript, prepareScript } from "../../components/images";
+import { buildAndPushScript } from "../../components/images";
 import { prepareBaseImageScript } from "../../components/images/base";
 import * as local from "../../components/local/scripts";
 import { renderScript } from "../../components/shell";
@@ -25,6 +25,8 @@ interface Run {
     calls: string[][];
     /** For each call, `NAME=value` of the variables `show` names, as the stand-in saw them. */
     environments: string[][];
+    /** What `docker login` read on stdin, if it ran. */
+    stdinOfLogin?: string;
 }
 
 interface RunOptions {
@@ -33,6 +35,7 @@ interface RunOptions {
     env?: Record<string, string>;
     /** Variables whose values each call records. */
     show?: string[];
+    stdin?: string;
 }
 
 /**
@@ -57,14 +60,16 @@ function run(script: string, options: RunOptions = {}): Run {
                 `call="${name} $*"`,
                 "IFS='\n'",
                 `for pattern in $STUB_FAIL; do case "$call" in $pattern) echo "refused: $call" >&2; exit 1 ;; esac; done`,
-                ...(name === "docker" ? ["echo 'docker output'"] : []),
+                // A login reads its password from stdin: kept to check what arrived.
+                ...(name === "docker" ? ['[ "$1" != login ] || cat >>"$STUB_LOG.stdin"', "echo 'docker output'"] : []),
             ].join("\n");
             fs.writeFileSync(path.join(dir, name), `${stub}\n`, { mode: 0o755 });
         }
         const env = { ...process.env, ...options.env, PATH: `${dir}:${process.env.PATH}`, STUB_LOG: log, STUB_FAIL: (options.fail ?? []).join("\n"), STUB_SHOW: (options.show ?? []).join(" ") };
-        const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env });
+        const result = spawnSync("/bin/sh", ["-c", script], { encoding: "utf8", env, input: options.stdin ?? "" });
+        const stdinOfLogin = fs.existsSync(`${log}.stdin`) ? fs.readFileSync(`${log}.stdin`, "utf8") : undefined;
         const lines = (file: string) => fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((line) => line.split("\x1f").slice(0, -1));
-        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: lines(log), environments: lines(`${log}.env`) };
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: lines(log), environments: lines(`${log}.env`), stdinOfLogin };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -130,16 +135,15 @@ test("labels the scripts cannot split into key=value lines are refused", () => {
 test("the image scripts render their .sh file with the spec as parameters", () => {
     const spec = { pushRef: "127.0.0.1:5000/cat/pipeline:abc", pullRef: "10.0.0.2:5000/cat/pipeline:abc", contextDir: "/ctx", dockerfile: "Dockerfile", baseImage: "debian:bookworm-slim" };
     const params = {
-        MANIFEST_URL: "http://127.0.0.1:5000/v2/cat/pipeline/manifests/abc",
         PUSH_REF: spec.pushRef,
         PULL_REF: spec.pullRef,
         CONTEXT_DIR: "/ctx",
         DOCKERFILE: "/ctx/Dockerfile",
         BASE_IMAGE: "debian:bookworm-slim",
     };
-    assert.equal(buildAndPushScript({ ...spec, prepare: "bash scripts/prepare-image.sh >&2" }), renderScript(imagesScript("build-and-push"), { ...params, PREPARE: "bash scripts/prepare-image.sh >&2" }));
-    assert.equal(buildAndPushScript(spec), renderScript(imagesScript("build-and-push"), { ...params, PREPARE: "" }));
-    assert.equal(prepareScript("/ctx", "npm run build"), renderScript(imagesScript("prepare"), { CONTEXT_DIR: "/ctx", PREPARE: "npm run build" }));
+    const rest = { INSECURE: false, PLATFORM: "", LOGIN_USER: "" };
+    assert.equal(buildAndPushScript({ ...spec, prepare: "bash scripts/prepare-image.sh >&2" }), renderScript(imagesScript("build-and-push"), { ...params, PREPARE: "bash scripts/prepare-image.sh >&2", ...rest }));
+    assert.equal(buildAndPushScript(spec), renderScript(imagesScript("build-and-push"), { ...params, PREPARE: "", ...rest }));
     assert.equal(
         prepareBaseImageScript(localDefaults.baseImage),
         renderScript(imagesScript("prepare-base-image"), { TAG: localDefaults.baseImage, OFFLINE_SCRIPT: path.join(projectRoot, "scripts", "build-base-image.sh") }),
@@ -279,7 +283,7 @@ test("a container and its volume are removed only when they exist", () => {
 });
 
 const image = (contextDir: string, prepare?: string) =>
-    buildAndPushScript({ pushRef: "127.0.0.1:5000/cat/pipeline:abc", pullRef: "10.0.0.2:5000/cat/pipeline:abc", contextDir, dockerfile: "Dockerfile", baseImage: "debian:bookworm-slim", prepare });
+    buildAndPushScript({ pushRef: "127.0.0.1:5000/cat/pipeline:abc", pullRef: "10.0.0.2:5000/cat/pipeline:abc", contextDir, dockerfile: "Dockerfile", baseImage: "debian:bookworm-slim", prepare, insecure: true });
 const manifestCheck = ["curl", "-fsS", "-o", "/dev/null", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json", "http://127.0.0.1:5000/v2/cat/pipeline/manifests/abc"];
 
 test("an image the registry already has is not prepared, built or pushed again", () => {
@@ -322,11 +326,27 @@ test("a failed prepare step stops the image before its build", () => {
     });
 });
 
-test("the ECR prepare step runs the command line in the context with the given environment", () => {
+test("a registry with a login gets the password on stdin only, is asked with docker, and gets images for its platform", () => {
     withDir((ctx) => {
-        const result = run(prepareScript(ctx, `echo "$NODE_ARCH $(pwd)" > prepared`), { env: { NODE_ARCH: "x64" } });
+        const script = buildAndPushScript({
+            pushRef: "1.dkr.ecr.eu-west-1.amazonaws.com/cat/pipeline:abc",
+            pullRef: "1.dkr.ecr.eu-west-1.amazonaws.com/cat/pipeline:abc",
+            contextDir: ctx,
+            dockerfile: "Dockerfile",
+            baseImage: "debian:bookworm-slim",
+            prepare: `echo "$TARGET_PLATFORM" > prepared`,
+            platform: "linux/amd64",
+            loginUser: "AWS",
+        });
+        assert.doesNotMatch(script, /s3cret/);
+        const result = run(script, { fail: ["docker manifest *"], stdin: "s3cret-token" });
         assert.equal(result.status, 0, result.stderr);
-        assert.equal(fs.readFileSync(path.join(ctx, "prepared"), "utf8"), `x64 ${ctx}\n`);
+        assert.equal(result.stdinOfLogin, "s3cret-token");
+        assert.ok(result.calls.every((call) => !call.includes("s3cret-token")), "the password is never an argument");
+        assert.deepEqual(result.calls.map((call) => call.slice(0, 2)), [["docker", "login"], ["docker", "manifest"], ["docker", "build"], ["docker", "push"]]);
+        assert.deepEqual(result.calls[0], ["docker", "login", "--username", "AWS", "--password-stdin", "1.dkr.ecr.eu-west-1.amazonaws.com"]);
+        assert.ok(result.calls[2].join(" ").includes("--platform linux/amd64"));
+        assert.equal(fs.readFileSync(path.join(ctx, "prepared"), "utf8"), "linux/amd64\n");
     });
 });
 

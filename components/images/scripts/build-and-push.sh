@@ -1,16 +1,31 @@
 #!/bin/sh
 # shellcheck shell=sh
-# Builds image PUSH_REF and pushes it, unless the registry has it already (its manifest answers at
-# MANIFEST_URL); prints PULL_REF, the image as the nodes pull it. The build takes the context
-# CONTEXT_DIR, its DOCKERFILE and BASE_IMAGE (present on this machine's engine); PREPARE, when not
-# empty, is a command line run in the context first.
-: "${MANIFEST_URL:?}" "${PUSH_REF:?}" "${PULL_REF:?}" "${CONTEXT_DIR:?}" "${DOCKERFILE:?}" "${BASE_IMAGE:?}"
-PREPARE=${PREPARE:-}
-if curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$MANIFEST_URL"; then
+# Builds image PUSH_REF and pushes it, unless the registry has it already; prints PULL_REF, the
+# image as the machines pull it. The build takes the context CONTEXT_DIR, its DOCKERFILE and
+# BASE_IMAGE (present on this machine's engine), for PLATFORM when set; PREPARE, when not empty,
+# is a command line run in the context first (it sees TARGET_PLATFORM). A registry that wants a
+# login (LOGIN_USER set) gets its password on stdin; INSECURE=true is a plain-HTTP registry.
+: "${PUSH_REF:?}" "${PULL_REF:?}" "${CONTEXT_DIR:?}" "${DOCKERFILE:?}" "${BASE_IMAGE:?}"
+PREPARE=${PREPARE:-} PLATFORM=${PLATFORM:-} LOGIN_USER=${LOGIN_USER:-} INSECURE=${INSECURE:-false}
+registry=${PUSH_REF%%/*}
+if [ -n "$LOGIN_USER" ]; then
+    docker login --username "$LOGIN_USER" --password-stdin "$registry" >/dev/null
+fi
+# Tags are content hashes and never pushed twice (registries may refuse it: immutable tags).
+if [ "$INSECURE" = true ]; then
+    path=${PUSH_REF#*/}
+    manifest="http://$registry/v2/${path%:*}/manifests/${path##*:}"
+    pushed() { curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "$manifest"; }
+else
+    pushed() { docker manifest inspect "$PUSH_REF" >/dev/null 2>&1; }
+fi
+if pushed; then
     echo "$PULL_REF"
     exit 0
 fi
-if [ -n "$PREPARE" ]; then (cd "$CONTEXT_DIR" && sh -eu -c "$PREPARE"); fi
-docker build --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF" "$CONTEXT_DIR" >&2
+if [ -n "$PREPARE" ]; then (cd "$CONTEXT_DIR" && TARGET_PLATFORM=$PLATFORM sh -eu -c "$PREPARE"); fi
+set -- --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF"
+if [ -n "$PLATFORM" ]; then set -- "$@" --platform "$PLATFORM"; fi
+docker build "$@" "$CONTEXT_DIR" >&2
 docker push "$PUSH_REF" >&2
 echo "$PULL_REF"

@@ -1,0 +1,46 @@
+// The stack's image repositories in ECR, as the registry the images are pushed to and pulled from.
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { ImageRegistry } from "../machines";
+
+/** ECR lifecycle policy: keep the newest images, expire the rest. */
+export function lifecyclePolicy(keep: number): string {
+    return JSON.stringify({
+        rules: [{
+            rulePriority: 1,
+            description: `keep the newest ${keep} images`,
+            selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keep },
+            action: { type: "expire" },
+        }],
+    });
+}
+
+/**
+ * One repository per image, `<prefix>/<image>`, with tags that never change once pushed and a
+ * lifecycle policy keeping the newest `keep`. The registry (its login secret) resolves once they
+ * all exist; `host` is the registry's host name, not secret.
+ */
+export function ecrRegistry(name: string, prefix: string, images: string[], tags: Record<string, string>, parent: pulumi.Resource, keep = 10) {
+    if (images.length === 0) throw new Error("ecrRegistry: no images to make repositories for");
+    const repositories = images.map((image) => {
+        const repo = new aws.ecr.Repository(`${name}-${image}`, {
+            name: `${prefix}/${image}`,
+            imageTagMutability: "IMMUTABLE",
+            imageScanningConfiguration: { scanOnPush: true },
+            forceDelete: true,
+            tags,
+        }, { parent });
+        new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repo.name, policy: lifecyclePolicy(keep) }, { parent });
+        return repo;
+    });
+    const host = pulumi.all(repositories.map((r) => r.repositoryUrl)).apply((urls) => urls[0].split("/")[0]);
+    const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repositories[0].registryId }, { parent });
+    const registry: pulumi.Output<ImageRegistry> = pulumi.all([host, auth.userName, pulumi.secret(auth.password)]).apply(([h, username, password]) => ({
+        push: h,
+        pull: h,
+        instance: h,
+        credentials: { username, password },
+        platform: "linux/amd64",
+    }));
+    return { host, registry };
+}
