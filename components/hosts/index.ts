@@ -1,14 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
-import { HostEntry, RegistrySettings } from "../config";
+import { Role } from "../config";
 import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { SwarmNode } from "../swarm";
+
+/** A machine you have, as listed in the `hosts` config. */
+export interface HostMachine {
+    host: string;
+    port: number;
+    /** Default: the default user. */
+    user?: string;
+    role: Role;
+    privateAddress: string;
+}
 
 /**
  * Machines you already have, as listed in the `hosts` config: nothing to create, only their
  * description for the swarm. Names follow the order of the list within each role.
  */
-export function hostsNodes(hosts: HostEntry[], defaultUser = "root"): { managers: SwarmNode[]; workers: SwarmNode[] } {
-    const of = (role: HostEntry["role"]) =>
+export function hostsNodes(hosts: HostMachine[], defaultUser = "root"): { managers: SwarmNode[]; workers: SwarmNode[] } {
+    const of = (role: Role) =>
         hosts
             .filter((h) => h.role === role)
             .map((h, i) => ({ name: `${role}-${i}`, host: h.host, port: h.port, user: h.user ?? defaultUser, privateAddress: h.privateAddress, role }));
@@ -16,11 +26,14 @@ export function hostsNodes(hosts: HostEntry[], defaultUser = "root"): { managers
 }
 
 export interface HostNodesArgs {
-    hosts: HostEntry[];
+    hosts: HostMachine[];
     /** SSH user of hosts that name none. */
     defaultUser?: string;
-    /** The registry the machines pull the stack's images from; none: the stack is not deployed. */
-    registry?: RegistrySettings;
+    /**
+     * The registry this machine pushes the stack's images to (`address`) and the machines pull
+     * them from (`pullAddress`, default the same); none: the stack is not deployed.
+     */
+    registry?: { address: string; pullAddress?: string };
 }
 
 /** The `hosts` provider: listed machines, reached at their listed address. */

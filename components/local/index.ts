@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { hashInputs } from "../images";
-import { LocalSettings, Role } from "../config";
+import { Role } from "../config";
 import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { addressAt } from "../network";
 import { SwarmNode } from "../swarm";
@@ -29,7 +29,7 @@ export function dockerSafe(value: string): string {
  * Names, static addresses and SSH ports of the nodes: manager i at .10+i and port base+i,
  * worker i at .20+i and port base+10+i, so adding or removing a worker changes no other node.
  */
-export function planLocalNodes(prefix: string, managers: number, workers: number, settings: LocalSettings): LocalNodePlan[] {
+export function planLocalNodes(prefix: string, managers: number, workers: number, settings: Pick<LocalNetwork, "subnet" | "sshPortBase">): LocalNodePlan[] {
     const at = (offset: number) => hostAddress(settings.subnet, offset);
     const plan: LocalNodePlan[] = [];
     for (let i = 0; i < managers; i++) {
@@ -57,10 +57,22 @@ export const nodeImageTag = (): string => contentTag("swarm-node", nodeImageDir)
 /** Address of the registry container: the subnet's second host address. */
 export const registryAddressOf = (subnet: string): string => hostAddress(subnet, 2);
 
+/** The nodes' network on this machine's Docker engine, and how the nodes run. */
+export interface LocalNetwork {
+    /** Subnet of the nodes' bridge network; nodes get static addresses in it. */
+    subnet: string;
+    /** Host port (on 127.0.0.1) of manager 0's SSH; other nodes count up from it. */
+    sshPortBase: number;
+    /** Port on 127.0.0.1 of the registry that stack images are pushed to. */
+    registryPort: number;
+    /** `auto` tries --privileged and falls back to an explicit capability set. */
+    privileged: "auto" | "always" | "never";
+}
+
 export interface LocalNodesArgs {
     managers: number;
     workers: number;
-    settings: LocalSettings;
+    network: LocalNetwork;
     /** Authorised for root on every node. */
     publicKey: pulumi.Input<string>;
     /** The base image of the node and registry images, once it is present (see BaseImage). */
@@ -87,23 +99,23 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
         const prefix = dockerSafe(`${project}-${stack}`);
         const labels = { "swarm.project": project, "swarm.stack": stack };
         this.networkName = prefix;
-        this.gateway = gatewayOf(args.settings.subnet);
+        this.gateway = gatewayOf(args.network.subnet);
 
         const buildImage = (label: string, tag: string, contextDir: string) =>
             new Command(`${name}-${label}-image`, {
                 create: pulumi.output(args.baseImage).apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
-                triggers: [tag, args.settings.baseImage],
+                triggers: [tag, args.baseImage],
             }, { parent: this });
         const image = nodeImageTag();
         const build = buildImage("node", image, nodeImageDir);
 
         const network = new Command(`${name}-network`, {
-            create: scripts.createNetworkScript({ name: prefix, subnet: args.settings.subnet, gateway: this.gateway, labels }),
+            create: scripts.createNetworkScript({ name: prefix, subnet: args.network.subnet, gateway: this.gateway, labels }),
             delete: scripts.removeNetworkScript(prefix),
-            triggers: [prefix, args.settings.subnet],
+            triggers: [prefix, args.network.subnet],
         }, { parent: this, deleteBeforeReplace: true });
 
-        const registryAddress = registryAddressOf(args.settings.subnet);
+        const registryAddress = registryAddressOf(args.network.subnet);
         const registryImage = contentTag("swarm-registry", registryImageDir);
         const registryName = `${prefix}-registry`;
         const registryContainer = new Command(`${name}-registry`, {
@@ -112,20 +124,20 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                 image: registryImage,
                 network: prefix,
                 address: registryAddress,
-                hostPort: args.settings.registryPort,
+                hostPort: args.network.registryPort,
                 labels,
             }),
             delete: scripts.removeContainerScript(registryName),
-            triggers: [registryImage, registryAddress, args.settings.registryPort],
+            triggers: [registryImage, registryAddress, args.network.registryPort],
         }, { parent: this, dependsOn: [buildImage("registry", registryImage, registryImageDir), network], deleteBeforeReplace: true });
         this.registry = registryContainer.id.apply((instance) => ({
-            push: `127.0.0.1:${args.settings.registryPort}`,
+            push: `127.0.0.1:${args.network.registryPort}`,
             pull: `${registryAddress}:5000`,
             instance,
             insecure: true,
         }));
         const registries = `${registryAddress}:5000`;
-        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
+        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.network).map((plan) => {
             const container = new Command(`${name}-${plan.role}-${plan.index}`, {
                 create: scripts.createNodeScript({
                     name: plan.name,
@@ -134,12 +146,12 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                     address: plan.address,
                     sshPort: plan.sshPort,
                     labels: { ...labels, "swarm.role": plan.role },
-                    privileged: args.settings.privileged,
+                    privileged: args.network.privileged,
                 }),
                 delete: scripts.removeContainerScript(plan.name),
                 environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
                 // A node is made anew (not changed in place) when what it was started with changes.
-                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
+                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.network.privileged],
             }, { parent: this, dependsOn: [build, network], deleteBeforeReplace: true });
             const node: pulumi.Output<SwarmNode> = container.id.apply((instance) => ({
                 instance,

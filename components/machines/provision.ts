@@ -21,7 +21,7 @@ export interface ProvisionArgs {
 export function provisionMachines(settings: SwarmConfig, args: ProvisionArgs): Machines {
     switch (settings.provider) {
         case "local":
-            return new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey: args.publicKey, baseImage: args.baseImage });
+            return new LocalNodes("local", { managers: settings.managers, workers: settings.workers, network: settings.local, publicKey: args.publicKey, baseImage: args.baseImage });
         case "hosts":
             return new HostNodes("hosts", { hosts: settings.hosts, defaultUser: settings.ssh.user, registry: settings.registry });
         case "aws":
