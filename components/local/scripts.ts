@@ -2,9 +2,9 @@
 // (scripts/*.sh beside this file). Idempotent: each checks whether its object exists before
 // creating or removing it. These functions only name a script and its parameters.
 import * as path from "path";
-import { renderScript, ScriptParams } from "../shell";
+import { labelArgs, renderScript, ScriptParams } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params);
+const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
 
 /** The flags that let a container run dockerd where --privileged is refused. */
 export const capabilityFlags = [
@@ -17,16 +17,6 @@ export const capabilityFlags = [
     "--volume /sys/fs/cgroup:/sys/fs/cgroup:rw",
     "--tmpfs /run",
 ].join(" ");
-
-/** Labels as the scripts take them: one `key=value` line each. */
-function labelLines(labels: Record<string, string>): string {
-    return Object.entries(labels)
-        .map(([k, v]) => {
-            if (/[\n=]/.test(k) || v.includes("\n")) throw new Error(`label ${JSON.stringify(k)}: keys hold no '=' or newline, values no newline`);
-            return `${k}=${v}`;
-        })
-        .join("\n");
-}
 
 export interface ImageBuild {
     tag: string;
@@ -47,7 +37,7 @@ export interface NetworkSpec {
 }
 
 export const createNetworkScript = (net: NetworkSpec): string =>
-    script("create-network", { NETWORK: net.name, SUBNET: net.subnet, GATEWAY: net.gateway, LABELS: labelLines(net.labels) });
+    script("create-network", { NETWORK: net.name, SUBNET: net.subnet, GATEWAY: net.gateway }, labelArgs("--label", net.labels));
 
 export const removeNetworkScript = (name: string): string => script("remove-network", { NETWORK: name });
 
@@ -62,13 +52,12 @@ interface ContainerSpec {
     labels: Record<string, string>;
 }
 
-/** The parameters every container script takes: the container, where it runs, its labels and volume. */
+/** The parameters every container script takes: the container, where it runs, and its volume. */
 const containerParams = (spec: ContainerSpec): ScriptParams => ({
     NAME: spec.name,
     IMAGE: spec.image,
     NETWORK: spec.network,
     ADDRESS: spec.address,
-    LABELS: labelLines(spec.labels),
     VOLUME: volumeOf(spec.name),
 });
 
@@ -82,7 +71,7 @@ export interface NodeContainerSpec extends ContainerSpec {
  * key comes from the environment (SSH_AUTHORIZED_KEY), extra registries from INSECURE_REGISTRIES.
  */
 export const createNodeScript = (node: NodeContainerSpec): string =>
-    script("create-node", { ...containerParams(node), SSH_PORT: node.sshPort, PRIVILEGED: node.privileged, CAPABILITY_FLAGS: capabilityFlags });
+    script("create-node", { ...containerParams(node), SSH_PORT: node.sshPort, PRIVILEGED: node.privileged, CAPABILITY_FLAGS: capabilityFlags }, labelArgs("--label", node.labels));
 
 export interface RegistryContainerSpec extends ContainerSpec {
     /** Port on 127.0.0.1 to push to (the engine trusts loopback registries without TLS). */
@@ -91,7 +80,7 @@ export interface RegistryContainerSpec extends ContainerSpec {
 
 /** Starts the registry container the nodes pull from (its storage on a volume); waits until it answers. */
 export const createRegistryScript = (registry: RegistryContainerSpec): string =>
-    script("create-registry", { ...containerParams(registry), HOST_PORT: registry.hostPort });
+    script("create-registry", { ...containerParams(registry), HOST_PORT: registry.hostPort }, labelArgs("--label", registry.labels));
 
 /** Removes a container made by this module, with its volume. */
 export const removeContainerScript = (name: string): string => script("remove-container", { NAME: name, VOLUME: volumeOf(name) });

@@ -1,6 +1,7 @@
 // Renders the shell scripts that live as .sh files beside the components: the shared helpers
-// (lib.sh), then the script's parameters as quoted assignments, then the script. Values reach a
-// script only through those assignments (or stdin, for secrets), never spliced into its code.
+// (lib.sh), then the script's parameters as quoted assignments and its arguments (`set --`), then
+// the script. Values reach a script only that way (or on stdin, for secrets), never spliced into
+// its code.
 import * as fs from "fs";
 import * as path from "path";
 
@@ -32,7 +33,18 @@ export function renderParams(params: ScriptParams): string {
         .join("\n");
 }
 
-/** The text to run: helpers, parameters, then `file` (a .sh file of the project). */
-export function renderScript(file: string, params: ScriptParams = {}): string {
-    return [scriptBody(libFile), renderParams(params), scriptBody(file)].filter(Boolean).join("\n");
+/** The text to run: helpers, parameters, arguments (`"$@"` in the script), then `file` (a .sh file of the project). */
+export function renderScript(file: string, params: ScriptParams = {}, args: string[] = []): string {
+    const setArgs = args.length > 0 ? `set -- ${args.map(shellQuote).join(" ")}` : "";
+    return [scriptBody(libFile), renderParams(params), setArgs, scriptBody(file)].filter(Boolean).join("\n");
+}
+
+/** Docker label options (`flag key=value` for each label, by key), for a script's arguments. */
+export function labelArgs(flag: string, labels: Record<string, string>): string[] {
+    return Object.entries(labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .flatMap(([key, value]) => {
+            if (key === "" || key.includes("=")) throw new Error(`label ${JSON.stringify(key)}: a key is not empty and holds no '='`);
+            return [flag, `${key}=${value}`];
+        });
 }

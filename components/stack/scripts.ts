@@ -2,16 +2,16 @@
 // (scripts/*.sh beside this file). Idempotent; these functions only name a script and its
 // parameters.
 import * as path from "path";
-import { renderScript, ScriptParams } from "../shell";
+import { labelArgs, renderScript, ScriptParams } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params);
+const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
 
 /** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
 export const endpointModeScript = (): string => script("endpoint-mode");
 
 /** Creates a swarm config from stdin unless one of that name exists (configs are immutable). */
 export const createConfigScript = (name: string, labels: Record<string, string>): string =>
-    script("config-create", { NAME: name, LABELS: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join("\n") });
+    script("config-create", { NAME: name }, labelArgs("--label", labels));
 
 export const removeConfigScript = (name: string): string => script("config-remove", { NAME: name });
 

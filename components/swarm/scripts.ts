@@ -2,9 +2,9 @@
 // file). Each is idempotent (it checks the node's state before changing it) and never carries a
 // secret: join tokens arrive on stdin. These functions only name a script and its parameters.
 import * as path from "path";
-import { renderScript, ScriptParams } from "../shell";
+import { labelArgs, renderScript, ScriptParams } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params);
+const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
 
 export interface ReadyOptions {
     timeoutSeconds: number;
@@ -32,15 +32,8 @@ export const joinScript = (managerAddress: string, timeoutSeconds: number): stri
 export const leaveScript = (): string => script("leave");
 
 /** On a manager: waits until the node is Ready, then sets its labels. */
-export function admitScript(nodeId: string, labels: Record<string, string>, timeoutSeconds: number): string {
-    const lines = Object.entries(labels)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => {
-            if (/[\n=]/.test(k) || v.includes("\n")) throw new Error(`node label ${JSON.stringify(k)}: keys hold no '=' or newline, values no newline`);
-            return `${k}=${v}`;
-        });
-    return script("admit", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds, LABELS: lines.join("\n") });
-}
+export const admitScript = (nodeId: string, labels: Record<string, string>, timeoutSeconds: number): string =>
+    script("admit", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
 
 /** On a manager: demotes and drains the node, and waits until its tasks run again elsewhere. */
 export const drainScript = (nodeId: string, timeoutSeconds: number): string => script("drain", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds });

@@ -99,37 +99,38 @@ const nodeRun = (...flags: string[]) => [
 ];
 
 test("the local scripts render their .sh file with the spec as parameters", () => {
-    const labelLines = "swarm.project=it's $(mine)\nswarm.stack=dev";
     assert.equal(
         local.buildImageScript({ tag: "swarm-node:1", contextDir: "/ctx", baseImage: "debian:bookworm-slim" }),
         renderScript(localScript("build-image"), { TAG: "swarm-node:1", CONTEXT_DIR: "/ctx", BASE_IMAGE: "debian:bookworm-slim" }),
     );
     assert.equal(
         local.createNetworkScript({ name: "p", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels }),
-        renderScript(localScript("create-network"), { NETWORK: "p", SUBNET: "10.0.0.0/24", GATEWAY: "10.0.0.1", LABELS: labelLines }),
+        renderScript(localScript("create-network"), { NETWORK: "p", SUBNET: "10.0.0.0/24", GATEWAY: "10.0.0.1" }, labelFlags),
     );
     assert.equal(local.removeNetworkScript("p"), renderScript(localScript("remove-network"), { NETWORK: "p" }));
     assert.equal(
         local.createNodeScript(node),
         renderScript(localScript("create-node"), {
-            NAME: "p-worker-0", IMAGE: "swarm-node:1", NETWORK: "p", ADDRESS: "10.0.0.20", LABELS: labelLines, VOLUME: "p-worker-0-docker",
+            NAME: "p-worker-0", IMAGE: "swarm-node:1", NETWORK: "p", ADDRESS: "10.0.0.20", VOLUME: "p-worker-0-docker",
             SSH_PORT: 2210, PRIVILEGED: "auto", CAPABILITY_FLAGS: local.capabilityFlags,
-        }),
+        }, labelFlags),
     );
     assert.equal(
         local.createRegistryScript(registry),
         renderScript(localScript("create-registry"), {
-            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", LABELS: labelLines, VOLUME: "p-registry-docker", HOST_PORT: 5350,
-        }),
+            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", VOLUME: "p-registry-docker", HOST_PORT: 5350,
+        }, labelFlags),
     );
     assert.equal(local.removeContainerScript("p-registry"), renderScript(localScript("remove-container"), { NAME: "p-registry", VOLUME: "p-registry-docker" }));
     assert.match(local.createNodeScript(node), /^set -eu\n/);
-    assert.match(local.createNodeScript(node), /\nLABELS='swarm\.project=it'\\''s \$\(mine\)\nswarm\.stack=dev'\n/);
+    assert.match(local.createNodeScript(node), /\nset -- '--label' 'swarm\.project=it'\\''s \$\(mine\)' '--label' 'swarm\.stack=dev'\n/);
 });
 
-test("labels the scripts cannot split into key=value lines are refused", () => {
-    assert.throws(() => local.createNetworkScript({ name: "p", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { "a=b": "c" } }), /keys hold no '='/);
-    assert.throws(() => local.createNodeScript({ ...node, labels: { a: "b\nc" } }), /values no newline/);
+test("a label key docker would split at '=' is refused; a value with spaces, quotes and globs is kept whole", () => {
+    assert.throws(() => local.createNetworkScript({ name: "p", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { "a=b": "c" } }), /holds no '='/);
+    const result = run(local.createNetworkScript({ name: "p", subnet: "10.0.0.0/24", gateway: "10.0.0.1", labels: { a: "b c'd *" } }), { fail: ["docker network inspect *"] });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.calls.at(-1), ["docker", "network", "create", "--driver", "bridge", "--subnet", "10.0.0.0/24", "--gateway", "10.0.0.1", "--label", "a=b c'd *", "p"]);
 });
 
 test("the image scripts render their .sh file with the spec as parameters", () => {

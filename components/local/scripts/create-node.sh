@@ -1,14 +1,13 @@
 #!/bin/sh
 # shellcheck shell=sh
 # Starts the node container NAME unless it exists, then makes sure it runs; prints NAME. The node
-# runs IMAGE on NETWORK at ADDRESS, with SSH published on 127.0.0.1:SSH_PORT, the LABELS (key=value
-# lines) on it and its volume VOLUME, its engine's data on that volume, and SSH_AUTHORIZED_KEY and
-# INSECURE_REGISTRIES from this script's environment.
+# runs IMAGE on NETWORK at ADDRESS, with SSH published on 127.0.0.1:SSH_PORT, the label flags
+# given as arguments on it and its volume VOLUME, its engine's data on that volume, and
+# SSH_AUTHORIZED_KEY and INSECURE_REGISTRIES from this script's environment.
 # PRIVILEGED says how it may run dockerd: always (--privileged), never (with CAPABILITY_FLAGS, the
 # words of further `docker run` flags, instead) or auto (--privileged, and CAPABILITY_FLAGS where
 # the engine refuses it: engines that may not grant every capability, in nested VMs or rootless).
 : "${NAME:?}" "${IMAGE:?}" "${NETWORK:?}" "${ADDRESS:?}" "${SSH_PORT:?}" "${VOLUME:?}" "${PRIVILEGED:?}" "${CAPABILITY_FLAGS:?}"
-LABELS=${LABELS:-}
 case "$PRIVILEGED" in
     auto | always | never) ;;
     *) fail "PRIVILEGED is $PRIVILEGED: not one of auto, always, never" ;;
@@ -25,12 +24,6 @@ run_with_capabilities() {
     run_container "$@"
 }
 if ! docker container inspect "$NAME" >/dev/null 2>&1; then
-    set --
-    old_ifs=$IFS
-    IFS='
-'
-    for label in $LABELS; do set -- "$@" --label "$label"; done
-    IFS=$old_ifs
     docker volume create "$@" "$VOLUME" >/dev/null
     set -- "$@" --volume "$VOLUME:/var/lib/docker" --env SSH_AUTHORIZED_KEY --env INSECURE_REGISTRIES
     case "$PRIVILEGED" in

@@ -2,18 +2,10 @@
 # shellcheck shell=sh
 # Starts the registry container NAME unless it exists, then makes sure it runs, and waits until
 # it answers. The registry runs IMAGE on NETWORK at ADDRESS (where the nodes pull from), published
-# on 127.0.0.1:HOST_PORT (where this machine pushes to), with the LABELS (key=value lines) on it
-# and its volume VOLUME, its storage on that volume.
+# on 127.0.0.1:HOST_PORT (where this machine pushes to), with the label flags given as arguments
+# on it and its volume VOLUME, its storage on that volume.
 : "${NAME:?}" "${IMAGE:?}" "${NETWORK:?}" "${ADDRESS:?}" "${HOST_PORT:?}" "${VOLUME:?}"
-LABELS=${LABELS:-}
 if ! docker container inspect "$NAME" >/dev/null 2>&1; then
-    set -f
-    set --
-    old_ifs=$IFS
-    IFS='
-'
-    for label in $LABELS; do set -- "$@" --label "$label"; done
-    IFS=$old_ifs
     docker volume create "$@" "$VOLUME" >/dev/null
     docker run --detach --name "$NAME" --hostname "$NAME" --network "$NETWORK" --ip "$ADDRESS" \
         --publish "127.0.0.1:$HOST_PORT:5000" "$@" --volume "$VOLUME:/var/lib/docker-registry" "$IMAGE" >/dev/null

@@ -7,18 +7,13 @@ import { createClient } from "redis";
 import { creditsFor, defaultScoring, type Credit, type ScoringSettings } from "../../src/scoring.js";
 import { ProfileStore, type Outcome } from "../../src/store.js";
 import { parseTaxonomy } from "../../src/taxonomy.js";
+import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { requireBinaries, startRedis, stopAll } from "../helpers/procs.js";
 
 const skip = requireBinaries(["redis-server"]);
 
 const tax = parseTaxonomy([
-  "Unique ID\tParent\tName\tTier 1\tTier 2\tTier 3\tTier 4\tExtension",
-  "1\t\tSports\tSports\t\t\t\t",
-  "2\t1\tTennis\tSports\tTennis\t\t\t",
-  "3\t2\tGrand Slams\tSports\tTennis\tGrand Slams\t\t",
-  "4\t\tHealth\tHealth\t\t\t\t",
-  "5\t4\tConditions\tHealth\tConditions\t\t\tSCD",
-  "6\t5\tAllergies\tHealth\tConditions\tAllergies\t\t",
+  ...smallTaxonomyRows,
   "7\t\tReligion\tReligion\t\t\t\tSCD",
 ].join("\n"));
 

@@ -1,17 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseTaxonomy } from "../../src/taxonomy.js";
+import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { creditsFor, currentScores, decay, defaultScoring } from "../../src/scoring.js";
 
-const tax = parseTaxonomy([
-  "Unique ID\tParent\tName\tTier 1\tTier 2\tTier 3\tTier 4\tExtension",
-  "1\t\tSports\tSports\t\t\t\t",
-  "2\t1\tTennis\tSports\tTennis\t\t\t",
-  "3\t2\tGrand Slams\tSports\tTennis\tGrand Slams\t\t",
-  "4\t\tHealth\tHealth\t\t\t\t",
-  "5\t4\tConditions\tHealth\tConditions\t\t\tSCD",
-  "6\t5\tAllergies\tHealth\tConditions\tAllergies\t\t",
-].join("\n"));
+const tax = parseTaxonomy(smallTaxonomyRows.join("\n"));
 
 test("credit to the node and a halving share to each ancestor", () => {
   assert.deepEqual(creditsFor(tax, "3", 1), [
