@@ -26,6 +26,12 @@ export function subnetCidrs(vpcCidr: string, count: number): string[] {
     return Array.from({ length: count }, (_, i) => subnetAt(vpcCidr, 24, i));
 }
 
+/**
+ * How commands reach EC2 machines: they boot slowly and install Docker from cloud-init, and their
+ * swarm traffic crosses a network that is not ours alone, so it is encrypted.
+ */
+export const awsAccess: MachineAccess = { dialAttempts: 60, timeoutSeconds: 900, cloudInit: true, encryptOverlay: true };
+
 export interface AwsNodesArgs {
     managers: number;
     workers: number;
@@ -49,9 +55,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly workers: pulumi.Output<SwarmNode>[];
     /** The stack's ECR repositories. */
     public readonly registry: pulumi.Output<ImageRegistry>;
-    // Cloud VMs boot slowly and install Docker from cloud-init; their swarm traffic crosses a
-    // network that is not ours alone, so it is encrypted.
-    public readonly access: MachineAccess = { dialAttempts: 60, timeoutSeconds: 900, cloudInit: true, encryptOverlay: true };
+    public readonly access = awsAccess;
     public readonly vpcId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
 

@@ -89,11 +89,16 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // ready and makes every later connection check that key.
         const ready = (node: pulumi.Input<SwarmNode>, label: string) => {
             const instance = instanceOf(node);
+            // Cloud VMs: cloud-init first, in a session of its own, so that the readiness check
+            // logs in after it with the groups it gave the user (docker).
+            const boot = args.cloudInit
+                ? [new Command(`${name}-${label}-boot`, { connection: connectionTo(node), create: scripts.bootScript(timeout), triggers: [instance] }, { parent: this })]
+                : [];
             const command = new Command(`${name}-${label}-ready`, {
                 connection: connectionTo(node),
-                create: scripts.readyScript({ timeoutSeconds: timeout, cloudInit: args.cloudInit ?? false }),
+                create: scripts.readyScript(timeout),
                 triggers: [instance],
-            }, { parent: this });
+            }, { parent: this, dependsOn: boot });
             hostnames.push(pulumi.all([pulumi.output(node).name, command.stdout]).apply(([n, h]) => [n, h] as [string, string]));
             const connection = pulumi.all([connectionTo(node), command.hostKey]).apply(([c, hostKey]) => ({ ...c, hostKey }));
             return { command, connection, instance };

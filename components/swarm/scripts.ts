@@ -6,14 +6,11 @@ import { labelArgs, renderScript, ScriptParams } from "../shell";
 
 const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
 
-export interface ReadyOptions {
-    timeoutSeconds: number;
-    /** Wait for cloud-init to finish first (cloud VMs install Docker from it). */
-    cloudInit: boolean;
-}
+/** Waits until cloud-init has finished, where it runs (its exit 2, recoverable errors, passes). */
+export const bootScript = (timeoutSeconds: number): string => script("boot", { TIMEOUT: timeoutSeconds });
 
-/** Waits until the node's Docker engine answers; prints the node's hostname. */
-export const readyScript = (options: ReadyOptions): string => script("ready", { TIMEOUT: options.timeoutSeconds, CLOUD_INIT: options.cloudInit });
+/** Waits until the node's Docker engine answers this login; prints the node's hostname. */
+export const readyScript = (timeoutSeconds: number): string => script("ready", { TIMEOUT: timeoutSeconds });
 
 /** Makes manager 0 the first manager, unless it already is one. Prints its node ID. */
 export const initScript = (advertiseAddress: string): string => script("init", { ADVERTISE_ADDRESS: advertiseAddress });

@@ -22,7 +22,7 @@ interface Run {
  * Runs `script` with a `docker` whose body is `answers` (sh, `$*` holds the arguments; each call
  * is logged first) on PATH before the real one.
  */
-function runWithDocker(script: string, answers: string, stdin = ""): Run {
+function runWithDocker(script: string, answers: string, stdin = "", others: Record<string, string> = {}): Run {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "node-scripts-"));
     try {
         const log = path.join(dir, "calls");
@@ -30,6 +30,7 @@ function runWithDocker(script: string, answers: string, stdin = ""): Run {
         fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\n${answers}\n`, { mode: 0o755 });
         // sleep is instant here: waits are counted, not felt.
         fs.writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\n", { mode: 0o755 });
+        for (const [name, body] of Object.entries(others)) fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
         const result = spawnSync("/bin/sh", ["-c", script], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
         return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls: fs.readFileSync(log, "utf8").trim().split("\n").filter(Boolean) };
     } finally {
@@ -47,7 +48,8 @@ test("parameters survive any value, quotes and newlines included", () => {
 
 test("every rendered script starts with set -eu and parses", () => {
     const scripts = [
-        swarm.readyScript({ timeoutSeconds: 60, cloudInit: true }),
+        swarm.bootScript(60),
+        swarm.readyScript(60),
         swarm.initScript("10.0.0.10"),
         swarm.dissolveScript(),
         swarm.tokensScript(),
@@ -70,10 +72,10 @@ test("every rendered script starts with set -eu and parses", () => {
 });
 
 test("wait_until gives up after its time with the message, and returns as soon as the condition holds", () => {
-    const gaveUp = runWithDocker(`${swarm.readyScript({ timeoutSeconds: 0, cloudInit: false })}`, "exit 1");
+    const gaveUp = runWithDocker(swarm.readyScript(0), "exit 1");
     assert.notEqual(gaveUp.status, 0);
     assert.match(gaveUp.stderr, /the Docker engine did not answer within 0s/);
-    const answered = runWithDocker(swarm.readyScript({ timeoutSeconds: 60, cloudInit: false }), "exit 0");
+    const answered = runWithDocker(swarm.readyScript(60), "exit 0");
     assert.equal(answered.status, 0, answered.stderr);
     assert.equal(answered.stdout.trim(), os.hostname());
 });
@@ -169,4 +171,21 @@ test("leaving retries gracefully, then forces out only a node that is no longer 
     assert.notEqual(manager.status, 0);
     assert.match(manager.stderr, /is still a manager: not forcing it out/);
     assert.ok(manager.calls.every((c) => c !== "swarm leave --force"));
+});
+
+test("boot waits for cloud-init: done or done with recoverable errors (exit 2) pass, a failure or no end fails", () => {
+    const withCloudInit = (exit: number) => runWithDocker(swarm.bootScript(60), "exit 0", "", { "cloud-init": `[ "$*" = "status --wait" ] || exit 9\nexit ${exit}` });
+    assert.equal(withCloudInit(0).status, 0);
+    const recoverable = withCloudInit(2);
+    assert.equal(recoverable.status, 0, recoverable.stderr);
+    assert.match(recoverable.stderr, /recoverable errors/);
+    const failed = withCloudInit(1);
+    assert.notEqual(failed.status, 0);
+    assert.match(failed.stderr, /cloud-init failed \(status 1\)/);
+    const hung = runWithDocker(swarm.bootScript(1), "exit 0", "", { "cloud-init": "exec /bin/sleep 30" });
+    assert.notEqual(hung.status, 0);
+    assert.match(hung.stderr, /cloud-init did not finish within 1s/);
+    // Machines without cloud-init (local containers, most listed hosts) have nothing to wait for.
+    const none = spawnSync("/bin/sh", ["-c", swarm.bootScript(1)], { encoding: "utf8", env: { PATH: "/nonexistent" } });
+    assert.equal(none.status, 0, none.stderr);
 });
