@@ -4,6 +4,7 @@ import { AwsSettings, Role } from "../config";
 import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { subnetAt } from "../network";
 import { ecrRegistry } from "./ecr";
+import { PinnedValue } from "./pin";
 import { SwarmNode } from "../swarm";
 import { cloudInitUserData } from "./cloudInit";
 
@@ -84,7 +85,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
                 routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
                 tags,
             }, parent);
-            const zones = aws.getAvailabilityZonesOutput({ state: "available" }, parent);
+            // Regular zones only: Local and Wavelength Zones need an opt-in and lack instance types.
+            const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, parent);
             subnetIds = subnetCidrs(s.vpcCidr, s.availabilityZones).map((cidrBlock, i) => {
                 const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
                     vpcId: vpc.id,
@@ -106,6 +108,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
                 { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: s.sshAllowedCidrs, description: "SSH" },
                 { protocol: "tcp", fromPort: args.gatewayPort, toPort: args.gatewayPort, cidrBlocks: s.ingressCidrs, description: "gateway: collector and profile API" },
                 ...swarmPorts.map((p) => ({ ...p, self: true })),
+                // "Fragmentation needed": path MTU discovery, without which large replies stall.
+                { protocol: "icmp", fromPort: 3, toPort: 4, cidrBlocks: ["0.0.0.0/0"], description: "path MTU discovery" },
             ],
             egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "package and image downloads" }],
             tags,
@@ -127,16 +131,20 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         }, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags }, parent);
 
+        // Resolved once and kept: a newer image is taken only when asked for (aws.ami, or
+        // `pulumi up --replace` of the pin), never because Canonical published one.
         const ami = s.ami
             ? pulumi.output(s.ami)
-            : aws.ec2.getAmiOutput({
-                owners: [canonicalOwnerId],
-                mostRecent: true,
-                filters: [
-                    { name: "name", values: [ubuntuAmiNamePattern] },
-                    { name: "virtualization-type", values: ["hvm"] },
-                ],
-            }, parent).id;
+            : new PinnedValue(`${name}-ami`, {
+                value: aws.ec2.getAmiOutput({
+                    owners: [canonicalOwnerId],
+                    mostRecent: true,
+                    filters: [
+                        { name: "name", values: [ubuntuAmiNamePattern] },
+                        { name: "virtualization-type", values: ["hvm"] },
+                    ],
+                }, parent).id,
+            }, parent).value;
         const ecr = ecrRegistry(`${name}-images`, args.imageRepository, args.images, tags, this);
         this.registry = ecr.registry;
         const userData = ecr.host.apply((host) => cloudInitUserData(host));
@@ -155,7 +163,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
                 associatePublicIpAddress: true,
                 userData,
                 userDataReplaceOnChange: true,
-                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 2 },
+                // Hop limit 1: the host reaches the instance role, task containers (one hop more) do not.
+                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
                 rootBlockDevice: { volumeType: "gp3", volumeSize: s.volumeSize, encrypted: true, deleteOnTermination: true },
                 ...(spot
                     ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }

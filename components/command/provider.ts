@@ -78,7 +78,7 @@ export function fingerprint(inputs: CommandInputs): string {
     return crypto.createHash("sha256").update(material).digest("hex");
 }
 
-/** The machine a command runs on: a change of it means a new resource, not an update. */
+/** Where a command runs, for messages. */
 function target(connection: SshConnection | undefined): string {
     return connection ? `${connection.user}@${connection.host}:${connection.port ?? 22}` : "local";
 }
@@ -119,14 +119,15 @@ export interface CommandDiff {
     replaces: string[];
 }
 
-/** Compares the stored outputs with the new inputs. */
+/**
+ * Compares the stored outputs with the new inputs. Only `triggers` replace: a machine's new
+ * address (a VM stopped and started) is the same machine, so its steps are kept and the new
+ * connection is stored; a machine made anew comes with new triggers (its instance).
+ */
 export function planDiff(olds: CommandOutputs, news: CommandInputs): CommandDiff {
     const replaces: string[] = [];
     if (JSON.stringify(olds.triggers ?? []) !== JSON.stringify(news.triggers ?? [])) {
         replaces.push("triggers");
-    }
-    if (target(olds.connection) !== target(news.connection)) {
-        replaces.push("connection");
     }
     const changes =
         replaces.length > 0 ||

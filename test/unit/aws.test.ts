@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
+import { pinProvider } from "../../components/aws/pin";
 
 interface Registration {
     type: string;
@@ -19,6 +20,8 @@ interface Outcome {
     collectorUrl?: string;
     services?: Record<string, { image: string; replicas: number }>;
     registrations: Registration[];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    calls: { token: string; inputs: any }[];
 }
 
 const fixture = path.join(__dirname, "..", "fixtures", "mock-program.ts");
@@ -60,13 +63,14 @@ test("managers 3 gives 3 instances in 3 distinct subnets of 3 zones", () => {
     assert.equal(instances(production).filter((i) => i.inputs.tags["swarm:role"] === "worker").length, 3);
 });
 
-test("the security group opens exactly SSH and the gateway to the allowed CIDRs and the swarm ports to itself", () => {
+test("the security group opens exactly SSH and the gateway to the allowed CIDRs, the swarm ports to itself, and ICMP 'fragmentation needed'", () => {
     const [group] = ofType(production, "aws:ec2/securityGroup:SecurityGroup");
     const rules = (group.inputs.ingress as { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[])
         .map((r) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.self ? "self" : (r.cidrBlocks ?? []).join(",")}`)
         .sort();
     assert.deepEqual(rules, [
         "50/0-0 from self",
+        "icmp/3-4 from 0.0.0.0/0",
         "tcp/22-22 from 203.0.113.7/32",
         "tcp/2377-2377 from self",
         "tcp/7946-7946 from self",
@@ -74,7 +78,7 @@ test("the security group opens exactly SSH and the gateway to the allowed CIDRs 
         "udp/4789-4789 from self",
         "udp/7946-7946 from self",
     ]);
-    assert.ok(rules.every((r) => !r.includes("0.0.0.0/0")));
+    assert.ok(rules.filter((r) => !r.startsWith("icmp/")).every((r) => !r.includes("0.0.0.0/0")), "only path-MTU ICMP is open to all");
 });
 
 test("every instance requires IMDSv2, has an encrypted gp3 root volume and is tagged", () => {
@@ -98,19 +102,63 @@ test("spot only on workers, and only when aws.spotWorkers is set", () => {
     assert.ok(instances(onDemand).every((i) => i.inputs.instanceMarketOptions === undefined));
 });
 
-test("the AMI is the newest Ubuntu 24.04 from Canonical unless overridden", () => {
+test("the AMI is the newest Ubuntu 24.04 from Canonical when first made, then pinned; aws.ami overrides it", async () => {
+    const [pin] = ofType(production, "pulumi-nodejs:dynamic/aws:PinnedValue");
+    assert.equal(pin.inputs.value, "ami-0123456789abcdef0", "the lookup's result is what gets pinned");
+    const lookup = production.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
+    assert.equal(lookup?.inputs.mostRecent, true);
+    // A newer image published later is a new lookup result: the pin keeps the first one.
+    assert.deepEqual(await pinProvider.diff(), { changes: false });
+    assert.deepEqual((await pinProvider.create({ value: "ami-1" })).outs, { value: "ami-1" });
     const overridden = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], ami: "ami-0fedcba9876543210" } });
     assert.ok(instances(overridden).every((i) => i.inputs.ami === "ami-0fedcba9876543210"));
+    assert.deepEqual(ofType(overridden, "pulumi-nodejs:dynamic/aws:PinnedValue"), [], "an explicit AMI needs no lookup");
+});
+
+test("only regular availability zones (no opt-in Local or Wavelength Zones) carry subnets", () => {
+    const zones = production.calls.find((c) => c.token === "aws:index/getAvailabilityZones:getAvailabilityZones");
+    assert.equal(zones?.inputs.state, "available");
+    assert.deepEqual(zones?.inputs.filters, [{ name: "opt-in-status", values: ["opt-in-not-required"] }]);
+});
+
+test("task containers cannot reach the instance role (IMDS hop limit 1); path MTU discovery is let in", () => {
+    for (const instance of instances(production)) assert.equal(instance.inputs.metadataOptions.httpPutResponseHopLimit, 1, instance.name);
+    const [group] = ofType(production, "aws:ec2/securityGroup:SecurityGroup");
+    assert.ok(group.inputs.ingress.some((r: { protocol: string; fromPort: number; toPort: number }) => r.protocol === "icmp" && r.fromPort === 3 && r.toPort === 4));
+});
+
+test("the leader renews the services' registry login every 6 hours, well inside ECR's 12", () => {
+    const userData = parse(instances(production)[0].inputs.userData);
+    const file = (p: string) => userData.write_files.find((f: { path: string }) => f.path === p)?.content as string;
+    assert.match(file("/usr/local/sbin/swarm-renew-registry-auth"), /docker service update --detach --quiet --with-registry-auth "\$service"/);
+    assert.match(file("/usr/local/sbin/swarm-renew-registry-auth"), /ManagerStatus\.Leader/);
+    assert.match(file("/etc/systemd/system/swarm-renew-registry-auth.timer"), /OnUnitActiveSec=6h/);
+    assert.ok(userData.runcmd.some((c: string[]) => c.join(" ") === "systemctl enable --now swarm-renew-registry-auth.timer"));
+});
+
+test("cloud VMs wait out cloud-init in a boot step of its own, before the readiness check", () => {
+    for (const boot of commands(production).filter((c) => c.name.endsWith("-boot"))) {
+        assert.match(boot.inputs.create, /cloud-init status --wait/);
+    }
+    const names = commands(production).map((c) => c.name);
+    assert.equal(names.filter((n) => n.endsWith("-boot")).length, 6);
+    for (const ready of names.filter((n) => n.endsWith("-ready"))) {
+        assert.ok(names.indexOf(ready.replace(/-ready$/, "-boot")) < names.indexOf(ready), `${ready} after its boot step`);
+    }
 });
 
 test("every swarm command waits for its instance's readiness, cloud-init included", () => {
     for (const outcome of [production, onDemand]) {
         const seen = new Set<string>();
+        const booted = new Set<string>();
         for (const command of commands(outcome)) {
             const host = reveal(command.inputs.connection)?.host;
             if (!host) continue;
-            if (command.name.endsWith("-ready")) {
+            if (command.name.endsWith("-boot")) {
                 assert.match(command.inputs.create, /cloud-init status --wait/);
+                booted.add(host);
+            } else if (command.name.endsWith("-ready")) {
+                assert.ok(booted.has(host), `${command.name} after cloud-init`);
                 seen.add(host);
             } else {
                 assert.ok(seen.has(host), `${command.name} was created before ${host} was ready`);

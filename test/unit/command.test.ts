@@ -36,11 +36,22 @@ test("a changed delete script is an update that runs nothing", () => {
     assert.deepEqual(plan, { changes: true, replaces: [] });
 });
 
-test("changed triggers or another machine replace the resource", () => {
+test("changed triggers (a machine made anew) replace the resource; a new address of the same machine is an update", () => {
     assert.deepEqual(planDiff(stored({ ...base, triggers: [1] }), { ...base, triggers: [2] }).replaces, ["triggers"]);
-    const remote = { ...base, connection };
-    assert.deepEqual(planDiff(stored(remote), { ...base, connection: { ...connection, host: "10.0.0.3" } }).replaces, ["connection"]);
-    assert.deepEqual(planDiff(stored(remote), { ...base, connection: { ...connection, privateKey: "NEW" } }), { changes: true, replaces: [] });
+    const remote = { ...base, connection, triggers: ["i-1"] };
+    // A VM stopped and started gets a new public IP: its steps stay, with the new address stored.
+    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, host: "10.0.0.3" } }), { changes: true, replaces: [] });
+    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, privateKey: "NEW" } }), { changes: true, replaces: [] });
+});
+
+test("an update that only moves the machine's address runs nothing and keeps the pinned key", async () => {
+    const remote = { ...base, connection: { ...connection, host: "127.0.0.1", port: 1 }, triggers: ["i-1"] };
+    const olds = { ...stored(remote), hostKey: "ssh-ed25519 SHA256:pinned", stdout: "node-7" };
+    const moved = { ...remote, connection: { ...remote.connection, host: "127.0.0.2" } };
+    const { outs } = await commandProvider.update("id", olds, moved);
+    assert.equal(outs.stdout, "node-7");
+    assert.equal(outs.hostKey, "ssh-ed25519 SHA256:pinned");
+    assert.equal(outs.connection?.host, "127.0.0.2");
 });
 
 test("the stored fingerprint does not reveal stdin", () => {

@@ -1,0 +1,12 @@
+#!/bin/sh
+# shellcheck shell=sh
+# Renews the registry login the swarm's services pull with, on the leader only (every machine has
+# the timer; the leader moves). Swarm agents pull only with the credentials a service was last
+# deployed or updated with, and ECR's last 12 hours; this manager's ECR credential helper (the
+# instance role) gives fresh ones, so rescheduled tasks and new machines can always pull.
+set -eu
+[ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || exit 0
+[ "$(docker node inspect self --format '{{.ManagerStatus.Leader}}')" = true ] || exit 0
+for service in $(docker service ls --quiet); do
+    docker service update --detach --quiet --with-registry-auth "$service" >/dev/null
+done
