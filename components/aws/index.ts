@@ -170,7 +170,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
                     ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }
                     : {}),
                 tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
-            }, parent);
+            // A one-time spot instance cannot be stopped, so a new type means a new machine.
+            }, { ...parent, replaceOnChanges: spot ? ["instanceType"] : [] });
             return pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([id, publicIp, privateIp]) => ({
                 instance: id,
                 name: nodeName,
