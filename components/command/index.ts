@@ -22,6 +22,12 @@ export interface CommandArgs {
     credentials?: pulumi.Input<string | undefined>;
     /** Environment variables; local scripts only (a remote command with them fails its check). */
     environment?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+    /**
+     * Prints what is there now (after create and update, and on refresh): another output on
+     * refresh is drift, which the next `up` repairs by running the script again; exit 3 says the
+     * thing is gone (refresh drops it, `up` makes it anew).
+     */
+    read?: pulumi.Input<string>;
     /** Any change of these replaces the resource (delete, then create). */
     triggers?: pulumi.Input<unknown[]>;
     /** Upper bound for one run of a script. Default 20 minutes. */

@@ -40,7 +40,16 @@ export interface CommandInputs {
     environment?: Record<string, string>;
     triggers?: unknown[];
     timeoutSeconds?: number;
+    /**
+     * Prints what is there now, run after create and update and on refresh: a different output on
+     * refresh is drift, and the next `up` runs the script again; exit 3 says the thing is gone
+     * (refresh drops it from the state, and `up` makes it anew).
+     */
+    read?: string;
 }
+
+/** The exit status of a read script for "what this made is gone". */
+export const goneStatus = 3;
 
 /** The outputs kept in the state. Secret inputs (stdin) are kept only as part of a hash. */
 export interface CommandOutputs {
@@ -51,6 +60,11 @@ export interface CommandOutputs {
     timeoutSeconds?: number;
     /** The host key pinned on the first connection to the machine (remote commands). */
     hostKey?: string;
+    read?: string;
+    /** What the read script printed after the last run. */
+    observed?: string;
+    /** Set by a refresh that found the world changed (or the machine unreachable): why. */
+    drift?: string;
     /** Hash of what makes the script's effect (scripts, stdin, environment): a change re-runs it. */
     fingerprint: string;
     stdout: string;
@@ -113,10 +127,16 @@ export function hostKeyMismatch(connection: SshConnection, pinned: string, prese
 }
 
 const isHostKeyMismatch = (err: unknown): boolean => err instanceof Error && err.name === "HostKeyMismatch";
+const isUnreachable = (err: unknown): boolean => err instanceof Error && err.name === "Unreachable";
+
+/** Dial attempts of a delete: a machine that is gone is given up on within seconds. */
+export const deleteDialAttempts = 3;
 
 export interface CommandDiff {
     changes: boolean;
     replaces: string[];
+    /** The properties that differ, for the preview. */
+    diffs: string[];
 }
 
 /**
@@ -129,13 +149,17 @@ export function planDiff(olds: CommandOutputs, news: CommandInputs): CommandDiff
     if (JSON.stringify(olds.triggers ?? []) !== JSON.stringify(news.triggers ?? [])) {
         replaces.push("triggers");
     }
-    const changes =
-        replaces.length > 0 ||
-        olds.fingerprint !== fingerprint(news) ||
-        (olds.delete ?? "") !== (news.delete ?? "") ||
-        (olds.timeoutSeconds ?? defaultTimeoutSeconds) !== (news.timeoutSeconds ?? defaultTimeoutSeconds) ||
-        JSON.stringify(olds.connection ?? null) !== JSON.stringify(news.connection ?? null);
-    return { changes, replaces };
+    const differs: [string, boolean][] = [
+        ["triggers", replaces.length > 0],
+        ["create", olds.fingerprint !== fingerprint(news)],
+        ["drift", olds.drift !== undefined],
+        ["delete", (olds.delete ?? "") !== (news.delete ?? "")],
+        ["read", (olds.read ?? "") !== (news.read ?? "")],
+        ["timeoutSeconds", (olds.timeoutSeconds ?? defaultTimeoutSeconds) !== (news.timeoutSeconds ?? defaultTimeoutSeconds)],
+        ["connection", JSON.stringify(olds.connection ?? null) !== JSON.stringify(news.connection ?? null)],
+    ];
+    const diffs = differs.filter(([, differ]) => differ).map(([name]) => name);
+    return { changes: diffs.length > 0, replaces, diffs };
 }
 
 function tail(text: string): string {
@@ -144,9 +168,9 @@ function tail(text: string): string {
 }
 
 /** The error of a failed script: exit status and the end of its stderr; never stdin or stdout (they may hold secrets). */
-export function scriptError(where: string, status: string, stderr: string): Error {
+export function scriptError(where: string, status: string, stderr: string, exitCode?: number | null): Error & { exitCode?: number } {
     const detail = tail(stderr);
-    return new Error(`script on ${where} failed (${status})${detail ? `:\n${detail}` : ""}`);
+    return Object.assign(new Error(`script on ${where} failed (${status})${detail ? `:\n${detail}` : ""}`), { exitCode: exitCode ?? undefined });
 }
 
 function runLocal(script: string, stdin: string | undefined, env: Record<string, string>, timeoutSeconds: number): Promise<ScriptResult> {
@@ -165,7 +189,7 @@ function runLocal(script: string, stdin: string | undefined, env: Record<string,
             if (code === 0) {
                 resolve({ stdout, stderr });
             } else {
-                reject(scriptError("local", signal ? `killed by ${signal}` : `exit ${code}`, stderr));
+                reject(scriptError("local", signal ? `killed by ${signal}` : `exit ${code}`, stderr, code));
             }
         });
         child.stdin.on("error", () => undefined); // a script that does not read stdin closes it early
@@ -224,7 +248,9 @@ async function connect(connection: SshConnection): Promise<Connected> {
         }
     }
     const reason = lastError instanceof Error ? lastError.message : String(lastError);
-    throw new Error(`cannot reach ${target(connection)} over SSH after ${attempts} attempts: ${reason}`);
+    const err = new Error(`cannot reach ${describe(connection)} over SSH after ${attempts} attempts: ${reason}`);
+    err.name = "Unreachable";
+    throw err;
 }
 
 async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number): Promise<ScriptResult> {
@@ -253,7 +279,7 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                     if (code === 0) {
                         resolve({ stdout, stderr, hostKey });
                     } else {
-                        reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr));
+                        reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr, code));
                     }
                 });
                 channel.end(stdin ?? "");
@@ -279,7 +305,7 @@ function defined<T extends object>(value: T): T {
     return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-function outputsOf(inputs: CommandInputs, result: ScriptResult): CommandOutputs {
+function outputsOf(inputs: CommandInputs, result: ScriptResult, observed?: string): CommandOutputs {
     return defined({
         connection: inputs.connection,
         environment: inputs.environment,
@@ -287,10 +313,19 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult): CommandOutputs 
         triggers: inputs.triggers,
         timeoutSeconds: inputs.timeoutSeconds,
         hostKey: result.hostKey,
+        read: inputs.read,
+        observed,
         fingerprint: fingerprint(inputs),
         stdout: result.stdout.trim(),
         stderr: result.stderr.trim(),
     });
+}
+
+/** What the read script prints now (after a run of create or update), if there is one. */
+async function observe(inputs: CommandInputs, hostKey: string | undefined): Promise<string | undefined> {
+    if (!inputs.read) return undefined;
+    const connection = pinnedConnection(inputs.connection, hostKey);
+    return (await runScript({ connection, environment: inputs.environment, timeoutSeconds: inputs.timeoutSeconds }, inputs.read)).stdout.trim();
 }
 
 /** The connection with the host key it must present: the one given, else the one pinned before. */
@@ -312,46 +347,59 @@ export const commandProvider = {
         return { inputs: news, failures };
     },
     async diff(_id: string, olds: CommandOutputs, news: CommandInputs) {
-        const plan = planDiff(olds, news);
-        return { changes: plan.changes, replaces: plan.replaces };
+        return planDiff(olds, news);
     },
     async create(inputs: CommandInputs) {
         const result = await runScript(inputs, inputs.create);
-        return { id: crypto.randomUUID(), outs: outputsOf(inputs, result) };
+        return { id: crypto.randomUUID(), outs: outputsOf(inputs, result, await observe(inputs, result.hostKey)) };
     },
     async update(_id: string, olds: CommandOutputs, news: CommandInputs) {
         const pinned = news.connection?.hostKey ?? olds.hostKey;
-        if (olds.fingerprint === fingerprint(news)) {
-            // Only the delete script, timeout or credentials changed: nothing to run.
-            return { outs: { ...outputsOf(news, { ...olds, hostKey: pinned }), stdout: olds.stdout, stderr: olds.stderr } };
+        if (olds.fingerprint === fingerprint(news) && olds.drift === undefined) {
+            // Only the delete or read script, timeout or credentials changed: nothing to run.
+            return { outs: { ...outputsOf(news, { ...olds, hostKey: pinned }, olds.observed), stdout: olds.stdout, stderr: olds.stderr } };
         }
-        const result = await runScript({ ...news, connection: pinnedConnection(news.connection, pinned) }, news.update ?? news.create);
-        return { outs: outputsOf(news, result) };
+        const pinnedNews = { ...news, connection: pinnedConnection(news.connection, pinned) };
+        const result = await runScript(pinnedNews, news.update ?? news.create);
+        return { outs: outputsOf(news, result, await observe(pinnedNews, result.hostKey ?? pinned)) };
     },
     async delete(_id: string, props: CommandOutputs) {
         if (!props.delete) return;
+        const connection = pinnedConnection(props.connection, props.hostKey);
         try {
-            await runScript({ ...props, connection: pinnedConnection(props.connection, props.hostKey) }, props.delete);
+            await runScript({ ...props, connection: connection && { ...connection, dialAttempts: Math.min(connection.dialAttempts ?? defaultDialAttempts, deleteDialAttempts) } }, props.delete);
         } catch (err) {
-            // Another key means another machine: the one this ran on is gone (it was rebuilt).
-            // Nothing is sent to the new one; the steps run on managers clean up after it.
-            if (!isHostKeyMismatch(err)) throw err;
+            // The machine this ran on is gone: dead or unreachable, or another key (it was made
+            // anew, and nothing is sent to the new one). Its step is skipped; the steps that run
+            // on a manager (draining, removing its node entry) clean up after it.
+            if (!isHostKeyMismatch(err) && !isUnreachable(err)) throw err;
         }
     },
     /**
-     * Refresh: a remote command checks that its machine still presents the pinned host key (and
-     * pins it if a state from before pinning has none).
+     * Refresh: runs the read script and records drift (or drops what is gone); a remote command
+     * without one checks that its machine still presents the pinned host key. A machine that
+     * cannot be reached is recorded as drift, naming it and why; a different host key fails.
      */
-    async read(id: string, props: CommandOutputs) {
+    async read(id: string, props: CommandOutputs): Promise<{ id: string; props: Partial<CommandOutputs> }> {
         const connection = pinnedConnection(props.connection, props.hostKey);
-        if (!connection) return { id, props };
         try {
-            const { client, hostKey } = await connect({ ...connection, dialAttempts: 1 });
-            client.end();
-            return { id, props: { ...props, hostKey } };
+            if (props.read) {
+                const result = await runScript({ connection: connection && { ...connection, dialAttempts: 1 }, environment: props.environment, timeoutSeconds: 60 }, props.read);
+                const now = result.stdout.trim();
+                const drift = now === (props.observed ?? "") ? undefined : `was ${JSON.stringify(props.observed ?? "")}, now ${JSON.stringify(now)}`;
+                return { id, props: defined({ ...props, hostKey: result.hostKey ?? props.hostKey, drift }) };
+            }
+            if (connection) {
+                const { client, hostKey } = await connect({ ...connection, dialAttempts: 1 });
+                client.end();
+                return { id, props: defined({ ...props, hostKey, drift: undefined }) };
+            }
+            return { id, props };
         } catch (err) {
             if (isHostKeyMismatch(err)) throw err;
-            return { id, props }; // unreachable: the state stays as it was
+            if ((err as { exitCode?: number }).exitCode === goneStatus) return { id: "", props: {} };
+            return { id, props: { ...props, drift: err instanceof Error ? err.message : String(err) } };
         }
     },
+
 };

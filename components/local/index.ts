@@ -112,6 +112,7 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
         const network = new Command(`${name}-network`, {
             create: scripts.createNetworkScript({ name: prefix, subnet: args.network.subnet, gateway: this.gateway, labels }),
             delete: scripts.removeNetworkScript(prefix),
+            read: scripts.readNetworkScript(prefix),
             triggers: [prefix, args.network.subnet],
         }, { parent: this, deleteBeforeReplace: true });
 
@@ -128,6 +129,7 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                 labels,
             }),
             delete: scripts.removeContainerScript(registryName),
+            read: scripts.readContainerScript(registryName),
             triggers: [registryImage, registryAddress, args.network.registryPort],
         }, { parent: this, dependsOn: [buildImage("registry", registryImage, registryImageDir), network], deleteBeforeReplace: true });
         this.registry = registryContainer.id.apply((instance) => ({
@@ -149,6 +151,8 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                     privileged: args.network.privileged,
                 }),
                 delete: scripts.removeContainerScript(plan.name),
+                // Refresh sees a machine stopped (up starts it) or gone (up makes it anew).
+                read: scripts.readContainerScript(plan.name),
                 environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
                 // A node is made anew (not changed in place) when what it was started with changes.
                 triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.network.privileged],

@@ -82,5 +82,11 @@ export interface RegistryContainerSpec extends ContainerSpec {
 export const createRegistryScript = (registry: RegistryContainerSpec): string =>
     script("create-registry", { ...containerParams(registry), HOST_PORT: registry.hostPort }, labelArgs("--label", registry.labels));
 
+/** What is there now of a container made here (`running`, `stopped`; exit 3 when gone), for refresh. */
+export const readContainerScript = (name: string): string => script("read-container", { NAME: name });
+
+/** Whether the nodes' network is there (exit 3 when gone), for refresh. */
+export const readNetworkScript = (name: string): string => script("read-network", { NETWORK: name });
+
 /** Removes a container made by this module, with its volume. */
 export const removeContainerScript = (name: string): string => script("remove-container", { NAME: name, VOLUME: volumeOf(name) });

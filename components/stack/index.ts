@@ -48,6 +48,7 @@ export class DockerStack extends pulumi.ComponentResource {
             connection: args.connection,
             create: scripts.createConfigScript(configName, labels),
             delete: scripts.removeConfigScript(configName),
+            read: scripts.readConfigScript(configName),
             stdin: args.taxonomy,
             triggers: [configName],
         }, { parent: this });
@@ -63,6 +64,8 @@ export class DockerStack extends pulumi.ComponentResource {
             connection: args.connection,
             create: scripts.deployScript(args.stackName, timeout),
             delete: scripts.removeScript(args.stackName, timeout),
+            // Refresh sees services scaled, changed or removed by hand; up deploys them back.
+            read: scripts.readServicesScript(args.stackName),
             stdin: options.apply((o) => renderCompose(args.definition, o)),
             triggers: [args.stackName],
             timeoutSeconds: timeout + 120,

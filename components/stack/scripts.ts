@@ -15,6 +15,12 @@ export const createConfigScript = (name: string, labels: Record<string, string>)
 
 export const removeConfigScript = (name: string): string => script("config-remove", { NAME: name });
 
+/** Whether the swarm config is there (exit 3 when gone), for refresh. */
+export const readConfigScript = (name: string): string => script("config-read", { NAME: name });
+
+/** The stack's services as deployed (name, desired replicas, image), for refresh. */
+export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack });
+
 /**
  * Deploys the Compose file read from stdin, then waits until every service of the stack runs
  * its desired replicas and no update is under way. On timeout it fails naming each service that

@@ -127,7 +127,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             connection: leaderConnection,
             // Manager 0 holds the stateful services' volumes and the published ports without IPVS.
             create: pulumi.all([init.stdout, leader]).apply(([id, n]) =>
-                scripts.admitScript(id, { ...labelsOf(n), "swarm.data": "true", "swarm.edge": "true" }, timeout),
+                scripts.admitScript(id, n.name, { ...labelsOf(n), "swarm.data": "true", "swarm.edge": "true" }, timeout),
             ),
         }, { parent: this });
 
@@ -141,19 +141,21 @@ export class SwarmCluster extends pulumi.ComponentResource {
             const record = new Command(`${name}-${label}-record`, {
                 connection: leaderConnection,
                 create: "true",
-                delete: nodeReady.command.stdout.apply((hostname) => scripts.removeScript(hostname)),
+                delete: pulumi.all([nodeReady.instance, nodeReady.command.stdout]).apply(([instance, hostname]) => scripts.removeScript(instance, hostname)),
                 triggers,
             }, { parent: this, dependsOn: after });
             const join = new Command(`${name}-${label}-join`, {
                 connection: nodeReady.connection,
                 create: managerAddress.apply((address) => scripts.joinScript(address, timeout)),
                 delete: scripts.leaveScript(),
+                // Refresh sees a machine that left the swarm; up joins it again.
+                read: scripts.readMembershipScript(),
                 stdin: tokenFor(role),
                 triggers,
             }, { parent: this, dependsOn: [record, tokens] });
             const admit = new Command(`${name}-${label}-admit`, {
                 connection: leaderConnection,
-                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, labelsOf(n), timeout)),
+                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, n.name, labelsOf(n), timeout)),
                 delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
                 triggers,
             }, { parent: this });
@@ -194,5 +196,6 @@ export class SwarmCluster extends pulumi.ComponentResource {
 }
 
 function labelsOf(node: SwarmNode): Record<string, string> {
-    return { "swarm.role": node.role, "swarm.node": node.name, ...node.labels };
+    // swarm.instance tells this machine's entries from those of a machine made anew with its name.
+    return { "swarm.role": node.role, "swarm.node": node.name, "swarm.instance": node.instance ?? `${node.host}:${node.port}`, ...node.labels };
 }

@@ -28,16 +28,20 @@ export const joinScript = (managerAddress: string, timeoutSeconds: number): stri
 /** Makes the node leave the swarm: gracefully, retried, then by force only if it is no longer a manager. */
 export const leaveScript = (): string => script("leave");
 
-/** On a manager: waits until the node is Ready, then sets its labels. */
-export const admitScript = (nodeId: string, labels: Record<string, string>, timeoutSeconds: number): string =>
-    script("admit", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
+/** On a manager: waits until the node is Ready, sets its labels, and removes the Down entries it left before. */
+export const admitScript = (nodeId: string, nodeName: string, labels: Record<string, string>, timeoutSeconds: number): string =>
+    script("admit", { NODE_ID: nodeId, NODE_NAME: nodeName, TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
+
+/** The machine's swarm membership (`active <node ID>`), for refresh. */
+export const readMembershipScript = (): string => script("read-membership");
 
 /** On a manager: demotes and drains the node, and waits until its tasks run again elsewhere. */
 export const drainScript = (nodeId: string, timeoutSeconds: number): string => script("drain", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds });
 
 /**
- * On a manager: removes the node with this hostname from the node list once it has left (is
- * Down); one still Ready after `graceSeconds` did not leave (its machine is going away) and is
- * removed by force.
+ * On a manager: removes the machine's node entries (labelled with its instance, or of its hostname
+ * and never admitted) once it has left (is Down); one still Ready after `graceSeconds` did not
+ * leave (its machine is going away) and is removed by force.
  */
-export const removeScript = (hostname: string, graceSeconds = 30): string => script("remove", { NODE_HOSTNAME: hostname, GRACE: graceSeconds });
+export const removeScript = (instance: string, hostname: string, graceSeconds = 30): string =>
+    script("remove", { INSTANCE: instance, NODE_HOSTNAME: hostname, GRACE: graceSeconds });

@@ -18,12 +18,12 @@ const stored = (inputs: CommandInputs): CommandOutputs => ({
 const connection = { host: "10.0.0.2", port: 22, user: "root", privateKey: "KEY" };
 
 test("the same inputs plan no change", () => {
-    assert.deepEqual(planDiff(stored(base), { ...base }), { changes: false, replaces: [] });
+    assert.deepEqual(planDiff(stored(base), { ...base }), { changes: false, replaces: [], diffs: [] });
 });
 
 test("a changed script, stdin or environment plans an update, not a replacement", () => {
     for (const news of [{ ...base, create: "echo hello" }, { ...base, stdin: "other" }, { ...base, environment: { A: "1" } }]) {
-        assert.deepEqual(planDiff(stored(base), news), { changes: true, replaces: [] });
+        assert.deepEqual(planDiff(stored(base), news), { changes: true, replaces: [], diffs: ["create"] });
     }
 });
 
@@ -33,15 +33,15 @@ test("environment order does not matter", () => {
 
 test("a changed delete script is an update that runs nothing", () => {
     const plan = planDiff(stored(base), { ...base, delete: "echo ciao" });
-    assert.deepEqual(plan, { changes: true, replaces: [] });
+    assert.deepEqual(plan, { changes: true, replaces: [], diffs: ["delete"] });
 });
 
 test("changed triggers (a machine made anew) replace the resource; a new address of the same machine is an update", () => {
     assert.deepEqual(planDiff(stored({ ...base, triggers: [1] }), { ...base, triggers: [2] }).replaces, ["triggers"]);
     const remote = { ...base, connection, triggers: ["i-1"] };
     // A VM stopped and started gets a new public IP: its steps stay, with the new address stored.
-    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, host: "10.0.0.3" } }), { changes: true, replaces: [] });
-    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, privateKey: "NEW" } }), { changes: true, replaces: [] });
+    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, host: "10.0.0.3" } }), { changes: true, replaces: [], diffs: ["connection"] });
+    assert.deepEqual(planDiff(stored(remote), { ...remote, connection: { ...connection, privateKey: "NEW" } }), { changes: true, replaces: [], diffs: ["connection"] });
 });
 
 test("an update that only moves the machine's address runs nothing and keeps the pinned key", async () => {
@@ -102,4 +102,46 @@ test("environment on a remote command is refused by the check, naming the way to
     assert.deepEqual(result.failures.map((f) => f.property), ["environment"]);
     assert.match(result.failures[0].reason, /stdin/);
     assert.deepEqual((await commandProvider.check({ create: "x" }, { create: "x", environment: { A: "1" } })).failures, []);
+});
+
+test("refresh: the read script's output is compared with what it printed after create; exit 3 drops what is gone", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "command-read-"));
+    try {
+        const state = path.join(dir, "state");
+        const inputs: CommandInputs = { create: `echo running > '${state}'`, read: `[ -e '${state}' ] || exit 3; cat '${state}'` };
+        const { id, outs } = await commandProvider.create(inputs);
+        assert.equal(outs.observed, "running");
+        assert.deepEqual(await commandProvider.read(id, outs), { id, props: outs }, "nothing changed: no drift");
+
+        fs.writeFileSync(state, "stopped\n"); // changed behind Pulumi's back
+        const drifted = await commandProvider.read(id, outs);
+        assert.equal(drifted.props.drift, 'was "running", now "stopped"');
+        assert.deepEqual(planDiff(drifted.props as CommandOutputs, inputs), { changes: true, replaces: [], diffs: ["drift"] });
+        const repaired = await commandProvider.update(id, drifted.props as CommandOutputs, inputs);
+        assert.equal(repaired.outs.observed, "running", "up runs the script again");
+        assert.equal(repaired.outs.drift, undefined);
+
+        fs.rmSync(state);
+        assert.deepEqual(await commandProvider.read(id, repaired.outs), { id: "", props: {} }, "gone: dropped from the state");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+test("refresh of a machine that cannot be reached records it as drift, naming the machine", async () => {
+    const unreachable = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY", machine: "swarm-dev-worker-1" };
+    const props = { ...stored({ create: "true", connection: unreachable }), read: "true", observed: "" };
+    const { props: after } = await commandProvider.read("id", props);
+    assert.match(String(after.drift), /cannot reach swarm-dev-worker-1 \(root@127\.0\.0\.1:1\) over SSH/);
+});
+
+test("a delete on a machine that cannot be reached gives up within a few attempts and is skipped", async () => {
+    const gone = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY", dialAttempts: 60, dialIntervalSeconds: 0.1 };
+    const started = Date.now();
+    await commandProvider.delete("id", { ...stored({ create: "true", connection: gone }), delete: "docker swarm leave" });
+    assert.ok(Date.now() - started < 5000, "3 attempts, not 60");
+});
+
+test("a delete whose script fails on a reachable machine still fails", async () => {
+    await assert.rejects(commandProvider.delete("id", { ...stored({ create: "true" }), delete: "echo cannot >&2; exit 4" }), /exit 4/);
 });

@@ -193,12 +193,13 @@ test("the network is removed only when it exists", () => {
 });
 
 test("a new local node falls back from --privileged to the capability flags when the engine refuses it", () => {
-    const result = run(local.createNodeScript(node), { fail: ["docker container inspect *", "docker run *--privileged*"] });
+    const result = run(local.createNodeScript(node), { fail: ["docker container inspect *", "docker volume inspect *", "docker run *--privileged*"] });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, "p-worker-0\n");
     assert.match(result.stderr, /^--privileged refused \(refused: docker run .* --privileged swarm-node:1\): using the capability set$/m);
     assert.deepEqual(result.calls, [
         ["docker", "container", "inspect", "p-worker-0"],
+        ["docker", "volume", "inspect", "p-worker-0-docker"],
         ["docker", "volume", "create", ...labelFlags, "p-worker-0-docker"],
         nodeRun("--privileged"),
         ["docker", "rm", "--force", "p-worker-0"],
@@ -208,20 +209,30 @@ test("a new local node falls back from --privileged to the capability flags when
 });
 
 test("a new local node runs --privileged when the engine grants it", () => {
-    const result = run(local.createNodeScript(node), { fail: ["docker container inspect *"] });
+    const result = run(local.createNodeScript(node), { fail: ["docker container inspect *", "docker volume inspect *"] });
     assert.equal(result.status, 0, result.stderr);
     assert.equal(result.stdout, "p-worker-0\n");
-    assert.deepEqual(result.calls.slice(2), [nodeRun("--privileged"), ["docker", "start", "p-worker-0"]]);
+    assert.deepEqual(result.calls.slice(3), [nodeRun("--privileged"), ["docker", "start", "p-worker-0"]]);
+});
+
+test("a node made anew after its container was removed starts on an empty disk", () => {
+    const result = run(local.createNodeScript(node), { fail: ["docker container inspect *"] });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.calls.slice(1, 4), [
+        ["docker", "volume", "inspect", "p-worker-0-docker"],
+        ["docker", "volume", "rm", "p-worker-0-docker"],
+        ["docker", "volume", "create", ...labelFlags, "p-worker-0-docker"],
+    ]);
 });
 
 test("privileged never runs only the capability flags; always never falls back", () => {
-    const never = run(local.createNodeScript({ ...node, privileged: "never" }), { fail: ["docker container inspect *"] });
+    const never = run(local.createNodeScript({ ...node, privileged: "never" }), { fail: ["docker container inspect *", "docker volume inspect *"] });
     assert.equal(never.status, 0, never.stderr);
-    assert.deepEqual(never.calls.slice(2), [nodeRun(...capabilities), ["docker", "start", "p-worker-0"]]);
+    assert.deepEqual(never.calls.slice(3), [nodeRun(...capabilities), ["docker", "start", "p-worker-0"]]);
     assert.ok(!never.calls.some((call) => call.includes("--privileged")));
-    const always = run(local.createNodeScript({ ...node, privileged: "always" }), { fail: ["docker container inspect *", "docker run *--privileged*"] });
+    const always = run(local.createNodeScript({ ...node, privileged: "always" }), { fail: ["docker container inspect *", "docker volume inspect *", "docker run *--privileged*"] });
     assert.notEqual(always.status, 0);
-    assert.deepEqual(always.calls.slice(2), [nodeRun("--privileged")]);
+    assert.deepEqual(always.calls.slice(3), [nodeRun("--privileged")]);
 });
 
 test("an existing local node is only started", () => {
@@ -235,13 +246,13 @@ test("the node container takes SSH_AUTHORIZED_KEY and INSECURE_REGISTRIES from t
     const script = local.createNodeScript(node);
     assert.doesNotMatch(script, /^(SSH_AUTHORIZED_KEY|INSECURE_REGISTRIES)=/m);
     const result = run(script, {
-        fail: ["docker container inspect *"],
+        fail: ["docker container inspect *", "docker volume inspect *"],
         env: { SSH_AUTHORIZED_KEY: "ssh-ed25519 AAAA key", INSECURE_REGISTRIES: "10.0.0.2:5000" },
         show: ["SSH_AUTHORIZED_KEY", "INSECURE_REGISTRIES"],
     });
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(result.calls[2], nodeRun("--privileged"));
-    assert.deepEqual(result.environments[2], ["SSH_AUTHORIZED_KEY=ssh-ed25519 AAAA key", "INSECURE_REGISTRIES=10.0.0.2:5000"]);
+    assert.deepEqual(result.calls[3], nodeRun("--privileged"));
+    assert.deepEqual(result.environments[3], ["SSH_AUTHORIZED_KEY=ssh-ed25519 AAAA key", "INSECURE_REGISTRIES=10.0.0.2:5000"]);
 });
 
 test("a new registry container is started and waited for until it answers", () => {

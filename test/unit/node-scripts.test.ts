@@ -55,9 +55,12 @@ test("every rendered script starts with set -eu and parses", () => {
         swarm.tokensScript(),
         swarm.joinScript("10.0.0.10", 60),
         swarm.leaveScript(),
-        swarm.admitScript("abc123", { "swarm.role": "worker" }, 60),
+        swarm.admitScript("abc123", "worker-0", { "swarm.role": "worker" }, 60),
         swarm.drainScript("abc123", 60),
-        swarm.removeScript("node-1"),
+        swarm.removeScript("i-1", "node-1"),
+        swarm.readMembershipScript(),
+        stack.readServicesScript("categorisation"),
+        stack.readConfigScript("c"),
         stack.endpointModeScript(),
         stack.createConfigScript("c", { a: "b" }),
         stack.removeConfigScript("c"),
@@ -106,34 +109,48 @@ test("init runs once on manager 0, is skipped on an active manager and refused o
     assert.match(worker.stderr, /already in a swarm as a worker/);
 });
 
-test("admitting waits for Ready, then sets the labels exactly as given", () => {
-    const admitted = runWithDocker(swarm.admitScript("abc123", { "swarm.role": "worker", "it's": "a b*" }, 60), `case "$*" in *Status.State*) echo ready ;; esac`);
+test("admitting waits for Ready, sets the labels exactly as given, and removes this machine's stale Down entries only", () => {
+    const answers = `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1; echo other ;;
+        *"old1") echo "worker-0|down" ;; *"other") echo "worker-1|down" ;; esac`;
+    const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { "swarm.role": "worker", "it's": "a b*" }, 60), answers);
     assert.equal(admitted.status, 0, admitted.stderr);
-    assert.equal(admitted.calls.at(-1), "node update --label-add it's=a b* --label-add swarm.role=worker abc123");
-    assert.throws(() => swarm.admitScript("x", { "a=b": "c" }, 1), /no '='/);
+    assert.ok(admitted.calls.includes("node update --label-add it's=a b* --label-add swarm.role=worker abc123"), admitted.calls.join("\n"));
+    assert.ok(admitted.calls.includes("node rm old1"), "the Down entry this machine left when it rejoined");
+    assert.ok(admitted.calls.every((c) => c !== "node rm other" && c !== "node rm abc123"), "another machine's entry, and its own, stay");
+    assert.throws(() => swarm.admitScript("x", "x", { "a=b": "c" }, 1), /no '='/);
 });
 
 test("draining demotes a manager before draining it, and waits until its tasks run elsewhere", () => {
-    const drained = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in *Spec.Role*) echo manager ;; esac`);
+    const drained = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in *ControlAvailable*) echo true ;; *Spec.Role*) echo manager ;; esac`);
     assert.equal(drained.status, 0, drained.stderr);
     const demote = drained.calls.indexOf("node demote abc123");
     const drain = drained.calls.indexOf("node update --availability drain abc123");
     assert.ok(demote >= 0 && demote < drain, drained.calls.join("\n"));
     assert.ok(drained.calls.some((c) => c.startsWith("node ps --quiet --filter desired-state=running abc123")));
-    const gone = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in "node inspect abc123") exit 1 ;; esac`);
+    const gone = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in *ControlAvailable*) echo true ;; "node inspect abc123") exit 1 ;; esac`);
     assert.equal(gone.status, 0, "a node already removed needs no drain");
-    assert.equal(gone.calls.length, 1);
+    assert.equal(gone.calls.length, 2);
+    const dissolved = runWithDocker(swarm.drainScript("abc123", 60), `case "$*" in *ControlAvailable*) echo false ;; *) exit 1 ;; esac`);
+    assert.equal(dissolved.status, 0, "a swarm already dissolved needs no drain");
 });
 
-test("removal takes a Down node off the list, and forces out one that never left", () => {
-    const down = runWithDocker(swarm.removeScript("node-1"), `case "$*" in "node ls"*) echo "id1 node-1 Down"; echo "id2 node-2 Ready" ;; esac`);
+test("removal takes this machine's Down entry off the list, forces out one that never left, and spares a new machine of its name", () => {
+    // id1: this machine (instance i-1), gone Down; id2: another node; id3: node-1 made anew (instance i-2), Ready.
+    const entries = (state1: string) => `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet") echo id1; echo id2; echo id3 ;;
+        *" id1") echo "id1|i-1|node-1|${state1}" ;; *" id2") echo "id2|i-9|node-2|ready" ;; *" id3") echo "id3|i-2|node-1|ready" ;; esac`;
+    const down = runWithDocker(swarm.removeScript("i-1", "node-1"), entries("down"));
     assert.equal(down.status, 0, down.stderr);
     assert.ok(down.calls.includes("node rm id1"));
-    assert.ok(down.calls.every((c) => !c.includes("id2")));
-    const stuck = runWithDocker(swarm.removeScript("node-1", 0), `case "$*" in "node ls"*) echo "id1 node-1 Ready" ;; esac`);
+    assert.ok(down.calls.every((c) => !c.startsWith("node rm") || c === "node rm id1"), down.calls.join("\n"));
+    const stuck = runWithDocker(swarm.removeScript("i-1", "node-1", 0), entries("ready"));
     assert.equal(stuck.status, 0, stuck.stderr);
     assert.ok(stuck.calls.includes("node rm --force id1"));
+    assert.ok(stuck.calls.every((c) => !c.includes("rm --force id3")), "the machine made anew stays");
     assert.match(stuck.stderr, /node node-1 did not leave the swarm: removing it by force/);
+    const unlabelled = runWithDocker(swarm.removeScript("i-1", "node-1"), `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet") echo id4 ;; *" id4") echo "id4||node-1|down" ;; esac`);
+    assert.ok(unlabelled.calls.includes("node rm id4"), "a node that joined but was never admitted is found by its hostname");
+    const dissolved = runWithDocker(swarm.removeScript("i-1", "node-1"), `case "$*" in *ControlAvailable*) echo false ;; *) exit 1 ;; esac`);
+    assert.equal(dissolved.status, 0, "a swarm already dissolved has no list to remove from");
 });
 
 test("a stack deploy reads its Compose file from stdin and fails in time naming what did not converge", () => {
@@ -149,7 +166,7 @@ test("a stack deploy reads its Compose file from stdin and fails in time naming 
 
 test("a failed update ends the wait at once, with the reason", () => {
     const failing = `case "$*" in "service ls --quiet"*) echo s1 ;; *Spec.Name*) echo cat_api ;; *Replicated.Replicas*) echo 1 ;; "service ps --filter"*) echo "Running 1 minute" ;; *UpdateStatus.State*) echo rollback_completed ;; *UpdateStatus.Message*) echo "update rolled back" ;; esac`;
-    const drained = runWithDocker(swarm.drainScript("abc123", 600), `case "$*" in *Spec.Role*) echo worker ;; esac\n${failing}`);
+    const drained = runWithDocker(swarm.drainScript("abc123", 600), `case "$*" in *ControlAvailable*) echo true; exit 0 ;; *Spec.Role*) echo worker ;; esac\n${failing}`);
     assert.notEqual(drained.status, 0);
     assert.match(drained.stderr, /cat_api: update rollback_completed: update rolled back/);
 });

@@ -24,6 +24,8 @@ run_with_capabilities() {
     run_container "$@"
 }
 if ! docker container inspect "$NAME" >/dev/null 2>&1; then
+    # A machine made anew starts with an empty disk: no swarm state of a machine that was removed.
+    if docker volume inspect "$VOLUME" >/dev/null 2>&1; then docker volume rm "$VOLUME" >/dev/null; fi
     docker volume create "$@" "$VOLUME" >/dev/null
     set -- "$@" --volume "$VOLUME:/var/lib/docker" --env SSH_AUTHORIZED_KEY --env INSECURE_REGISTRIES
     case "$PRIVILEGED" in

@@ -4,6 +4,8 @@
 # this manager (where the stateful services keep their data) once their containers have exited.
 : "${STACK:?}" "${TIMEOUT:?}"
 filter="label=com.docker.stack.namespace=$STACK"
+# No swarm here any more (it was dissolved): the stack went with it.
+[ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || exit 0
 if [ -n "$(docker service ls --quiet --filter "$filter")" ]; then docker stack rm "$STACK" >&2; fi
 stack_gone() { [ -z "$(docker service ls --quiet --filter "$filter")$(docker network ls --quiet --filter "$filter")" ]; }
 wait_until "$TIMEOUT" "stack $STACK still has services or networks after ${TIMEOUT}s" stack_gone

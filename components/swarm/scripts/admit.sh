@@ -1,8 +1,17 @@
 #!/bin/sh
 # shellcheck shell=sh
-# On a manager: waits until node NODE_ID is Ready, then sets its labels (the --label-add flags
-# given as arguments).
-: "${NODE_ID:?}" "${TIMEOUT:?}"
+# On a manager: waits until node NODE_ID is Ready, sets its labels (the --label-add flags given as
+# arguments), then removes the Down entries this machine (NODE_NAME, label swarm.node) left behind
+# when it left the swarm or was made anew and joined again.
+: "${NODE_ID:?}" "${NODE_NAME:?}" "${TIMEOUT:?}"
 is_ready() { [ "$(docker node inspect --format '{{.Status.State}}' "$NODE_ID" 2>/dev/null)" = ready ]; }
 wait_until "$TIMEOUT" "node $NODE_ID did not become Ready within ${TIMEOUT}s" is_ready
 if [ "$#" -gt 0 ]; then docker node update "$@" "$NODE_ID" >/dev/null; fi
+for id in $(docker node ls --quiet); do
+    [ "$id" != "$NODE_ID" ] || continue
+    entry=$(docker node inspect --format '{{index .Spec.Labels "swarm.node"}}|{{.Status.State}}' "$id")
+    if [ "$entry" = "$NODE_NAME|down" ]; then
+        echo "removing the stale entry $id of $NODE_NAME" >&2
+        docker node rm "$id" >/dev/null
+    fi
+done

@@ -3,6 +3,8 @@
 # On a manager: demotes node NODE_ID if it is a manager, drains it and waits until its tasks have
 # moved (gone from it and running again elsewhere), so that its leaving loses nothing.
 : "${NODE_ID:?}" "${TIMEOUT:?}"
+# Already removed, or no swarm here any more (it was dissolved): nothing to drain.
+[ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || exit 0
 docker node inspect "$NODE_ID" >/dev/null 2>&1 || exit 0
 if [ "$(docker node inspect --format '{{.Spec.Role}}' "$NODE_ID")" = manager ]; then
     docker node demote "$NODE_ID" >/dev/null

@@ -1,0 +1,8 @@
+#!/bin/sh
+# shellcheck shell=sh
+# The services of stack STACK as deployed: name, desired replicas (or `global`) and image, one line
+# each, sorted; nothing when the stack is gone.
+: "${STACK:?}"
+for id in $(docker service ls --quiet --filter "label=com.docker.stack.namespace=$STACK"); do
+    docker service inspect --format '{{.Spec.Name}} {{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}} {{.Spec.TaskTemplate.ContainerSpec.Image}}' "$id"
+done | sort
