@@ -9,78 +9,14 @@ import { after, before, test } from "node:test";
 import { runScript } from "../../components/command/provider";
 import { deployScript, removeScript as removeStackScript } from "../../components/stack/scripts";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
-
-interface NodeRow {
-    id: string;
-    hostname: string;
-    status: string;
-    availability: string;
-    manager: string;
-}
-
-interface NodeOutput {
-    name: string;
-    host: string;
-    port: number;
-    privateAddress: string;
-}
-
-const declaredReplicas = { nats: 1, redis: 1, collector: 1, categoriser: 2, "profile-writer": 1, "profile-api": 1, gateway: 1 };
+import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas } from "../helpers/swarm";
 
 let copy: string;
 let stack: TestStack;
 let startOutput = "";
 
-async function nodeList(): Promise<NodeRow[]> {
-    const out = await stack.onManager("docker node ls --format '{{.ID}}|{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}'");
-    return out
-        .trim()
-        .split("\n")
-        .map((line) => {
-            const [id, hostname, status, availability, manager] = line.split("|");
-            return { id, hostname, status, availability, manager };
-        })
-        .sort((a, b) => a.hostname.localeCompare(b.hostname));
-}
-
-/** Asserts the swarm is exactly the nodes of the outputs, all Ready and Active. */
-async function assertSwarmMatchesOutputs(managers: number, workers: number): Promise<NodeRow[]> {
-    const outManagers = stack.output<NodeOutput[]>("managers");
-    const outWorkers = stack.output<NodeOutput[]>("workers");
-    assert.equal(outManagers.length, managers);
-    assert.equal(outWorkers.length, workers);
-    const rows = await nodeList();
-    assert.deepEqual(rows.map((r) => r.hostname), [...outManagers, ...outWorkers].map((n) => n.name).sort());
-    for (const row of rows) {
-        assert.equal(row.status, "Ready", JSON.stringify(row));
-        assert.equal(row.availability, "Active", JSON.stringify(row));
-    }
-    const managerRows = rows.filter((r) => r.manager !== "");
-    assert.deepEqual(managerRows.map((r) => r.hostname).sort(), outManagers.map((n) => n.name).sort());
-    assert.equal(managerRows.filter((r) => r.manager === "Leader").length, 1);
-    assert.ok(managerRows.every((r) => r.manager === "Leader" || r.manager === "Reachable"), JSON.stringify(managerRows));
-    return rows;
-}
-
-const idsByHost = (rows: NodeRow[]) => Object.fromEntries(rows.map((r) => [r.hostname, r.id]));
-
-/** Service name (without the stack prefix) -> "running/desired", as `docker service ls` shows. */
-async function serviceReplicas(): Promise<Record<string, string>> {
-    const out = await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=categorisation --format '{{.Name}} {{.Replicas}} {{.ID}}'");
-    return Object.fromEntries(
-        out.trim().split("\n").map((line) => {
-            const [name, replicas] = line.split(" ");
-            return [name.replace(/^categorisation_/, ""), replicas];
-        }),
-    );
-}
-
 async function serviceIds(): Promise<string> {
     return (await stack.onManager("docker service ls --quiet --filter label=com.docker.stack.namespace=categorisation | sort")).trim();
-}
-
-function expectConverged(actual: Record<string, string>, expected: Record<string, number>): void {
-    assert.deepEqual(actual, Object.fromEntries(Object.entries(expected).map(([name, n]) => [name, `${n}/${n}`])));
 }
 
 async function postEvents(events: object[]): Promise<void> {
@@ -90,18 +26,6 @@ async function postEvents(events: object[]): Promise<void> {
         body: JSON.stringify(events),
     });
     assert.ok(response.ok, `collector answered ${response.status}: ${await response.text()}`);
-}
-
-/** Polls the profile of a user until `check` passes (the pipeline is asynchronous). */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + 60_000;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-        last = await read().catch(() => undefined as T);
-        if (last !== undefined && check(last)) return last;
-        await new Promise((r) => setTimeout(r, 1000));
-    }
-    assert.fail(`${what}: last seen ${JSON.stringify(last)}`);
 }
 
 interface Profile {
@@ -147,12 +71,12 @@ after(() => {
 
 test("npm start from a fresh copy: a swarm of 1 leader and 2 workers, named as the outputs say", async () => {
     assert.match(startOutput, /==> ready in/);
-    await assertSwarmMatchesOutputs(1, 2);
+    await assertSwarmMatchesOutputs(stack, 1, 2);
     assert.match(stack.output<string>("dockerHost"), /^ssh:\/\/root@127\.0\.0\.1:2300$/);
 });
 
 test("every service runs its declared replicas, and events posted to collectorUrl reach profilesUrl", async () => {
-    expectConverged(await serviceReplicas(), declaredReplicas);
+    expectConverged(await serviceReplicas(stack), declaredReplicas);
     const services = stack.output<Record<string, { image: string; replicas: number }>>("services");
     assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas);
     assert.match(services.collector.image, /^10\.214\.0\.2:5000\/categorisation\/pipeline:[0-9a-f]{12}$/);
@@ -182,10 +106,10 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
     assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-deploy"]]);
     stack.up();
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 3 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 3 });
     stack.setConfig({ "replicas.categoriser": "1" });
     stack.up();
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
 });
 
 test("a replica count for an unknown service fails clearly and changes nothing", async () => {
@@ -205,42 +129,42 @@ test("a replica count for an unknown service fails clearly and changes nothing",
 });
 
 test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their IDs, the stack is not redeployed", async () => {
-    const before = idsByHost(await nodeList());
+    const before = idsByHost(await nodeList(stack));
     const services = await serviceIds();
     stack.setConfig({ workers: "3" });
     const grow = upChanges();
     assert.doesNotMatch(grow, /stack-deploy|images-/, "the stack and its images are not touched");
-    const grown = idsByHost(await assertSwarmMatchesOutputs(1, 3));
+    const grown = idsByHost(await assertSwarmMatchesOutputs(stack, 1, 3));
     for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
     assert.equal(await serviceIds(), services);
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
 
     stack.setConfig({ workers: "1" });
     const shrink = upChanges();
     assert.doesNotMatch(shrink, /stack-deploy/);
-    const shrunk = await assertSwarmMatchesOutputs(1, 1);
+    const shrunk = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
     for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
     assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
 });
 
 test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and removed cleanly", async () => {
     stack.setConfig({ managers: "3" });
     stack.up();
-    const three = await assertSwarmMatchesOutputs(3, 1);
+    const three = await assertSwarmMatchesOutputs(stack, 3, 1);
     assert.equal(three.filter((r) => r.manager === "Reachable").length, 2);
 
     stack.setConfig({ managers: "1" });
     stack.up();
-    const one = await assertSwarmMatchesOutputs(1, 1);
+    const one = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(one.every((r) => r.status !== "Down"));
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
 });
 
 test("a machine whose SSH host key changed is refused by name; replacing it through Pulumi pins the new key", async () => {
     const worker = stack.output<NodeOutput[]>("workers")[0];
-    const idBefore = idsByHost(await nodeList())[worker.name];
+    const idBefore = idsByHost(await nodeList(stack))[worker.name];
     // New host keys on the running machine, as an impostor (or a rebuild behind Pulumi's back) would present.
     const regenerate = spawnSync("docker", ["exec", worker.name, "sh", "-c", "rm -f /etc/ssh/ssh_host_* && ssh-keygen -A >/dev/null && pkill -HUP -x sshd"], { encoding: "utf8" });
     assert.equal(regenerate.status, 0, regenerate.stderr);
@@ -259,10 +183,10 @@ test("a machine whose SSH host key changed is refused by name; replacing it thro
     const machine = resources.map((r) => r.urn).find((urn) => urn.endsWith("::local-worker-0"));
     assert.ok(machine, "the worker's machine resource");
     stack.run(["up", "--yes", "--skip-preview", "--replace", machine!]);
-    const rows = await assertSwarmMatchesOutputs(1, 1);
+    const rows = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays behind");
     assert.notEqual(idsByHost(rows)[worker.name], idBefore, "the rebuilt machine joined as a new node");
-    expectConverged(await serviceReplicas(), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
     const again = stack.run(["refresh", "--yes"], true);
     assert.equal(again.status, 0, again.stdout + again.stderr);
 });

@@ -1,0 +1,104 @@
+// Self-healing on a real local swarm (1 manager, 2 workers), through the real CLI: faults made
+// behind Pulumi's back (a machine killed, a machine removed with its disk, a service scaled by
+// hand, the stack removed by hand) show in `pulumi preview --refresh`, and `pulumi up --refresh`
+// puts back exactly that; a dead machine does not stop its removal or `pulumi destroy`.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { after, before, test } from "node:test";
+import { labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
+import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
+
+let stack: TestStack;
+const worker = (i: number) => stack.output<NodeOutput[]>("workers")[i].name;
+
+function docker(args: string[]): void {
+    const result = spawnSync("docker", args, { encoding: "utf8" });
+    assert.equal(result.status, 0, `docker ${args.join(" ")}: ${result.stderr}`);
+}
+
+/** Runs a pulumi command, printing how long it took (a figure for the closing note, not a test). */
+function timed(what: string, args: string[], allowFailure = false) {
+    const started = Date.now();
+    const result = stack.run(args, allowFailure);
+    console.log(`# ${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return result;
+}
+
+/** The preview of what a refresh found: the resources it would change, as `op name` lines. */
+function refreshedPreview(): { text: string; steps: string[] } {
+    const text = timed("preview --refresh", ["preview", "--refresh", "--diff"]).stdout;
+    const json = JSON.parse(stack.run(["preview", "--refresh", "--json"]).stdout) as { steps?: { op: string; urn: string }[] };
+    const steps = (json.steps ?? []).filter((s) => !["same", "refresh", "read"].includes(s.op)).map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+    return { text, steps };
+}
+
+async function healed(): Promise<void> {
+    const started = Date.now();
+    timed("up --refresh", ["up", "--refresh", "--yes", "--skip-preview"]);
+    await assertSwarmMatchesOutputs(stack, 1, 2);
+    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 120), declaredReplicas);
+    console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
+    assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
+}
+
+before(() => {
+    stack = new TestStack(uniqueStackName("healing"));
+    stack.setConfig({ provider: "local", managers: "1", workers: "2", "local.subnet": "10.218.0.0/24", "local.sshPortBase": "2400", "local.registryPort": "5400" });
+    stack.up();
+});
+
+after(() => stack?.cleanup());
+
+test("(a) a worker killed: the refreshed preview shows it; up starts it, and it is back in the swarm under its name", async () => {
+    const ids = idsByHost(await nodeList(stack));
+    docker(["kill", worker(1)]);
+    await eventually(() => nodeList(stack), (rows) => rows.some((r) => r.hostname === worker(1) && r.status === "Down"), "the node shows Down");
+    const preview = refreshedPreview();
+    console.log(preview.text.split("\n").filter((l) => /^\s*[~+-]/.test(l)).join("\n"));
+    assert.ok(preview.steps.includes("update local-worker-1"), preview.steps.join(", "));
+    assert.ok(preview.steps.every((s) => /worker-1/.test(s)), `only the dead worker's resources change: ${preview.steps.join(", ")}`);
+    await healed();
+    assert.deepEqual(idsByHost(await nodeList(stack)), ids, "the same nodes, no Down entry");
+});
+
+test("(c) a service scaled by hand: the preview shows the stack's drift; up puts its replicas back", async () => {
+    await stack.onManager("docker service scale --detach categorisation_categoriser=5 >/dev/null");
+    const preview = refreshedPreview();
+    assert.deepEqual(preview.steps, ["update stack-deploy"]);
+    await healed();
+});
+
+test("(d) the stack removed by hand: up deploys it again, and its data volumes are kept", async () => {
+    await stack.onManager("docker stack rm categorisation >/dev/null && while [ -n \"$(docker network ls -q --filter label=com.docker.stack.namespace=categorisation)\" ]; do sleep 1; done");
+    const preview = refreshedPreview();
+    assert.ok(preview.steps.includes("update stack-deploy"), preview.steps.join(", "));
+    assert.ok(preview.steps.includes("create stack-taxonomy"), `the stack's config went with it: ${preview.steps.join(", ")}`);
+    await healed();
+    assert.match(await stack.onManager("docker volume ls --quiet --filter label=com.docker.stack.namespace=categorisation"), /nats-data/);
+});
+
+test("(b) a worker removed with its disk: up makes it anew under its name, it joins the same swarm, no Down entry stays", async () => {
+    const before = idsByHost(await nodeList(stack));
+    docker(["rm", "--force", "--volumes", worker(0)]);
+    docker(["volume", "rm", `${worker(0)}-docker`]);
+    const preview = refreshedPreview();
+    assert.ok(preview.steps.includes("create local-worker-0"), preview.steps.join(", "));
+    await healed();
+    const after = idsByHost(await nodeList(stack));
+    assert.notEqual(after[worker(0)], before[worker(0)], "a new node");
+    assert.equal(after[worker(1)], before[worker(1)], "the other nodes are untouched");
+});
+
+test("(f) a dead worker is scaled away, and destroy finishes with another worker dead, leaving nothing", async () => {
+    docker(["kill", worker(1)]);
+    stack.setConfig({ workers: "1" });
+    timed("up removing a dead worker", ["up", "--yes", "--skip-preview"]);
+    const rows = await assertSwarmMatchesOutputs(stack, 1, 1);
+    assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays");
+
+    docker(["kill", worker(0)]);
+    const destroy = timed("destroy with a dead worker", ["destroy", "--yes", "--skip-preview"]);
+    assert.match(destroy.stdout, /stack-deploy deleted/);
+    assert.deepEqual(labelledObjects(stack.name), []);
+});

@@ -1,0 +1,82 @@
+// What the swarm of a test stack looks like, read over SSH on its manager 0, and the assertions
+// the end-to-end tests share.
+import assert from "node:assert/strict";
+import { TestStack } from "./stack";
+
+export interface NodeRow {
+    id: string;
+    hostname: string;
+    status: string;
+    availability: string;
+    manager: string;
+}
+
+export interface NodeOutput {
+    name: string;
+    host: string;
+    port: number;
+    privateAddress: string;
+}
+
+/** The stack's services and their replica counts as declared in stacks/categorisation.ts. */
+export const declaredReplicas = { nats: 1, redis: 1, collector: 1, categoriser: 2, "profile-writer": 1, "profile-api": 1, gateway: 1 };
+
+export async function nodeList(stack: TestStack): Promise<NodeRow[]> {
+    const out = await stack.onManager("docker node ls --format '{{.ID}}|{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}'");
+    return out
+        .trim()
+        .split("\n")
+        .map((line) => {
+            const [id, hostname, status, availability, manager] = line.split("|");
+            return { id, hostname, status, availability, manager };
+        })
+        .sort((a, b) => a.hostname.localeCompare(b.hostname));
+}
+
+/** Asserts the swarm is exactly the nodes of the outputs, all Ready and Active, one Leader. */
+export async function assertSwarmMatchesOutputs(stack: TestStack, managers: number, workers: number): Promise<NodeRow[]> {
+    const outManagers = stack.output<NodeOutput[]>("managers");
+    const outWorkers = stack.output<NodeOutput[]>("workers");
+    assert.equal(outManagers.length, managers);
+    assert.equal(outWorkers.length, workers);
+    const rows = await nodeList(stack);
+    assert.deepEqual(rows.map((r) => r.hostname), [...outManagers, ...outWorkers].map((n) => n.name).sort());
+    for (const row of rows) {
+        assert.equal(row.status, "Ready", JSON.stringify(row));
+        assert.equal(row.availability, "Active", JSON.stringify(row));
+    }
+    const managerRows = rows.filter((r) => r.manager !== "");
+    assert.deepEqual(managerRows.map((r) => r.hostname).sort(), outManagers.map((n) => n.name).sort());
+    assert.equal(managerRows.filter((r) => r.manager === "Leader").length, 1);
+    assert.ok(managerRows.every((r) => r.manager === "Leader" || r.manager === "Reachable"), JSON.stringify(managerRows));
+    return rows;
+}
+
+export const idsByHost = (rows: NodeRow[]) => Object.fromEntries(rows.map((r) => [r.hostname, r.id]));
+
+/** Service name (without the stack prefix) -> "running/desired", as `docker service ls` shows. */
+export async function serviceReplicas(stack: TestStack): Promise<Record<string, string>> {
+    const out = await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=categorisation --format '{{.Name}} {{.Replicas}} {{.ID}}'");
+    return Object.fromEntries(
+        out.trim().split("\n").filter(Boolean).map((line) => {
+            const [name, replicas] = line.split(" ");
+            return [name.replace(/^categorisation_/, ""), replicas];
+        }),
+    );
+}
+
+export function expectConverged(actual: Record<string, string>, expected: Record<string, number>): void {
+    assert.deepEqual(actual, Object.fromEntries(Object.entries(expected).map(([name, n]) => [name, `${n}/${n}`])));
+}
+
+/** Polls `read` until `check` passes, for at most `seconds`. */
+export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, seconds = 60): Promise<T> {
+    const deadline = Date.now() + seconds * 1000;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+        last = await read().catch(() => undefined as T);
+        if (last !== undefined && check(last)) return last;
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert.fail(`${what}: last seen ${JSON.stringify(last)}`);
+}
