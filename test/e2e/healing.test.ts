@@ -3,8 +3,11 @@
 // hand, the stack removed by hand) show in `pulumi preview --refresh`, and `pulumi up --refresh`
 // puts back exactly that; a dead machine does not stop its removal or `pulumi destroy`.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { projectRoot, pulumiEnv } from "../helpers/pulumi";
 import { labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
 
@@ -101,4 +104,32 @@ test("(f) a dead worker is scaled away, and destroy finishes with another worker
     const destroy = timed("destroy with a dead worker", ["destroy", "--yes", "--skip-preview"]);
     assert.match(destroy.stdout, /stack-deploy deleted/);
     assert.deepEqual(labelledObjects(stack.name), []);
+});
+
+test("(g) a destroy killed (SIGKILL) after the swarm was dissolved finishes when run again, leaving nothing", async () => {
+    stack.setConfig({ workers: "1" });
+    stack.up();
+    const manager = stack.output<NodeOutput[]>("managers")[0].name;
+    const swarmState = () => spawnSync("docker", ["exec", manager, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { encoding: "utf8" }).stdout.trim();
+    assert.equal(swarmState(), "active");
+
+    // Killed the moment the engine moves on from dissolving the swarm to manager 0's own steps:
+    // the swarm is gone, the machines are not.
+    const events = path.join(stack.work, "destroy-events.jsonl");
+    const destroy = spawn(path.join(projectRoot, ".tools", "bin", "pulumi"), ["--non-interactive", "destroy", "--yes", "--skip-preview", "--stack", stack.name, "--event-log", events], { cwd: stack.dir, env: { ...pulumiEnv(stack.env), PULUMI_DEBUG_COMMANDS: "true" }, stdio: "ignore" }); // the debug commands bring --event-log
+    const exited = new Promise((resolve) => destroy.on("exit", resolve));
+    const pastDissolve = () => fs.existsSync(events) && fs.readFileSync(events, "utf8").split("\n").some((line) => line.includes("resourcePreEvent") && line.includes("::swarm-manager-0-ready") && line.includes('"op":"delete"'));
+    const deadline = Date.now() + 300_000;
+    while (!pastDissolve() && destroy.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    destroy.kill("SIGKILL");
+    await exited;
+    assert.ok(pastDissolve(), "the destroy got past the swarm's dissolution before it was killed");
+    assert.equal(swarmState(), "inactive", "the swarm was dissolved");
+    assert.ok(labelledObjects(stack.name).some((o) => o.startsWith("container")), "killed before the machines were removed");
+
+    stack.run(["cancel", "--yes"], true); // the file backend may hold the interrupted update's lock
+    timed("destroy again", ["destroy", "--yes", "--skip-preview"]);
+    assert.deepEqual(labelledObjects(stack.name), []);
+    const resources = JSON.parse(stack.run(["stack", "export"]).stdout).deployment.resources ?? [];
+    assert.ok(resources.every((r: { type: string }) => r.type === "pulumi:pulumi:Stack"), "the state is clean");
 });
