@@ -223,3 +223,19 @@ test("a missing aws.sshAllowedCidrs fails with a clear message before any resour
     assert.match(open.error!, /opens SSH to the whole internet/);
     assert.deepEqual(open.registrations, []);
 });
+
+test("a replaced instance (new ID) replaces its swarm steps, and the old node entry is removed by its instance label", () => {
+    for (const instance of instances(production)) {
+        const name = instance.name.replace(/^aws-/, "");
+        const steps = commands(production).filter((c) => c.name.startsWith(`swarm-${name}-`));
+        // Mocks give each resource the ID `<name>-id`: the instance ID the steps are keyed on.
+        // Manager 0's admit stays: it belongs to the swarm it initialised (a lost manager 0 is not rebuilt yet).
+        for (const step of steps.filter((c) => /-(boot|ready|record|join|admit)$/.test(c.name) && c.name !== "swarm-manager-0-admit")) {
+            assert.deepEqual(step.inputs.triggers, [`${instance.name}-id`], `${step.name} is replaced with its instance`);
+        }
+        const record = steps.find((c) => c.name.endsWith("-record"));
+        if (record) assert.match(record.inputs.delete, new RegExp(`\\nINSTANCE='${instance.name}-id'\\n`));
+        const admit = steps.find((c) => c.name.endsWith("-admit"));
+        assert.match(admit!.inputs.create, new RegExp(`'--label-add' 'swarm\\.instance=${instance.name}-id'`), `${name}'s node entry carries its instance`);
+    }
+});
