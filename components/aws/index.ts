@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { AwsSettings, Role } from "../config";
+import { Role } from "../config";
 import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { subnetAt } from "../network";
 import { ecrRegistry } from "./ecr";
@@ -33,10 +33,32 @@ export function subnetCidrs(vpcCidr: string, count: number): string[] {
  */
 export const awsAccess: MachineAccess = { dialAttempts: 60, timeoutSeconds: 900, cloudInit: true, encryptOverlay: true };
 
+/** The machines' network, access and shape (the `aws` config, validated). */
+export interface AwsMachineSettings {
+    /** CIDRs allowed to reach SSH. */
+    sshAllowedCidrs: string[];
+    /** CIDRs allowed to reach the gateway. */
+    ingressCidrs: string[];
+    /** CIDR of a new VPC, cut into one /24 public subnet per zone. */
+    vpcCidr: string;
+    /** Availability zones (and public subnets) to spread over, 1 to 3. */
+    availabilityZones: number;
+    /** An existing VPC and its public subnets instead of a new VPC. */
+    vpcId?: string;
+    subnetIds?: string[];
+    /** An AMI instead of the newest Ubuntu 24.04 LTS, pinned when first made. */
+    ami?: string;
+    managerInstanceType: string;
+    workerInstanceType: string;
+    spotWorkers: boolean;
+    /** Root volume size in GiB. */
+    volumeSize: number;
+}
+
 export interface AwsNodesArgs {
     managers: number;
     workers: number;
-    settings: AwsSettings;
+    settings: AwsMachineSettings;
     publicKey: pulumi.Input<string>;
     /** Port of the stack's gateway, opened to settings.ingressCidrs. */
     gatewayPort: number;

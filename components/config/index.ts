@@ -1,5 +1,6 @@
 // The project's configuration (namespace `swarm`): parsed and validated before any resource is
 // made. Every error names the key, the bad value and what is allowed.
+import type { AwsMachineSettings } from "../aws";
 import { isIpv4, parseCidr } from "../network";
 
 export const providers = ["local", "aws", "hosts"] as const;
@@ -43,27 +44,10 @@ export interface SshSettings {
     privateKey?: string;
 }
 
-export interface AwsSettings {
-    /** CIDRs allowed to reach SSH (required). */
-    sshAllowedCidrs: string[];
+/** The `aws` config: the AWS provider's settings, and the opt-in that validation needs. */
+export interface AwsSettings extends AwsMachineSettings {
     /** Opt-in that allows 0.0.0.0/0 in sshAllowedCidrs. */
     allowSshFromAnywhere: boolean;
-    /** CIDRs allowed to reach the gateway (collector and profile API). Default: sshAllowedCidrs. */
-    ingressCidrs: string[];
-    /** CIDR of the new VPC. */
-    vpcCidr: string;
-    /** Availability zones (and public subnets) to spread over, 1 to 3. */
-    availabilityZones: number;
-    /** An existing VPC and its subnets instead of a new VPC. */
-    vpcId?: string;
-    subnetIds?: string[];
-    /** AMI override; default the newest Ubuntu 24.04 LTS from Canonical. */
-    ami?: string;
-    managerInstanceType: string;
-    workerInstanceType: string;
-    spotWorkers: boolean;
-    /** Root volume size in GiB. */
-    volumeSize: number;
 }
 
 export const awsDefaults: Omit<AwsSettings, "sshAllowedCidrs" | "ingressCidrs"> = {
