@@ -321,6 +321,30 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult, observed?: strin
     });
 }
 
+/**
+ * A warning in the output of `pulumi up` or `destroy`. The dynamic-provider host gets the engine's
+ * address as its first argument but gives providers no log, so this calls the engine's Log itself;
+ * elsewhere (unit tests) it writes to stderr.
+ */
+async function warn(message: string): Promise<void> {
+    const engine = process.argv[2] ?? "";
+    if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(engine)) {
+        process.stderr.write(`warning: ${message}\n`);
+        return;
+    }
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const grpc = require("@grpc/grpc-js");
+    const enginePb = require("@pulumi/pulumi/proto/engine_pb.js");
+    const engineGrpc = require("@pulumi/pulumi/proto/engine_grpc_pb.js");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const client = new engineGrpc.EngineClient(engine, grpc.credentials.createInsecure());
+    const request = new enginePb.LogRequest();
+    request.setSeverity(enginePb.LogSeverity.WARNING);
+    request.setMessage(message);
+    await new Promise<void>((resolve) => client.log(request, () => resolve()));
+    client.close();
+}
+
 /** What the read script prints now (after a run of create or update), if there is one. */
 async function observe(inputs: CommandInputs, hostKey: string | undefined): Promise<string | undefined> {
     if (!inputs.read) return undefined;
@@ -373,6 +397,7 @@ export const commandProvider = {
             // anew, and nothing is sent to the new one). Its step is skipped; the steps that run
             // on a manager (draining, removing its node entry) clean up after it.
             if (!isHostKeyMismatch(err) && !isUnreachable(err)) throw err;
+            await warn(`skipped a step on a machine that is gone: ${err instanceof Error ? err.message.split(". ")[0] : String(err)}`);
         }
     },
     /**

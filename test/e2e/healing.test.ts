@@ -101,8 +101,10 @@ test("(f) a dead worker is scaled away, and destroy finishes with another worker
     assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays");
 
     docker(["kill", worker(0)]);
+    const dead = worker(0);
     const destroy = timed("destroy with a dead worker", ["destroy", "--yes", "--skip-preview"]);
     assert.match(destroy.stdout, /stack-deploy deleted/);
+    assert.match(destroy.stdout + destroy.stderr, new RegExp(`skipped a step on a machine that is gone: cannot reach ${dead} \\(`), "the output names what was skipped and why");
     assert.deepEqual(labelledObjects(stack.name), []);
 });
 

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
+import { utils } from "ssh2";
 import { commandProvider, CommandInputs, CommandOutputs, fingerprint, hostKeyFingerprint, planDiff, runScript, scriptError } from "../../components/command/provider";
 
 const base: CommandInputs = { create: "echo hi", delete: "echo bye", stdin: "s3cret" };
@@ -136,7 +137,7 @@ test("refresh of a machine that cannot be reached records it as drift, naming th
 });
 
 test("a delete on a machine that cannot be reached gives up within a few attempts and is skipped", async () => {
-    const gone = { host: "127.0.0.1", port: 1, user: "root", privateKey: "KEY", dialAttempts: 60, dialIntervalSeconds: 0.1 };
+    const gone = { host: "127.0.0.1", port: 1, user: "root", privateKey: utils.generateKeyPairSync("ed25519").private, dialAttempts: 60, dialIntervalSeconds: 0.1 };
     const started = Date.now();
     await commandProvider.delete("id", { ...stored({ create: "true", connection: gone }), delete: "docker swarm leave" });
     assert.ok(Date.now() - started < 5000, "3 attempts, not 60");
