@@ -22,6 +22,17 @@ wait_until() {
     done
 }
 
+# retry COMMAND [ARG...]: runs COMMAND, and again up to 4 more times a second apart while it
+# fails (the swarm refuses concurrent updates of one object: "update out of sequence").
+retry() {
+    for retry_attempt in 1 2 3 4; do
+        "$@" && return 0
+        echo "retrying ($retry_attempt): $*" >&2
+        sleep 1
+    done
+    "$@"
+}
+
 # unconverged [FILTER...]: one line per service (of those `docker service ls FILTER...` lists)
 # with fewer running tasks than it should have (a global service needs at least one), or with
 # an update under way; exits non-zero when an update failed or was rolled back.

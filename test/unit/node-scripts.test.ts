@@ -206,3 +206,18 @@ test("boot waits for cloud-init: done or done with recoverable errors (exit 2) p
     const none = spawnSync("/bin/sh", ["-c", swarm.bootScript(1)], { encoding: "utf8", env: { PATH: "/nonexistent" } });
     assert.equal(none.status, 0, none.stderr);
 });
+
+test("a node update the swarm refuses for a concurrent one (update out of sequence) is retried", () => {
+    const counter = path.join(os.tmpdir(), `drain-retry-${process.pid}`);
+    fs.writeFileSync(counter, "");
+    try {
+        const answers = `case "$*" in *ControlAvailable*) echo true ;; *Spec.Role*) echo worker ;;
+            "node update --availability drain abc123") echo x >>'${counter}'; [ "$(wc -l <'${counter}')" -gt 1 ] || { echo "update out of sequence" >&2; exit 1; } ;; esac`;
+        const drained = runWithDocker(swarm.drainScript("abc123", 60), answers);
+        assert.equal(drained.status, 0, drained.stderr);
+        assert.equal(drained.calls.filter((c) => c === "node update --availability drain abc123").length, 2);
+        assert.match(drained.stderr, /retrying \(1\): docker node update --availability drain abc123/);
+    } finally {
+        fs.rmSync(counter, { force: true });
+    }
+});

@@ -6,7 +6,7 @@
 : "${NODE_ID:?}" "${NODE_NAME:?}" "${TIMEOUT:?}"
 is_ready() { [ "$(docker node inspect --format '{{.Status.State}}' "$NODE_ID" 2>/dev/null)" = ready ]; }
 wait_until "$TIMEOUT" "node $NODE_ID did not become Ready within ${TIMEOUT}s" is_ready
-if [ "$#" -gt 0 ]; then docker node update "$@" "$NODE_ID" >/dev/null; fi
+if [ "$#" -gt 0 ]; then retry docker node update "$@" "$NODE_ID" >/dev/null; fi
 for id in $(docker node ls --quiet); do
     [ "$id" != "$NODE_ID" ] || continue
     entry=$(docker node inspect --format '{{index .Spec.Labels "swarm.node"}}|{{.Status.State}}' "$id")

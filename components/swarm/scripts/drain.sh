@@ -7,9 +7,9 @@
 [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || exit 0
 docker node inspect "$NODE_ID" >/dev/null 2>&1 || exit 0
 if [ "$(docker node inspect --format '{{.Spec.Role}}' "$NODE_ID")" = manager ]; then
-    docker node demote "$NODE_ID" >/dev/null
+    retry docker node demote "$NODE_ID" >/dev/null
 fi
-docker node update --availability drain "$NODE_ID" >/dev/null
+retry docker node update --availability drain "$NODE_ID" >/dev/null
 no_tasks_left() { [ -z "$(docker node ps --quiet --filter desired-state=running "$NODE_ID")" ]; }
 wait_until "$TIMEOUT" "tasks of node $NODE_ID did not move within ${TIMEOUT}s" no_tasks_left
 wait_until "$TIMEOUT" "services did not run all their tasks again within ${TIMEOUT}s after node $NODE_ID was drained" converged
