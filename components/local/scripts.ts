@@ -1,10 +1,9 @@
 // Docker CLI scripts run on the machine running Pulumi to make the local provider's nodes
 // (scripts/*.sh beside this file). Idempotent: each checks whether its object exists before
 // creating or removing it. These functions only name a script and its parameters.
-import * as path from "path";
-import { labelArgs, renderScript, ScriptParams } from "../shell";
+import { labelArgs, ScriptParams, scriptsIn } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
+const script = scriptsIn(__dirname);
 
 /** The flags that let a container run dockerd where --privileged is refused. */
 export const capabilityFlags = [

@@ -39,6 +39,10 @@ export function renderScript(file: string, params: ScriptParams = {}, args: stri
     return [scriptBody(libFile), renderParams(params), setArgs, scriptBody(file)].filter(Boolean).join("\n");
 }
 
+/** The renderer of the scripts in `<dir>/scripts/`: `script(name, params, args)` renders `<name>.sh`. */
+export const scriptsIn = (dir: string) => (name: string, params: ScriptParams = {}, args: string[] = []): string =>
+    renderScript(path.join(dir, "scripts", `${name}.sh`), params, args);
+
 /** Docker label options (`flag key=value` for each label, by key), for a script's arguments. */
 export function labelArgs(flag: string, labels: Record<string, string>): string[] {
     return Object.entries(labels)

@@ -22,6 +22,12 @@ wait_until() {
     done
 }
 
+# wait_for_docker SECONDS: waits until the Docker engine answers this login.
+wait_for_docker() {
+    wait_until "$1" "the Docker engine did not answer within ${1}s" docker_answers
+}
+docker_answers() { docker info >/dev/null 2>&1; }
+
 # retry COMMAND [ARG...]: runs COMMAND, and again up to 4 more times a second apart while it
 # fails (the swarm refuses concurrent updates of one object: "update out of sequence").
 retry() {

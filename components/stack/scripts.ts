@@ -1,10 +1,9 @@
 // The scripts that deploy, watch and remove a Docker stack, run on a manager over SSH
 // (scripts/*.sh beside this file). Idempotent; these functions only name a script and its
 // parameters.
-import * as path from "path";
-import { labelArgs, renderScript, ScriptParams } from "../shell";
+import { labelArgs, scriptsIn } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
+const script = scriptsIn(__dirname);
 
 /** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
 export const endpointModeScript = (): string => script("endpoint-mode");

@@ -1,10 +1,9 @@
 // The scripts that form and shrink the swarm, run on the nodes over SSH (scripts/*.sh beside this
 // file). Each is idempotent (it checks the node's state before changing it) and never carries a
 // secret: join tokens arrive on stdin. These functions only name a script and its parameters.
-import * as path from "path";
-import { labelArgs, renderScript, ScriptParams } from "../shell";
+import { labelArgs, scriptsIn } from "../shell";
 
-const script = (name: string, params: ScriptParams = {}, args: string[] = []) => renderScript(path.join(__dirname, "scripts", `${name}.sh`), params, args);
+const script = scriptsIn(__dirname);
 
 /** Waits until cloud-init has finished, where it runs (its exit 2, recoverable errors, passes). */
 export const bootScript = (timeoutSeconds: number): string => script("boot", { TIMEOUT: timeoutSeconds });

@@ -6,8 +6,7 @@
 : "${MANAGER_ADDRESS:?}" "${TIMEOUT:?}"
 token=$(cat)
 # Run again on a machine that was just started (up after a refresh), its engine may still be starting.
-docker_answers() { docker info >/dev/null 2>&1; }
-wait_until "$TIMEOUT" "the Docker engine did not answer within ${TIMEOUT}s" docker_answers
+wait_for_docker "$TIMEOUT"
 local_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
 is_active() { [ "$(local_state)" = active ]; }
 case "$(local_state)" in
