@@ -10,9 +10,10 @@ import { provisionMachines } from "./components/machines/provision";
 import { machineKey } from "./components/ssh";
 import { DockerStack } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
-import { categorisation, gatewayPort, serviceNames } from "./stacks/categorisation";
+import { categorisationStack, gatewayPort, scalableServices } from "./stacks/categorisation";
 
-const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region")), serviceNames);
+const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region")), scalableServices);
+const categorisation = categorisationStack({ managers: settings.managers });
 const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
 
 const key = machineKey("ssh-key", settings.ssh);
@@ -37,13 +38,16 @@ function deployStack(registry: pulumi.Output<ImageRegistry>) {
         replicas: settings.replicas,
         taxonomy,
         encryptNetwork: machines.access.encryptOverlay,
+        edgeNodes: settings.managers,
     }, { dependsOn: [cluster] });
-    // The gateway listens on manager 0 (the edge node).
-    const edge = pulumi.all([machines.managers[0], stack.services]).apply(([m]) => machines.edgeAddress(m));
+    // A gateway answers on every manager; the provider may put one address in front of them all.
+    const edges = pulumi.all([pulumi.all(machines.managers), stack.services]).apply(([nodes]) => nodes.map((n) => machines.edgeAddress(n)));
+    const front = machines.frontAddress ?? edges.apply((list) => list[0]);
     return {
         services: stack.services,
-        collectorUrl: pulumi.interpolate`http://${edge}:${gatewayPort}/events`,
-        profilesUrl: pulumi.interpolate`http://${edge}:${gatewayPort}/profiles`,
+        gatewayUrls: edges.apply((list) => list.map((address) => `http://${address}:${gatewayPort}`)),
+        collectorUrl: pulumi.interpolate`http://${front}:${gatewayPort}/events`,
+        profilesUrl: pulumi.interpolate`http://${front}:${gatewayPort}/profiles`,
     };
 }
 if (!machines.registry) {
@@ -58,5 +62,6 @@ export const dockerHost = cluster.dockerHost;
 export const managers = cluster.managers;
 export const workers = cluster.workers;
 export const services = deployed?.services;
+export const gatewayUrls = deployed?.gatewayUrls;
 export const collectorUrl = deployed?.collectorUrl;
 export const profilesUrl = deployed?.profilesUrl;

@@ -1,109 +1,158 @@
 // The categorisation pipeline as a Docker stack: collector -> categoriser pool -> profile writer,
-// on NATS JetStream and Redis, with the profile API, behind one gateway port.
-import { HealthCheck, StackDefinition } from "./types";
+// on NATS JetStream and Redis, with the profile API, behind a gateway on every manager.
+//
+// Two layouts of the data tier. With fewer than 3 managers: one NATS server and one Redis on
+// manager 0 (losing manager 0 stops the pipeline until it is back; nothing acknowledged is
+// lost). With 3 managers or more: a 3-server JetStream cluster whose streams keep 3 replicas, and
+// Redis with 2 replicas watched by 3 Sentinels, one of each per manager 0..2, so that any one
+// machine can go.
+import { nodeLabels } from "../components/swarm";
+import { HealthCheck, ServiceDefinition, StackDefinition } from "./types";
+
+/** Port of the gateway: where `collectorUrl`, `profilesUrl` and `gatewayUrls` point. */
+export const gatewayPort = 8080;
+
+/** Managers from which the data tier is replicated (one server of each store per manager). */
+export const replicatedDataFrom = 3;
+
+/** The services whose replica count config may set: the stateless tier. */
+export const scalableServices = ["collector", "categoriser", "profile-writer", "profile-api"] as const;
 
 const httpHealth: HealthCheck = {
     test: ["CMD", "node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"],
-    interval: "10s",
+    interval: "5s",
     timeout: "3s",
     retries: 3,
     startPeriod: "20s",
 };
 
-const pipelineEnvironment = {
-    NATS_URL: "nats://nats:4222",
-    REDIS_URL: "redis://redis:6379",
-    TAXONOMY_FILE: "/etc/categorisation/taxonomy.tsv",
-    PORT: "8080",
-};
+const natsHealth: HealthCheck = { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8222/healthz"], interval: "5s", timeout: "3s", retries: 3, startPeriod: "10s" };
+const redisHealth = (port: number): HealthCheck => ({ test: ["CMD", "redis-cli", "-p", String(port), "ping"], interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" });
 
-/** Port of the gateway: where `collectorUrl` and `profilesUrl` point. */
-export const gatewayPort = 8080;
+const taxonomyFile = "/etc/categorisation/taxonomy.tsv";
 
-export const categorisation: StackDefinition = {
-    network: "pipeline",
-    edgeLabel: "swarm.edge",
-    images: {
-        pipeline: {
-            context: "services",
-            dockerfile: "Dockerfile",
-            inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "../.nvmrc"],
-            // The image takes the compiled code, the installed runtime packages and the Node.js
-            // pinned in the project's .nvmrc.
-            prepare: "bash scripts/prepare-image.sh >&2",
-        },
-        nats: { context: "services", dockerfile: "Dockerfile.nats", inputs: ["Dockerfile.nats", "docker/nats-server.conf"] },
-        redis: { context: "services", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis"] },
-        gateway: { context: "services", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "docker/haproxy.cfg"] },
-    },
-    services: {
-        nats: {
+/** How the pipeline reaches its stores, by layout. */
+function pipelineEnvironment(replicated: boolean): Record<string, string> {
+    const common = { TAXONOMY_FILE: taxonomyFile, PORT: "8080" };
+    if (!replicated) return { ...common, NATS_URL: "nats://nats:4222", REDIS_URL: "redis://redis:6379" };
+    return {
+        ...common,
+        NATS_URL: slots.map((i) => `nats://nats-${i}:4222`).join(","),
+        STREAM_REPLICAS: "3",
+        REDIS_SENTINELS: slots.map((i) => `sentinel-${i}:26379`).join(","),
+        REDIS_MASTER_NAME: "profiles",
+        // A profile update counts as done once a replica has it too: a failover loses none.
+        REDIS_MIN_REPLICAS_ACK: "1",
+    };
+}
+
+const slots = [1, 2, 3];
+/** Slot i of the data tier lives on manager i-1. */
+const onSlot = (slot: number) => [`node.labels.${nodeLabels.managerIndex} == ${slot - 1}`];
+/** Redis slot 1 keeps the single layout's volume: going to 3 managers keeps the profiles. */
+const redisVolume = (slot: number) => (slot === 1 ? "redis-data" : `redis-${slot}-data`);
+
+function singleDataTier(): Record<string, ServiceDefinition> {
+    const stateful = { replicas: 1, constraints: onSlot(1), stopGracePeriod: "30s", resources: { memory: "512M" } };
+    return {
+        nats: { ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth },
+        redis: { ...stateful, image: "redis", volumes: { "redis-data": "/data" }, healthcheck: redisHealth(6379) },
+    };
+}
+
+function replicatedDataTier(): Record<string, ServiceDefinition> {
+    const services: Record<string, ServiceDefinition> = {};
+    const stateful = { replicas: 1, stopGracePeriod: "30s" };
+    for (const slot of slots) {
+        services[`nats-${slot}`] = {
+            ...stateful,
             image: "nats",
-            replicas: 1,
-            // Its JetStream store lives on a volume of one node: pinned there.
-            constraints: ["node.labels.swarm.data == true"],
-            volumes: { "nats-data": "/data" },
-            healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8222/healthz"], interval: "10s", timeout: "3s", retries: 3, startPeriod: "10s" },
-            stopGracePeriod: "30s",
+            constraints: onSlot(slot),
+            // Routes to every server (its own is ignored); the server name stays with the slot,
+            // as JetStream's placement needs.
+            command: ["--name", `nats-${slot}`, "--cluster_name", "pipeline", "--cluster", "nats://0.0.0.0:6222", "--routes", slots.map((i) => `nats://nats-${i}:6222`).join(",")],
+            // A new store: JetStream does not take a single server's streams into a cluster.
+            volumes: { [`nats-${slot}-data`]: "/data" },
+            healthcheck: natsHealth,
             resources: { memory: "512M" },
-        },
-        redis: {
+        };
+        services[`redis-${slot}`] = {
+            ...stateful,
             image: "redis",
-            replicas: 1,
-            constraints: ["node.labels.swarm.data == true"],
-            volumes: { "redis-data": "/data" },
-            healthcheck: { test: ["CMD", "redis-cli", "ping"], interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
-            stopGracePeriod: "30s",
+            constraints: onSlot(slot),
+            // Slot 1 starts as the primary; after that Sentinel decides, and each server keeps
+            // its role in the config file on its volume.
+            environment: { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1" },
+            volumes: { [redisVolume(slot)]: "/data" },
+            healthcheck: redisHealth(6379),
             resources: { memory: "512M" },
-        },
-        collector: {
-            image: "pipeline",
-            command: ["collector"],
-            replicas: 1,
-            environment: pipelineEnvironment,
-            healthcheck: httpHealth,
-            stopGracePeriod: "20s",
-            resources: { memory: "256M" },
-        },
-        categoriser: {
-            image: "pipeline",
-            command: ["categoriser"],
-            replicas: 2,
-            environment: pipelineEnvironment,
-            taxonomyAt: "/etc/categorisation/taxonomy.tsv",
-            healthcheck: httpHealth,
-            stopGracePeriod: "20s",
-            resources: { memory: "256M" },
-        },
-        "profile-writer": {
-            image: "pipeline",
-            command: ["profile-writer"],
-            replicas: 1,
-            environment: pipelineEnvironment,
-            taxonomyAt: "/etc/categorisation/taxonomy.tsv",
-            healthcheck: httpHealth,
-            stopGracePeriod: "20s",
-            resources: { memory: "256M" },
-        },
-        "profile-api": {
-            image: "pipeline",
-            command: ["profile-api"],
-            replicas: 1,
-            environment: pipelineEnvironment,
-            taxonomyAt: "/etc/categorisation/taxonomy.tsv",
-            healthcheck: httpHealth,
-            stopGracePeriod: "10s",
-            resources: { memory: "256M" },
-        },
-        gateway: {
-            image: "gateway",
-            replicas: 1,
-            ports: [{ target: 8080, published: gatewayPort }],
-            healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], interval: "10s", timeout: "3s", retries: 3, startPeriod: "5s" },
-            stopGracePeriod: "10s",
-            resources: { memory: "128M" },
-        },
-    },
-};
+        };
+        services[`sentinel-${slot}`] = {
+            ...stateful,
+            image: "redis",
+            command: ["sentinel"],
+            constraints: onSlot(slot),
+            environment: { SENTINEL_ANNOUNCE: `sentinel-${slot}`, SENTINEL_MONITOR: "profiles redis-1 6379 2" },
+            volumes: { [`sentinel-${slot}-data`]: "/data" },
+            healthcheck: redisHealth(26379),
+            resources: { memory: "64M" },
+        };
+    }
+    return services;
+}
 
-export const serviceNames = Object.keys(categorisation.services);
+/** What the layout needs to know of the swarm. */
+export interface CategorisationLayout {
+    managers: number;
+}
+
+/** The pipeline's stack for a swarm with this many managers. */
+export function categorisationStack(layout: CategorisationLayout): StackDefinition {
+    const replicated = layout.managers >= replicatedDataFrom;
+    const environment = pipelineEnvironment(replicated);
+    const role = (command: string, replicas: number, stopGracePeriod: string, taxonomy: boolean): ServiceDefinition => ({
+        image: "pipeline",
+        command: [command],
+        replicas,
+        environment,
+        ...(taxonomy ? { taxonomyAt: taxonomyFile } : {}),
+        healthcheck: httpHealth,
+        stopGracePeriod,
+        resources: { memory: "256M" },
+    });
+    return {
+        network: "pipeline",
+        edgeLabel: nodeLabels.edge,
+        // Swarm spreads over label values only: the node's name is one value per node.
+        spreadLabel: nodeLabels.name,
+        images: {
+            pipeline: {
+                context: "services",
+                dockerfile: "Dockerfile",
+                inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "../.nvmrc"],
+                // The image takes the compiled code, the installed runtime packages and the Node.js
+                // pinned in the project's .nvmrc.
+                prepare: "bash scripts/prepare-image.sh >&2",
+            },
+            nats: { context: "services", dockerfile: "Dockerfile.nats", inputs: ["Dockerfile.nats", "docker/nats-server.conf"] },
+            redis: { context: "services", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "docker/redis-node.sh"] },
+            gateway: { context: "services", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "docker/haproxy.cfg"] },
+        },
+        services: {
+            ...(replicated ? replicatedDataTier() : singleDataTier()),
+            // Two of each stateless role, so that one machine never takes a role away.
+            collector: role("collector", 2, "20s", false),
+            categoriser: role("categoriser", 2, "20s", true),
+            "profile-writer": role("profile-writer", 2, "20s", true),
+            "profile-api": role("profile-api", 2, "10s", true),
+            gateway: {
+                image: "gateway",
+                replicas: 1,
+                ports: [{ target: 8080, published: gatewayPort }],
+                healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" },
+                stopGracePeriod: "10s",
+                resources: { memory: "128M" },
+            },
+        },
+    };
+}

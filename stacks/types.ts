@@ -34,7 +34,7 @@ export interface ServiceDefinition {
     environment?: Record<string, string>;
     /** Node label constraints (`node.labels.X == Y`). */
     constraints?: string[];
-    /** Published on every node through the routing mesh (or on the edge node without IPVS). */
+    /** A service that publishes ports runs on every edge node (global), published there in host mode. */
     ports?: PublishedPort[];
     /** Named volumes: name -> mount path. A service with volumes is stateful: one task at a time. */
     volumes?: Record<string, string>;
@@ -51,6 +51,8 @@ export interface StackDefinition {
     services: Record<string, ServiceDefinition>;
     /** The overlay network every service joins. */
     network: string;
-    /** Node label of the edge node, where published ports live when the kernel has no IPVS. */
+    /** Node label of the edge nodes, where the services that publish ports run. */
     edgeLabel: string;
+    /** Node label with a value unique per node: replicated stateless services spread over it. */
+    spreadLabel: string;
 }

@@ -40,4 +40,6 @@ export interface Machines {
     readonly access: MachineAccess;
     /** The address an edge machine's gateway answers at, from the machine running Pulumi. */
     edgeAddress(node: SwarmNode): string;
+    /** One address in front of every edge machine (a load balancer), when the provider makes one. */
+    readonly frontAddress?: pulumi.Output<string>;
 }

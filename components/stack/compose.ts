@@ -2,10 +2,7 @@
 import { stringify } from "yaml";
 import { ServiceDefinition, StackDefinition } from "../../stacks/types";
 
-/**
- * `vip`: virtual IPs and the ingress routing mesh (needs IPVS in the kernel). `dnsrr`: DNS
- * round-robin, with published ports in host mode on the edge node.
- */
+/** `vip`: virtual IPs (needs IPVS in the kernel). `dnsrr`: DNS round-robin. */
 export type EndpointMode = "vip" | "dnsrr";
 
 export interface RenderOptions {
@@ -18,12 +15,17 @@ export interface RenderOptions {
     taxonomyConfig: string;
     /** Encrypt the overlay network's traffic (IPsec) between nodes. */
     encryptNetwork?: boolean;
+    /** How many nodes carry the edge label (every manager): the tasks of a global edge service. */
+    edgeNodes: number;
 }
 
-/** A service runs where IPVS is missing in global mode on the edge node when it publishes ports. */
-function isEdgeService(service: ServiceDefinition, mode: EndpointMode): boolean {
-    return mode === "dnsrr" && (service.ports?.length ?? 0) > 0;
-}
+/**
+ * A service that publishes ports runs on every edge node, published there in host mode: each edge
+ * node answers itself (no routing mesh, which needs IPVS), and a load balancer or client can
+ * move to another edge node when one dies.
+ */
+const isEdgeService = (service: ServiceDefinition): boolean => (service.ports?.length ?? 0) > 0;
+const isStateful = (service: ServiceDefinition): boolean => Object.keys(service.volumes ?? {}).length > 0;
 
 /** Replica counts in force: the definition's defaults, overridden by config. */
 export function effectiveReplicas(definition: StackDefinition, overrides: Record<string, number>): Record<string, number> {
@@ -33,9 +35,11 @@ export function effectiveReplicas(definition: StackDefinition, overrides: Record
 function renderService(definition: StackDefinition, service: ServiceDefinition, replicas: number, options: RenderOptions): Record<string, unknown> {
     const image = options.images[service.image];
     if (!image) throw new Error(`no image reference for "${service.image}"`);
-    const stateful = Object.keys(service.volumes ?? {}).length > 0;
-    const edge = isEdgeService(service, options.endpointMode);
+    const stateful = isStateful(service);
+    const edge = isEdgeService(service);
     const constraints = [...(service.constraints ?? []), ...(edge ? [`node.labels.${definition.edgeLabel} == true`] : [])];
+    // Replicas of a stateless service go to different machines first: one machine never holds them all.
+    const preferences = stateful || edge ? [] : [{ spread: `node.labels.${definition.spreadLabel}` }];
     return {
         image,
         ...(service.command ? { command: service.command } : {}),
@@ -43,9 +47,7 @@ function renderService(definition: StackDefinition, service: ServiceDefinition, 
         networks: [definition.network],
         ...(service.volumes ? { volumes: Object.entries(service.volumes).map(([name, target]) => `${name}:${target}`) } : {}),
         ...(service.taxonomyAt ? { configs: [{ source: "taxonomy", target: service.taxonomyAt }] } : {}),
-        ...(service.ports
-            ? { ports: service.ports.map((p) => ({ target: p.target, published: p.published, protocol: "tcp", mode: edge ? "host" : "ingress" })) }
-            : {}),
+        ...(service.ports ? { ports: service.ports.map((p) => ({ target: p.target, published: p.published, protocol: "tcp", mode: "host" })) } : {}),
         healthcheck: {
             test: service.healthcheck.test,
             interval: service.healthcheck.interval,
@@ -53,12 +55,17 @@ function renderService(definition: StackDefinition, service: ServiceDefinition, 
             retries: service.healthcheck.retries,
             start_period: service.healthcheck.startPeriod,
         },
+        // Time between SIGTERM and SIGKILL: the roles finish what is in flight within it.
         stop_grace_period: service.stopGracePeriod,
         deploy: {
             ...(edge ? { mode: "global" } : { mode: "replicated", replicas }),
             endpoint_mode: options.endpointMode,
-            ...(constraints.length > 0 ? { placement: { constraints } } : {}),
-            // A stateful task must stop before its successor mounts the same volume.
+            ...(constraints.length + preferences.length > 0
+                ? { placement: { ...(constraints.length > 0 ? { constraints } : {}), ...(preferences.length > 0 ? { preferences } : {}) } }
+                : {}),
+            // One task at a time, the new one healthy before the old one stops; a task that fails
+            // within `monitor` rolls the service back. A stateful task must stop before its
+            // successor mounts the same volume, and an edge task before its successor takes the port.
             update_config: { parallelism: 1, order: stateful || edge ? "stop-first" : "start-first", failure_action: "rollback", monitor: "15s" },
             rollback_config: { parallelism: 1, order: "stop-first" },
             restart_policy: { condition: "any", delay: "5s" },
@@ -96,7 +103,7 @@ export function describeServices(definition: StackDefinition, options: RenderOpt
     return Object.fromEntries(
         Object.entries(definition.services).map(([name, s]) => [
             name,
-            { image: options.images[s.image], replicas: isEdgeService(s, options.endpointMode) ? 1 : replicas[name] },
+            { image: options.images[s.image], replicas: isEdgeService(s) ? options.edgeNodes : replicas[name] },
         ]),
     );
 }

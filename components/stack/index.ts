@@ -17,6 +17,8 @@ export interface DockerStackArgs {
     /** Content of the taxonomy TSV, deployed as a swarm config. */
     taxonomy: string;
     encryptNetwork?: boolean;
+    /** How many nodes carry the definition's edge label: the tasks of each service that publishes ports. */
+    edgeNodes: number;
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
     timeoutSeconds?: number;
 }
@@ -59,6 +61,7 @@ export class DockerStack extends pulumi.ComponentResource {
             endpointMode,
             taxonomyConfig: configName,
             encryptNetwork: args.encryptNetwork,
+            edgeNodes: args.edgeNodes,
         }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,

@@ -125,16 +125,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
         ];
         const admitLeader = new Command(`${name}-manager-0-admit`, {
             connection: leaderConnection,
-            // Manager 0 holds the stateful services' volumes and the published ports without IPVS.
-            create: pulumi.all([init.stdout, leader]).apply(([id, n]) =>
-                scripts.admitScript(id, n.name, { ...labelsOf(n), "swarm.data": "true", "swarm.edge": "true" }, timeout),
-            ),
+            create: pulumi.all([init.stdout, leader]).apply(([id, n]) => scripts.admitScript(id, n.name, { ...labelsOf(n), ...managerLabels(0) }, timeout)),
         }, { parent: this });
 
         // One node other than manager 0: record (removes it from the node list on delete), join
         // (leaves on delete), admit (labels; demotes and drains on delete). Creation runs in that
         // order and deletion in the reverse one, which is the order a clean removal needs.
-        const addNode = (node: pulumi.Input<SwarmNode>, label: string, role: Role, after: pulumi.Resource[]): Command => {
+        const addNode = (node: pulumi.Input<SwarmNode>, label: string, role: Role, after: pulumi.Resource[], roleLabels: Record<string, string>): Command => {
             const nodeReady = ready(node, label);
             // A machine made anew is a new node: its steps are replaced with it.
             const triggers = [nodeReady.instance];
@@ -155,7 +152,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: [record, tokens] });
             const admit = new Command(`${name}-${label}-admit`, {
                 connection: leaderConnection,
-                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, n.name, labelsOf(n), timeout)),
+                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, n.name, { ...labelsOf(n), ...roleLabels }, timeout)),
                 delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
                 triggers,
             }, { parent: this });
@@ -166,10 +163,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // Managers one at a time: each waits for the previous one to be admitted.
         let previous: Command = admitLeader;
         args.managers.slice(1).forEach((node, i) => {
-            previous = addNode(node, `manager-${i + 1}`, "manager", [previous]);
+            previous = addNode(node, `manager-${i + 1}`, "manager", [previous], managerLabels(i + 1));
         });
         // Workers all at once.
-        const workerAdmits = args.workers.map((node, i) => addNode(node, `worker-${i}`, "worker", []));
+        const workerAdmits = args.workers.map((node, i) => addNode(node, `worker-${i}`, "worker", [], {}));
 
         const hostnameOf = pulumi.all(hostnames).apply((pairs) => Object.fromEntries(pairs));
         const describe = (nodes: pulumi.Input<SwarmNode>[]) =>
@@ -195,7 +192,19 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 }
 
+/** Node labels every node has, that placement can use. */
+export const nodeLabels = {
+    /** The node's name: unique per node. */
+    name: "swarm.node",
+    /** On every manager: where services that publish ports run. */
+    edge: "swarm.edge",
+    /** Managers only: 0, 1, 2, ... (manager 0 formed the swarm). */
+    managerIndex: "swarm.manager-index",
+};
+
+const managerLabels = (index: number): Record<string, string> => ({ [nodeLabels.edge]: "true", [nodeLabels.managerIndex]: String(index) });
+
 function labelsOf(node: SwarmNode): Record<string, string> {
     // swarm.instance tells this machine's entries from those of a machine made anew with its name.
-    return { "swarm.role": node.role, "swarm.node": node.name, "swarm.instance": node.instance ?? `${node.host}:${node.port}`, ...node.labels };
+    return { "swarm.role": node.role, [nodeLabels.name]: node.name, "swarm.instance": node.instance ?? `${node.host}:${node.port}`, ...node.labels };
 }

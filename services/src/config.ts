@@ -22,8 +22,14 @@ function str(env: NodeJS.ProcessEnv, key: string, def: string): string {
 }
 
 export interface Config {
+  /** One server, or several (comma-separated) of a cluster. */
   natsUrl: string;
   redisUrl: string;
+  /** host:port of each Sentinel: when given, the store is the primary they name (redisUrl unused). */
+  redisSentinels: string[];
+  redisMasterName: string;
+  /** Replicas that must have a profile update before its event is acknowledged (0: none). */
+  redisMinReplicasAck: number;
   taxonomyFile: string;
   knowledgeDir: string;
   host: string;
@@ -48,6 +54,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     natsUrl: str(env, "NATS_URL", "nats://127.0.0.1:4222"),
     redisUrl: str(env, "REDIS_URL", "redis://127.0.0.1:6379"),
+    redisSentinels: str(env, "REDIS_SENTINELS", "").split(",").filter(Boolean),
+    redisMasterName: str(env, "REDIS_MASTER_NAME", "profiles"),
+    redisMinReplicasAck: num(env, "REDIS_MIN_REPLICAS_ACK", 0, 0),
     taxonomyFile: str(env, "TAXONOMY_FILE", join(packageDir, "taxonomy", "default-taxonomy.tsv")),
     knowledgeDir: str(env, "KNOWLEDGE_DIR", join(packageDir, "knowledge")),
     host: str(env, "HOST", "0.0.0.0"),

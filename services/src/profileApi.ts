@@ -10,7 +10,7 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
   const taxonomy = loadTaxonomy(cfg.taxonomyFile);
   const store = await openStore(cfg);
   const metrics = new Metrics();
-  const health = async () => ({ redis: await store.client.ping().then((r) => r === "PONG", () => false) });
+  const health = async () => ({ redis: await store.ping() });
   const { http, port } = await serveRole(cfg, "profile-api", metrics, health, [
     {
       method: "GET",
@@ -40,7 +40,7 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
     port,
     async stop() {
       await http.close(cfg.shutdownTimeoutMs);
-      await store.client.quit().catch(() => undefined);
+      await store.connection.close().catch(() => undefined);
     },
   };
 }

@@ -66,7 +66,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   };
   metrics.gauges.set("ingestToProfileMsP50", () => pct(0.5));
   metrics.gauges.set("ingestToProfileMsP99", () => pct(0.99));
-  const { http, port } = await serveRole(cfg, "profile-writer", metrics, () => ({ nats: natsUp(nc), redis: store.client.isReady }));
+  const { http, port } = await serveRole(cfg, "profile-writer", metrics, () => ({ nats: natsUp(nc), redis: store.connection.isReady() }));
   return {
     port,
     async stop() {
@@ -75,7 +75,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       flush();
       await http.close(1000);
       await nc.drain();
-      await store.client.quit().catch(() => undefined);
+      await store.connection.close().catch(() => undefined);
     },
   };
 }

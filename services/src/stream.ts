@@ -35,7 +35,7 @@ export const isStreamFull = (e: unknown): boolean => isApiError(e, StreamStoreFa
 /** Connect (retrying while NATS starts), make sure the streams and consumers exist, return a JetStream client. */
 export async function connectJetStream(cfg: Config, name: string): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
   const nc = await connectWithRetry("NATS", cfg.natsUrl, () =>
-    connect({ servers: cfg.natsUrl, name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
+    connect({ servers: cfg.natsUrl.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
   );
   await ensureTopology(nc, cfg);
   return { nc, js: jetstream(nc, { timeout: 10_000 }) };
@@ -64,7 +64,7 @@ async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<void> {
     };
     try {
       await jsm.streams.info(s.name);
-      await jsm.streams.update(s.name, { subjects: config.subjects, max_bytes: config.max_bytes, duplicate_window: config.duplicate_window, discard: config.discard });
+      await jsm.streams.update(s.name, { subjects: config.subjects, max_bytes: config.max_bytes, duplicate_window: config.duplicate_window, discard: config.discard, num_replicas: config.num_replicas });
     } catch (e) {
       if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
       try {

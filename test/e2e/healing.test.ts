@@ -39,7 +39,7 @@ async function healed(): Promise<void> {
     const started = Date.now();
     timed("up --refresh", ["up", "--refresh", "--yes", "--skip-preview"]);
     await assertSwarmMatchesOutputs(stack, 1, 2);
-    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 120), declaredReplicas);
+    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 120), declaredReplicas());
     console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);

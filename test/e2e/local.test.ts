@@ -76,9 +76,9 @@ test("npm start from a fresh copy: a swarm of 1 leader and 2 workers, named as t
 });
 
 test("every service runs its declared replicas, and events posted to collectorUrl reach profilesUrl", async () => {
-    expectConverged(await serviceReplicas(stack), declaredReplicas);
+    expectConverged(await serviceReplicas(stack), declaredReplicas());
     const services = stack.output<Record<string, { image: string; replicas: number }>>("services");
-    assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas);
+    assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas());
     assert.match(services.collector.image, /^10\.214\.0\.2:5000\/categorisation\/pipeline:[0-9a-f]{12}$/);
 
     const run = Date.now().toString(36);
@@ -106,10 +106,10 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
     assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-deploy"]]);
     stack.up();
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 3 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 3 });
     stack.setConfig({ "replicas.categoriser": "1" });
     stack.up();
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
 });
 
 test("a replica count for an unknown service fails clearly and changes nothing", async () => {
@@ -137,7 +137,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     const grown = idsByHost(await assertSwarmMatchesOutputs(stack, 1, 3));
     for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
     assert.equal(await serviceIds(), services);
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
 
     stack.setConfig({ workers: "1" });
     const shrink = upChanges();
@@ -146,7 +146,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
     for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
     assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
 });
 
 test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and removed cleanly", async () => {
@@ -154,12 +154,20 @@ test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and remo
     stack.up();
     const three = await assertSwarmMatchesOutputs(stack, 3, 1);
     assert.equal(three.filter((r) => r.manager === "Reachable").length, 2);
+    // Three managers: the replicated data tier, and a gateway on each manager that answers.
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(3), categoriser: 1 });
+    const gateways = stack.output<string[]>("gatewayUrls");
+    assert.deepEqual(gateways, stack.output<NodeOutput[]>("managers").map((m) => `http://${m.privateAddress}:8080`));
+    for (const url of gateways) assert.equal((await fetch(`${url}/gateway/healthz`)).status, 200, url);
+    const run = `m3-${Date.now().toString(36)}`;
+    await postEvents([{ eventId: `${run}-1`, userId: `fan-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" }]);
+    await eventually(() => profile(`fan-${run}`), (p) => (p?.interests.length ?? 0) > 0, "a profile written through the replicated stores");
 
     stack.setConfig({ managers: "1" });
     stack.up();
     const one = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(one.every((r) => r.status !== "Down"));
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
 });
 
 test("a machine whose SSH host key changed is refused by name; replacing it through Pulumi pins the new key", async () => {
@@ -186,7 +194,7 @@ test("a machine whose SSH host key changed is refused by name; replacing it thro
     const rows = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays behind");
     assert.notEqual(idsByHost(rows)[worker.name], idBefore, "the rebuilt machine joined as a new node");
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas, categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
     const again = stack.run(["refresh", "--yes"], true);
     assert.equal(again.status, 0, again.stdout + again.stderr);
 });

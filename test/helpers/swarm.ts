@@ -18,8 +18,16 @@ export interface NodeOutput {
     privateAddress: string;
 }
 
-/** The stack's services and their replica counts as declared in stacks/categorisation.ts. */
-export const declaredReplicas = { nats: 1, redis: 1, collector: 1, categoriser: 2, "profile-writer": 1, "profile-api": 1, gateway: 1 };
+/**
+ * The stack's services and their replica counts as declared in stacks/categorisation.ts: two of
+ * each stateless role, a gateway per manager, and the data tier of the layout.
+ */
+export function declaredReplicas(managers = 1): Record<string, number> {
+    const stateless = { collector: 2, categoriser: 2, "profile-writer": 2, "profile-api": 2, gateway: managers };
+    if (managers < 3) return { nats: 1, redis: 1, ...stateless };
+    const data = [1, 2, 3].flatMap((slot) => ["nats", "redis", "sentinel"].map((store) => [`${store}-${slot}`, 1]));
+    return { ...Object.fromEntries(data), ...stateless };
+}
 
 export async function nodeList(stack: TestStack): Promise<NodeRow[]> {
     const out = await stack.onManager("docker node ls --format '{{.ID}}|{{.Hostname}}|{{.Status}}|{{.Availability}}|{{.ManagerStatus}}'");

@@ -2,60 +2,101 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { describeServices, effectiveReplicas, RenderOptions, renderCompose } from "../../components/stack/compose";
-import { categorisation, serviceNames } from "../../stacks/categorisation";
+import { categorisationStack, scalableServices } from "../../stacks/categorisation";
 
+const categorisation = categorisationStack({ managers: 1 });
+const replicated = categorisationStack({ managers: 3 });
 const images = Object.fromEntries(Object.keys(categorisation.images).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
 const options = (overrides: Partial<RenderOptions> = {}): RenderOptions => ({
     images,
     replicas: {},
     endpointMode: "vip",
     taxonomyConfig: "categorisation_taxonomy_123",
+    edgeNodes: 1,
     ...overrides,
 });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const render = (overrides: Partial<RenderOptions> = {}): any => parse(renderCompose(categorisation, options(overrides)));
+const render = (overrides: Partial<RenderOptions> = {}, definition = categorisation): any => parse(renderCompose(definition, options(overrides)));
 
 test("the stack has the pipeline's services, each with an image that is built", () => {
-    assert.deepEqual(serviceNames, ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway"]);
-    for (const service of Object.values(categorisation.services)) assert.ok(categorisation.images[service.image], service.image);
+    assert.deepEqual(Object.keys(categorisation.services), ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway"]);
+    for (const definition of [categorisation, replicated]) {
+        for (const service of Object.values(definition.services)) assert.ok(definition.images[service.image], service.image);
+    }
+    for (const name of scalableServices) assert.ok(categorisation.services[name] && replicated.services[name], name);
 });
 
 test("replica counts: the definition's defaults, overridden by config", () => {
     const compose = render({ replicas: { categoriser: 5, collector: 0 } });
     assert.equal(compose.services.categoriser.deploy.replicas, 5);
     assert.equal(compose.services.collector.deploy.replicas, 0);
-    assert.equal(compose.services["profile-writer"].deploy.replicas, 1);
+    assert.equal(compose.services["profile-writer"].deploy.replicas, 2);
     assert.equal(effectiveReplicas(categorisation, {}).categoriser, 2);
 });
 
-test("with IPVS: virtual IPs, the gateway replicated and published through the routing mesh", () => {
-    const compose = render();
-    for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, "vip");
-    assert.equal(compose.services.gateway.deploy.mode, "replicated");
-    assert.deepEqual(compose.services.gateway.ports, [{ target: 8080, published: 8080, protocol: "tcp", mode: "ingress" }]);
-    assert.equal(compose.services.gateway.deploy.placement, undefined);
+test("the stateless tier: two replicas of each role by default, spread one per machine first", () => {
+    for (const name of scalableServices) {
+        const service = render().services[name];
+        assert.equal(service.deploy.replicas, 2, name);
+        assert.deepEqual(service.deploy.placement, { preferences: [{ spread: "node.labels.swarm.node" }] }, name);
+        assert.equal(service.deploy.update_config.order, "start-first");
+        assert.equal(service.deploy.update_config.failure_action, "rollback");
+    }
 });
 
-test("without IPVS: DNS round-robin, and the gateway in host mode on the edge node", () => {
-    const compose = render({ endpointMode: "dnsrr" });
-    for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, "dnsrr");
-    assert.equal(compose.services.gateway.deploy.mode, "global");
-    assert.equal(compose.services.gateway.deploy.replicas, undefined);
-    assert.deepEqual(compose.services.gateway.deploy.placement.constraints, ["node.labels.swarm.edge == true"]);
-    assert.equal(compose.services.gateway.ports[0].mode, "host");
-    assert.equal(describeServices(categorisation, options({ endpointMode: "dnsrr", replicas: { gateway: 3 } })).gateway.replicas, 1);
+test("the gateway runs on every edge node (every manager), its port published there in host mode", () => {
+    for (const endpointMode of ["vip", "dnsrr"] as const) {
+        const compose = render({ endpointMode });
+        for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, endpointMode);
+        assert.equal(compose.services.gateway.deploy.mode, "global");
+        assert.equal(compose.services.gateway.deploy.replicas, undefined);
+        assert.deepEqual(compose.services.gateway.deploy.placement, { constraints: ["node.labels.swarm.edge == true"] });
+        assert.deepEqual(compose.services.gateway.ports, [{ target: 8080, published: 8080, protocol: "tcp", mode: "host" }]);
+        assert.equal(compose.services.gateway.deploy.update_config.order, "stop-first");
+    }
+    assert.equal(describeServices(replicated, options({ edgeNodes: 3, replicas: { collector: 4 } })).gateway.replicas, 3);
+    assert.equal(describeServices(replicated, options({ edgeNodes: 3, replicas: { collector: 4 } })).collector.replicas, 4);
 });
 
-test("stateful services are pinned by node label, keep a volume and stop before their successor starts", () => {
+test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, stopped before their successor starts", () => {
     const compose = render();
     for (const name of ["nats", "redis"]) {
-        assert.deepEqual(compose.services[name].deploy.placement.constraints, ["node.labels.swarm.data == true"]);
+        assert.deepEqual(compose.services[name].deploy.placement, { constraints: ["node.labels.swarm.manager-index == 0"] });
         assert.equal(compose.services[name].deploy.update_config.order, "stop-first");
         assert.deepEqual(compose.services[name].volumes, [`${name}-data:/data`]);
     }
-    assert.equal(compose.services.categoriser.deploy.update_config.order, "start-first");
-    assert.equal(compose.services.categoriser.deploy.update_config.failure_action, "rollback");
     assert.deepEqual(Object.keys(compose.volumes).sort(), ["nats-data", "redis-data"]);
+    assert.equal(compose.services.collector.environment.NATS_URL, "nats://nats:4222");
+    assert.equal(compose.services.collector.environment.REDIS_SENTINELS, undefined);
+});
+
+test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of each per manager", () => {
+    const compose = render({ edgeNodes: 3 }, replicated);
+    assert.deepEqual(Object.keys(compose.services).sort(), [
+        "categoriser", "collector", "gateway", "nats-1", "nats-2", "nats-3", "profile-api", "profile-writer",
+        "redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3",
+    ]);
+    for (const slot of [1, 2, 3]) {
+        for (const store of ["nats", "redis", "sentinel"]) {
+            const service = compose.services[`${store}-${slot}`];
+            assert.deepEqual(service.deploy.placement, { constraints: [`node.labels.swarm.manager-index == ${slot - 1}`] });
+            assert.equal(service.deploy.replicas, 1);
+            assert.equal(service.deploy.update_config.order, "stop-first");
+        }
+        assert.deepEqual(compose.services[`nats-${slot}`].command.slice(0, 2), ["--name", `nats-${slot}`]);
+        assert.equal(compose.services[`nats-${slot}`].command.at(-1), "nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222");
+        assert.deepEqual(compose.services[`redis-${slot}`].environment, { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1" });
+    }
+    // Redis slot 1 keeps the single layout's volume: going from 1 to 3 managers keeps the profiles.
+    assert.deepEqual(compose.services["redis-1"].volumes, ["redis-data:/data"]);
+    assert.deepEqual(compose.services["redis-2"].volumes, ["redis-2-data:/data"]);
+    assert.deepEqual(compose.services["nats-1"].volumes, ["nats-1-data:/data"]);
+    const env = compose.services["profile-writer"].environment;
+    assert.equal(env.NATS_URL, "nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222");
+    assert.equal(env.STREAM_REPLICAS, "3");
+    assert.equal(env.REDIS_SENTINELS, "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379");
+    assert.equal(env.REDIS_MIN_REPLICAS_ACK, "1");
+    assert.equal(categorisationStack({ managers: 5 }).services["nats-3"] !== undefined, true);
 });
 
 test("the taxonomy is an external swarm config mounted where the services read it", () => {
@@ -71,8 +112,9 @@ test("health checks, images and commands come from the definition", () => {
     const compose = render();
     assert.equal(compose.services.categoriser.image, "10.0.0.2:5000/categorisation/pipeline:abc");
     assert.deepEqual(compose.services.categoriser.command, ["categoriser"]);
-    assert.deepEqual(compose.services.redis.healthcheck.test, ["CMD", "redis-cli", "ping"]);
+    assert.deepEqual(compose.services.redis.healthcheck.test, ["CMD", "redis-cli", "-p", "6379", "ping"]);
     assert.equal(compose.services.redis.healthcheck.start_period, "5s");
+    assert.equal(compose.services.collector.stop_grace_period, "20s");
 });
 
 test("the overlay network is encrypted on request", () => {

@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { creditsFor, defaultScoring, type Credit, type ScoringSettings } from "../../src/scoring.js";
-import { ProfileStore, type Outcome } from "../../src/store.js";
+import { plainConnection, ProfileStore, type Outcome } from "../../src/store.js";
 import { parseTaxonomy } from "../../src/taxonomy.js";
 import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { requireBinaries, startRedis, stopAll } from "../helpers/procs.js";
@@ -20,7 +20,7 @@ const tax = parseTaxonomy([
 describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
   let client: ReturnType<typeof createClient>;
   const ttl = 3600;
-  const store = (s: Partial<ScoringSettings> = {}) => new ProfileStore(client, { ...defaultScoring, ...s }, ttl);
+  const store = (s: Partial<ScoringSettings> = {}) => new ProfileStore(plainConnection(client), { ...defaultScoring, ...s }, ttl);
   const scores = async (user: string) => {
     const flat = (await client.sendCommand(["ZRANGE", `profile:${user}:scores`, "0", "-1", "WITHSCORES"])) as string[];
     const out: Record<string, number> = {};
