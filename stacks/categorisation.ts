@@ -26,7 +26,7 @@ const httpHealth: HealthCheck = {
     startPeriod: "20s",
 };
 
-const natsHealth: HealthCheck = { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8222/healthz"], interval: "5s", timeout: "3s", retries: 3, startPeriod: "10s" };
+const natsHealth = (path: string): HealthCheck => ({ test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${path}`], interval: "5s", timeout: "3s", retries: 3, startPeriod: "10s" });
 const redisHealth = (port: number): HealthCheck => ({ test: ["CMD", "redis-cli", "-p", String(port), "ping"], interval: "5s", timeout: "3s", retries: 3, startPeriod: "5s" });
 
 const taxonomyFile = "/etc/categorisation/taxonomy.tsv";
@@ -55,7 +55,7 @@ const redisVolume = (slot: number) => (slot === 1 ? "redis-data" : `redis-${slot
 function singleDataTier(): Record<string, ServiceDefinition> {
     const stateful = { replicas: 1, constraints: onSlot(1), stopGracePeriod: "30s", resources: { memory: "512M" } };
     return {
-        nats: { ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth },
+        nats: { ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth("/healthz") },
         redis: { ...stateful, image: "redis", volumes: { "redis-data": "/data" }, healthcheck: redisHealth(6379) },
     };
 }
@@ -73,7 +73,9 @@ function replicatedDataTier(): Record<string, ServiceDefinition> {
             command: ["--name", `nats-${slot}`, "--cluster_name", "pipeline", "--cluster", "nats://0.0.0.0:6222", "--routes", slots.map((i) => `nats://nats-${i}:6222`).join(",")],
             // A new store: JetStream does not take a single server's streams into a cluster.
             volumes: { [`nats-${slot}-data`]: "/data" },
-            healthcheck: natsHealth,
+            // The server answering, not JetStream's health: that needs the routes, and a task's
+            // name resolves only once the task is healthy, so each would wait for the others.
+            healthcheck: natsHealth("/varz"),
             resources: { memory: "512M" },
         };
         services[`redis-${slot}`] = {

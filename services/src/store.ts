@@ -84,7 +84,7 @@ const reconnectStrategy = (retries: number) => Math.min(retries * 200, 2000);
 /** One Redis server, one connection. */
 export function plainConnection(client: RedisClient): StoreConnection {
   const send: Send = (args) => client.sendCommand(args);
-  return { send, exclusive: (fn) => fn(send), isReady: () => client.isReady, close: () => client.quit().then(() => undefined) };
+  return { send, exclusive: (fn) => fn(send), isReady: () => client.isReady, close: () => client.close() };
 }
 
 /** The primary of a replicated set, as Sentinel names it; a failover moves every connection to the new one. */

@@ -37,7 +37,9 @@ export async function connectJetStream(cfg: Config, name: string): Promise<{ nc:
   const nc = await connectWithRetry("NATS", cfg.natsUrl, () =>
     connect({ servers: cfg.natsUrl.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
   );
-  await ensureTopology(nc, cfg);
+  // A JetStream cluster that is still forming (no meta leader, too few peers) answers with errors
+  // or not at all for a while.
+  await connectWithRetry("JetStream", cfg.natsUrl, () => ensureTopology(nc, cfg));
   return { nc, js: jetstream(nc, { timeout: 10_000 }) };
 }
 
