@@ -12,7 +12,7 @@
 // nodeId -> value relative to the user's epoch), profile:<userId>:meta (hash:
 // epoch, events, updated), stats:pipeline (hash of counters).
 import { createHash } from "node:crypto";
-import { createClient, createSentinel, ErrorReply } from "redis";
+import { createClient, ErrorReply } from "redis";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
 import { connectWithRetry } from "./role.js";
@@ -73,8 +73,8 @@ type Send = (args: string[]) => Promise<unknown>;
 /** A connection to the profile store: one Redis server, or the primary that Sentinel names. */
 export interface StoreConnection {
   send: Send;
-  /** Runs `fn` alone on one connection to the primary: WAIT then counts exactly its writes. */
-  exclusive<T>(fn: (send: Send) => Promise<T>): Promise<T>;
+  /** Sends the commands back to back on one connection (WAIT then counts the writes before it). */
+  sendTogether(commands: string[][]): Promise<unknown[]>;
   isReady(): boolean;
   close(): Promise<void>;
 }
@@ -83,32 +83,98 @@ const reconnectStrategy = (retries: number) => Math.min(retries * 200, 2000);
 
 /** One Redis server, one connection. */
 export function plainConnection(client: RedisClient): StoreConnection {
-  const send: Send = (args) => client.sendCommand(args);
-  return { send, exclusive: (fn) => fn(send), isReady: () => client.isReady, close: () => client.close() };
+  return {
+    send: (args) => client.sendCommand(args),
+    sendTogether: (commands) => Promise.all(commands.map((c) => client.sendCommand(c))),
+    isReady: () => client.isReady,
+    close: () => client.close(),
+  };
 }
 
-/** The primary of a replicated set, as Sentinel names it; a failover moves every connection to the new one. */
-async function sentinelConnection(cfg: Config): Promise<StoreConnection> {
-  const sentinels = cfg.redisSentinels.map((s) => {
-    const [host, port] = s.split(":");
-    return { host, port: Number(port || 26379) };
-  });
-  const sentinel = createSentinel({
-    name: cfg.redisMasterName,
-    sentinelRootNodes: sentinels,
-    // Leases for the writers' exclusive write-then-WAIT, beside the shared connection.
-    masterPoolSize: 16,
-    nodeClientOptions: { socket: { reconnectStrategy } },
-    sentinelClientOptions: { socket: { reconnectStrategy } },
-    scanInterval: 2000,
-  });
-  sentinel.on("error", (e: unknown) => log("warn", "redis sentinel error", { error: String(e) }));
-  await connectWithRetry("Redis via Sentinel", cfg.redisSentinels.join(","), () => sentinel.connect());
+/**
+ * The primary of a replicated set, asked of the Sentinels (`host:port` each) by name. A
+ * connection that fails, or a server that turns out not to be the primary (after a failover),
+ * is dropped and the primary asked for again on the next command. Commands are never queued
+ * across connections: a WAIT always follows its write on the same connection.
+ */
+export function sentinelConnection(sentinels: string[], name: string): StoreConnection {
+  let current: Promise<RedisClient> | undefined;
+  let connected: RedisClient | undefined;
+  let closed = false;
+
+  async function askSentinels(): Promise<{ host: string; port: number }> {
+    const reasons: string[] = [];
+    for (const address of sentinels) {
+      const [host, port] = address.split(":");
+      const client = createClient({ socket: { host, port: Number(port || 26379), connectTimeout: 1000, reconnectStrategy: false } });
+      client.on("error", () => undefined);
+      try {
+        await client.connect();
+        const reply = (await client.sendCommand(["SENTINEL", "GET-MASTER-ADDR-BY-NAME", name])) as string[] | null;
+        if (reply?.[0]) return { host: reply[0], port: Number(reply[1]) };
+        reasons.push(`${address}: knows no primary named ${name}`);
+      } catch (e) {
+        reasons.push(`${address}: ${String(e)}`);
+      } finally {
+        client.destroy();
+      }
+    }
+    throw new Error(`no Sentinel named the primary: ${reasons.join("; ")}`);
+  }
+
+  async function connectPrimary(): Promise<RedisClient> {
+    const address = await askSentinels();
+    const client = createClient({ socket: { ...address, connectTimeout: 2000, reconnectStrategy: false }, disableOfflineQueue: true });
+    client.on("error", (e: unknown) => log("warn", "redis primary connection error", { primary: `${address.host}:${address.port}`, error: String(e) }));
+    client.on("end", () => drop(client));
+    await client.connect();
+    const role = (await client.sendCommand(["ROLE"])) as unknown[];
+    if (role[0] !== "master") {
+      client.destroy();
+      throw new Error(`${address.host}:${address.port} is not the primary (yet): ${String(role[0])}`);
+    }
+    log("info", "connected to the Redis primary", { primary: `${address.host}:${address.port}` });
+    connected = client;
+    return client;
+  }
+
+  const primary = (): Promise<RedisClient> => {
+    if (closed) return Promise.reject(new Error("store connection closed"));
+    current ??= connectPrimary().catch((e: unknown) => {
+      current = undefined;
+      throw e;
+    });
+    return current;
+  };
+  function drop(client: RedisClient): void {
+    if (connected === client) {
+      connected = undefined;
+      current = undefined;
+    }
+    if (client.isOpen) client.destroy();
+  }
+  /** Runs `fn` on the primary; a connection error or a read-only reply drops the connection. */
+  async function onPrimary<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
+    const client = await primary();
+    try {
+      return await fn(client);
+    } catch (e) {
+      if (!client.isReady || (e instanceof ErrorReply && e.message.startsWith("READONLY"))) drop(client);
+      throw e;
+    }
+  }
   return {
-    send: (args) => sentinel.sendCommand(false, args),
-    exclusive: (fn) => sentinel.use((client) => fn((args) => client.sendCommand(false, args))),
-    isReady: () => sentinel.isReady,
-    close: () => sentinel.close(),
+    send: (args) => onPrimary((c) => c.sendCommand(args)),
+    sendTogether: (commands) => onPrimary((c) => Promise.all(commands.map((command) => c.sendCommand(command)))),
+    isReady: () => {
+      // Asked by the health check: with no primary, look for one now rather than at the next write.
+      if (!connected) void primary().catch(() => undefined);
+      return connected?.isReady ?? false;
+    },
+    close: async () => {
+      closed = true;
+      if (connected?.isOpen) await connected.close();
+    },
   };
 }
 
@@ -116,7 +182,8 @@ async function sentinelConnection(cfg: Config): Promise<StoreConnection> {
 export async function openStore(cfg: Config): Promise<ProfileStore> {
   let connection: StoreConnection;
   if (cfg.redisSentinels.length > 0) {
-    connection = await sentinelConnection(cfg);
+    connection = sentinelConnection(cfg.redisSentinels, cfg.redisMasterName);
+    await connectWithRetry("the Redis primary via Sentinel", cfg.redisSentinels.join(","), () => connection.send(["PING"]));
   } else {
     const client = createClient({ url: cfg.redisUrl, socket: { reconnectStrategy } });
     client.on("error", (e: unknown) => log("warn", "redis client error", { error: String(e) }));
@@ -178,23 +245,23 @@ export class ProfileStore {
     ];
     for (const c of credits) args.push(c.nodeId, String(c.credit));
     const cmdKeys = [keys.seen(eventId), keys.scores(userId), keys.meta(userId), keys.stats];
-    const write = async (send: Send): Promise<boolean> => {
-      let r: unknown;
-      try {
-        r = await send(["EVALSHA", APPLY_SHA, String(cmdKeys.length), ...cmdKeys, ...args]);
-      } catch (e) {
-        if (!(e instanceof ErrorReply && e.message.startsWith("NOSCRIPT"))) throw e;
-        r = await send(["EVAL", APPLY_LUA, String(cmdKeys.length), ...cmdKeys, ...args]);
-      }
-      if (this.minReplicasAck > 0) {
-        const acked = Number(await send(["WAIT", String(this.minReplicasAck), String(this.replicaAckTimeoutMs)]));
-        if (acked < this.minReplicasAck) {
-          throw new NotReplicated(`profile update of event ${eventId} reached ${acked} of ${this.minReplicasAck} replica(s) within ${this.replicaAckTimeoutMs} ms`);
-        }
+    const wait = ["WAIT", String(this.minReplicasAck), String(this.replicaAckTimeoutMs)];
+    // The script, and when replicas must have it, WAIT right behind it on the same connection.
+    const write = async (script: string[]): Promise<boolean> => {
+      if (this.minReplicasAck === 0) return Number(await this.connection.send(script)) === 1;
+      const [r, acked] = await this.connection.sendTogether([script, wait]);
+      if (Number(acked) < this.minReplicasAck) {
+        throw new NotReplicated(`profile update of event ${eventId} reached ${String(acked)} of ${this.minReplicasAck} replica(s) within ${this.replicaAckTimeoutMs} ms`);
       }
       return Number(r) === 1;
     };
-    return this.minReplicasAck > 0 ? this.connection.exclusive(write) : write(this.connection.send);
+    try {
+      return await write(["EVALSHA", APPLY_SHA, String(cmdKeys.length), ...cmdKeys, ...args]);
+    } catch (e) {
+      // A server that has not loaded the script (a new primary after a failover).
+      if (!(e instanceof ErrorReply && e.message.startsWith("NOSCRIPT"))) throw e;
+      return write(["EVAL", APPLY_LUA, String(cmdKeys.length), ...cmdKeys, ...args]);
+    }
   }
 
   /** Current interests of a user, highest first; null for an unknown user. */

@@ -1,0 +1,88 @@
+// A steady stream of page-visit events posted to a gateway, one event per request, each for a
+// user of its own: afterwards a profile lookup per event tells whether it was counted (events 1),
+// lost (no profile) or counted twice (events 2). The fault test and benchmark run it as a child
+// process (pulumi and docker block theirs) and read the JSON summary it writes.
+//
+// Run: bash scripts/run.sh tsx bench/load.ts <gatewayUrl> <events per second> <seconds> <summary.json> [stop-file]
+// With a stop file, the stream goes on after <seconds> until that file exists.
+import * as fs from "node:fs";
+
+export interface LoadSummary {
+    gateway: string;
+    run: string;
+    started: number;
+    sent: number;
+    accepted: number;
+    failed: number;
+    /** Every request: event id, when it was sent (ms after start) and the HTTP status (0: no answer). */
+    requests: Array<{ eventId: string; userId: string; at: number; status: number }>;
+}
+
+/** Posts `rate` events a second to `gateway` until `until()` says stop. */
+export async function streamEvents(gateway: string, rate: number, until: (elapsedMs: number) => boolean): Promise<LoadSummary> {
+    const run = `load-${Date.now().toString(36)}`;
+    const started = Date.now();
+    const requests: LoadSummary["requests"] = [];
+    const pending: Promise<void>[] = [];
+    for (let i = 0; !until(Date.now() - started); i++) {
+        const due = started + (i * 1000) / rate;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const record = { eventId: `${run}-${i}`, userId: `${run}-u${i}`, at: Date.now() - started, status: 0 };
+        requests.push(record);
+        pending.push(
+            fetch(`${gateway}/events`, {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify([{ eventId: record.eventId, userId: record.userId, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket: who plays who" }]),
+                signal: AbortSignal.timeout(30_000),
+            }).then(
+                async (response) => {
+                    await response.arrayBuffer();
+                    record.status = response.status;
+                },
+                () => undefined,
+            ),
+        );
+    }
+    await Promise.all(pending);
+    const accepted = requests.filter((r) => r.status === 202).length;
+    return { gateway, run, started, sent: requests.length, accepted, failed: requests.length - accepted, requests };
+}
+
+/** What the profiles say about each event of a stream: counted once, lost, or counted twice. */
+export async function countProfiles(gateway: string, summary: LoadSummary): Promise<{ lost: string[]; twice: string[]; countedFailed: number }> {
+    const lost: string[] = [];
+    const twice: string[] = [];
+    let countedFailed = 0;
+    const lookups = summary.requests.map((r) => async () => {
+        const response = await fetch(`${gateway}/profiles/${r.userId}`, { signal: AbortSignal.timeout(10_000) });
+        const events = response.status === 200 ? ((await response.json()) as { events: number }).events : 0;
+        if (response.status !== 200 && response.status !== 404) throw new Error(`profile lookup answered ${response.status}`);
+        if (events > 1) twice.push(r.eventId);
+        if (r.status === 202 && events === 0) lost.push(r.eventId);
+        if (r.status !== 202 && events === 1) countedFailed++;
+    });
+    // A few lookups at a time.
+    for (let i = 0; i < lookups.length; i += 20) await Promise.all(lookups.slice(i, i + 20).map((f) => f()));
+    return { lost, twice, countedFailed };
+}
+
+/** From the first failed request after `faultAt` (ms) to the last: how long requests failed. */
+export function outage(summary: LoadSummary, faultAt: number): { failedAfterFault: number; recoveredAfterMs: number } {
+    const failed = summary.requests.filter((r) => r.status !== 202 && r.at >= faultAt);
+    const last = failed.at(-1);
+    return { failedAfterFault: failed.length, recoveredAfterMs: last ? last.at - faultAt : 0 };
+}
+
+if (require.main === module) {
+    const [gateway, rate, seconds, out, stopFile] = process.argv.slice(2);
+    if (!gateway || !rate || !seconds || !out) {
+        console.error("usage: tsx bench/load.ts <gatewayUrl> <events per second> <seconds> <summary.json> [stop-file]");
+        process.exit(2);
+    }
+    void streamEvents(gateway, Number(rate), (elapsed) => elapsed >= Number(seconds) * 1000 && (!stopFile || fs.existsSync(stopFile))).then((summary) => {
+        fs.writeFileSync(out, JSON.stringify(summary));
+        console.log(`sent ${summary.sent}, accepted ${summary.accepted}, failed ${summary.failed}`);
+    });
+}

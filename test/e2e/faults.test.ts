@@ -1,0 +1,108 @@
+// No single point of failure, on a real local swarm of 3 managers and 2 workers, through the real
+// CLI: a stream of events goes to the gateway on manager 1 while (1) a change of the pipeline's
+// code rolls out, (2) a worker running pipeline tasks is killed (`docker kill`), (3) manager 0 is
+// killed, with the stream's leaders, the Redis primary and a Sentinel on it. Each time: no accepted
+// event is lost, none is counted twice, and the stream is accepted again at the end. The share of
+// failed requests and the recovery times are figures for bench/faults.ts.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, test } from "node:test";
+import { LoadSummary, outage } from "../../bench/load";
+import { settledCounts, startLoad } from "../helpers/load";
+import { projectRoot } from "../helpers/pulumi";
+import { freshCopy, TestStack, uniqueStackName } from "../helpers/stack";
+import { declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
+
+const rate = 50;
+let copy: string;
+let stack: TestStack;
+let gateway: string;
+const killed: string[] = [];
+
+/** A copy of the project whose code the test may change, sharing this one's installed packages. */
+function projectCopy(): string {
+    const dir = freshCopy();
+    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
+    // The image takes services/node_modules as files: hard links, not a symlink.
+    spawnSync("cp", ["-al", path.join(projectRoot, "services", "node_modules"), path.join(dir, "services", "node_modules")], { stdio: "inherit" });
+    return dir;
+}
+
+/** Every accepted event counted once; the last seconds of the stream all accepted. */
+async function assertNothingLost(summary: LoadSummary, what: string): Promise<void> {
+    assert.ok(summary.sent > rate * 20, `${what}: ${summary.sent} requests sent`);
+    const counts = await settledCounts(gateway, summary);
+    assert.deepEqual(counts.lost, [], `${what}: accepted events missing from the profiles`);
+    assert.deepEqual(counts.twice, [], `${what}: events counted twice`);
+    const lastSeconds = summary.requests.filter((r) => r.at > summary.requests.at(-1)!.at - 5000);
+    assert.ok(lastSeconds.every((r) => r.status === 202), `${what}: requests still failing at the end: ${JSON.stringify(lastSeconds.filter((r) => r.status !== 202).slice(0, 3))}`);
+}
+
+const sleep = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
+
+before(() => {
+    copy = projectCopy();
+    stack = new TestStack(uniqueStackName("faults"), copy);
+    stack.setConfig({ provider: "local", managers: "3", workers: "2", "local.subnet": "10.221.0.0/24", "local.sshPortBase": "2550", "local.registryPort": "5550" });
+    stack.up();
+    gateway = stack.output<string[]>("gatewayUrls")[1];
+});
+
+after(() => {
+    // Killed machines are started again so that destroy reaches them (destroy with dead machines
+    // has tests of its own).
+    for (const name of killed) spawnSync("docker", ["start", name], { stdio: "ignore" });
+    stack?.cleanup();
+    if (copy) fs.rmSync(copy, { recursive: true, force: true });
+});
+
+test("3 managers: the replicated layout runs, a gateway answers on every manager", async () => {
+    expectConverged(await serviceReplicas(stack), declaredReplicas(3));
+    const managers = stack.output<NodeOutput[]>("managers");
+    assert.deepEqual(stack.output<string[]>("gatewayUrls"), managers.map((m) => `http://${m.privateAddress}:8080`));
+});
+
+test("a change of the pipeline's code rolls out during the stream: nothing lost", async () => {
+    const before = stack.output<Record<string, { image: string }>>("services").collector.image;
+    fs.appendFileSync(path.join(copy, "services", "src", "log.ts"), "// a change that makes a new image\n");
+    const load = startLoad(gateway, rate, 20);
+    await sleep(5);
+    stack.up();
+    await sleep(5);
+    load.stop();
+    const summary = await load.done;
+    const after = stack.output<Record<string, { image: string }>>("services").collector.image;
+    assert.notEqual(after, before, "a new pipeline image was deployed");
+    await assertNothingLost(summary, "rolling update");
+});
+
+test("docker kill of a worker running pipeline tasks during the stream: nothing lost, its tasks run elsewhere", async () => {
+    const workers = stack.output<NodeOutput[]>("workers").map((w) => w.name);
+    const tasksOn = await stack.onManager("docker node ps --filter desired-state=running --format '{{.Node}} {{.Name}}' $(docker node ls -q)");
+    const busiest = workers
+        .map((w) => ({ w, collector: tasksOn.includes(`${w} categorisation_collector`), tasks: tasksOn.split("\n").filter((l) => l.startsWith(`${w} `)).length }))
+        .sort((a, b) => Number(b.collector) - Number(a.collector) || b.tasks - a.tasks)[0];
+    assert.ok(busiest.tasks > 0, `a worker runs pipeline tasks:\n${tasksOn}`);
+    const load = startLoad(gateway, rate, 45);
+    await sleep(15);
+    spawnSync("docker", ["kill", busiest.w], { stdio: "inherit" });
+    killed.push(busiest.w);
+    const summary = await load.done;
+    console.log(`worker ${busiest.w} killed: ${summary.sent} sent, ${summary.failed} failed, ${JSON.stringify(outage(summary, 15_000))}`);
+    await assertNothingLost(summary, "worker killed");
+    const stateless = ["collector", "categoriser", "profile-writer", "profile-api"];
+    await eventually(() => serviceReplicas(stack), (r) => stateless.every((s) => r[s] === "2/2"), "the stateless roles back at 2 replicas", 90);
+});
+
+test("docker kill of manager 0 during the stream: nothing lost, ingestion goes on", async () => {
+    const manager0 = stack.output<NodeOutput[]>("managers")[0].name;
+    const load = startLoad(gateway, rate, 45);
+    await sleep(15);
+    spawnSync("docker", ["kill", manager0], { stdio: "inherit" });
+    killed.push(manager0);
+    const summary = await load.done;
+    console.log(`manager 0 killed: ${summary.sent} sent, ${summary.failed} failed, ${JSON.stringify(outage(summary, 15_000))}`);
+    await assertNothingLost(summary, "manager 0 killed");
+});

@@ -1,0 +1,52 @@
+// The event stream of bench/load.ts as a child process (pulumi and docker calls block this one),
+// and the checks of what a stream left in the profiles.
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { countProfiles, LoadSummary } from "../../bench/load";
+import { projectRoot } from "./pulumi";
+
+export interface RunningLoad {
+    /** Ends the stream (once its minimum duration has passed). */
+    stop(): void;
+    done: Promise<LoadSummary>;
+}
+
+/** Streams `rate` events a second to `gateway` for at least `seconds`, until stopped. */
+export function startLoad(gateway: string, rate: number, seconds: number): RunningLoad {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-load-"));
+    const out = path.join(dir, "summary.json");
+    const stopFile = path.join(dir, "stop");
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "load.ts"), gateway, String(rate), String(seconds), out, stopFile], {
+        cwd: projectRoot,
+        stdio: ["ignore", "ignore", "inherit"],
+    });
+    const done = new Promise<LoadSummary>((resolve, reject) =>
+        child.on("exit", (code) => {
+            try {
+                if (code !== 0) throw new Error(`load generator exited with ${code}`);
+                resolve(JSON.parse(fs.readFileSync(out, "utf8")) as LoadSummary);
+            } catch (e) {
+                reject(e as Error);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        }),
+    );
+    return { stop: () => fs.writeFileSync(stopFile, ""), done };
+}
+
+/**
+ * Waits until every accepted event of the stream is in the profiles (redeliveries after a fault
+ * take up to the consumers' ack wait), then returns what the profiles say.
+ */
+export async function settledCounts(gateway: string, summary: LoadSummary, seconds = 120): Promise<Awaited<ReturnType<typeof countProfiles>>> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        const counts = await countProfiles(gateway, summary).catch(() => undefined);
+        if (counts && (counts.lost.length === 0 || Date.now() > deadline)) return counts;
+        if (!counts && Date.now() > deadline) throw new Error(`profiles at ${gateway} did not answer within ${seconds}s`);
+        await new Promise((r) => setTimeout(r, 3000));
+    }
+}
