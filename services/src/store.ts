@@ -116,7 +116,7 @@ export function sentinelConnection(sentinels: string[], name: string): StoreConn
       } catch (e) {
         reasons.push(`${address}: ${String(e)}`);
       } finally {
-        client.destroy();
+        if (client.isOpen) client.destroy();
       }
     }
     throw new Error(`no Sentinel named the primary: ${reasons.join("; ")}`);
