@@ -50,7 +50,9 @@ export async function startCollector(cfg: Config): Promise<Running> {
     publishing += v.value.length;
     try {
       const acks = await Promise.all(
-        v.value.map((ev) => js.publish(subject, JSON.stringify(ev), { msgID: ev.eventId })),
+        // A stream whose leader is being elected (a NATS server died) has no responders for a
+        // few seconds: try again with backoff rather than fail the request.
+        v.value.map((ev) => js.publish(subject, JSON.stringify(ev), { msgID: ev.eventId, retries: cfg.publishRetries })),
       );
       const duplicates = acks.filter((a) => a.duplicate).length;
       metrics.inc("eventsAccepted", acks.length - duplicates);
