@@ -97,7 +97,7 @@ export function plainConnection(client: RedisClient): StoreConnection {
  * is dropped and the primary asked for again on the next command. Commands are never queued
  * across connections: a WAIT always follows its write on the same connection.
  */
-export function sentinelConnection(sentinels: string[], name: string): StoreConnection {
+export function sentinelConnection(sentinels: string[], name: string, answerMs = 5000): StoreConnection {
   let current: Promise<RedisClient> | undefined;
   let connected: RedisClient | undefined;
   let closed = false;
@@ -153,14 +153,26 @@ export function sentinelConnection(sentinels: string[], name: string): StoreConn
     }
     if (client.isOpen) client.destroy();
   }
-  /** Runs `fn` on the primary; a connection error or a read-only reply drops the connection. */
+  /**
+   * Runs `fn` on the primary. A connection error, a read-only reply or no answer within
+   * `answerMs` (a primary whose machine died sends nothing, not even a reset) drops the connection.
+   */
   async function onPrimary<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     const client = await primary();
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await fn(client);
+      return await Promise.race([
+        fn(client),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the Redis primary did not answer within ${answerMs} ms`)), answerMs);
+        }),
+      ]);
     } catch (e) {
-      if (!client.isReady || (e instanceof ErrorReply && e.message.startsWith("READONLY"))) drop(client);
+      const readOnly = e instanceof ErrorReply && e.message.startsWith("READONLY");
+      if (!client.isReady || readOnly || !(e instanceof ErrorReply)) drop(client);
       throw e;
+    } finally {
+      clearTimeout(timer);
     }
   }
   return {

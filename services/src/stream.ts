@@ -35,12 +35,15 @@ export const isStreamFull = (e: unknown): boolean => isApiError(e, StreamStoreFa
 /** Connect (retrying while NATS starts), make sure the streams and consumers exist, return a JetStream client. */
 export async function connectJetStream(cfg: Config, name: string): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
   const nc = await connectWithRetry("NATS", cfg.natsUrl, () =>
-    connect({ servers: cfg.natsUrl.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500 }),
+    // A server whose machine died sends nothing, not even a reset: two missed pings 2 s apart
+    // move the connection to another server of the cluster (the default takes minutes).
+    connect({ servers: cfg.natsUrl.split(","), name, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 2000, maxPingOut: 2 }),
   );
   // A JetStream cluster that is still forming (no meta leader, too few peers) answers with errors
   // or not at all for a while.
   await connectWithRetry("JetStream", cfg.natsUrl, () => ensureTopology(nc, cfg));
-  return { nc, js: jetstream(nc, { timeout: 10_000 }) };
+  // A request that finds no answer is tried again (publishes: see PUBLISH_RETRIES) after 5 s.
+  return { nc, js: jetstream(nc, { timeout: 5_000 }) };
 }
 
 export const natsUp = (nc: NatsConnection): boolean => !nc.isClosed() && !nc.isDraining();

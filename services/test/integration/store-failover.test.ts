@@ -90,7 +90,7 @@ describe("replicated profile store (Redis primary, 2 replicas, 3 Sentinels)", { 
           break;
         } catch (e) {
           failures++;
-          if (Date.now() - killedAt > 60_000) throw new Error(`the store did not come back within 60 s of the kill: ${String(e)}`);
+          if (Date.now() - (killedAt || started) > 60_000) throw new Error(`the store did not come back within 60 s of the kill: ${String(e)}`);
           await new Promise((r) => setTimeout(r, 100));
         }
       }
