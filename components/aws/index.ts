@@ -7,6 +7,7 @@ import { ecrRegistry } from "./ecr";
 import { PinnedValue } from "./pin";
 import { SwarmNode } from "../swarm";
 import { cloudInitUserData } from "./cloudInit";
+import { gatewayLoadBalancer } from "./loadBalancer";
 
 /** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
 export const canonicalOwnerId = "099720109477";
@@ -81,6 +82,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly access = awsAccess;
     public readonly vpcId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
+    /** DNS name of the network load balancer in front of the managers' gateways. */
+    public readonly frontAddress: pulumi.Output<string>;
 
     constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:aws:AwsNodes", name, {}, opts);
@@ -208,7 +211,23 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         this.workers = Array.from({ length: args.workers }, (_, i) => machine("worker", i));
         this.vpcId = vpcId;
         this.securityGroupId = group.id;
-        this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry, vpcId: this.vpcId, securityGroupId: this.securityGroupId });
+        this.frontAddress = gatewayLoadBalancer(name, {
+            vpcId,
+            subnetIds,
+            nodeGroupId: group.id,
+            managers: this.managers,
+            port: args.gatewayPort,
+            ingressCidrs: s.ingressCidrs,
+            tags,
+        }, this);
+        this.registerOutputs({
+            managers: this.managers,
+            workers: this.workers,
+            registry: this.registry,
+            vpcId: this.vpcId,
+            securityGroupId: this.securityGroupId,
+            frontAddress: this.frontAddress,
+        });
     }
 
     /** The gateway answers on the edge machines' public addresses. */

@@ -18,6 +18,7 @@ interface Outcome {
     error?: string;
     sshPrivateKeySecret?: boolean;
     collectorUrl?: string;
+    gatewayUrls?: string[];
     services?: Record<string, { image: string; replicas: number }>;
     registrations: Registration[];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -49,7 +50,9 @@ const commands = (outcome: Outcome) => ofType(outcome, "pulumi-nodejs:dynamic/co
 
 test("the program runs to its outputs", () => {
     assert.equal(production.error, undefined);
-    assert.match(production.collectorUrl!, /^http:\/\/203\.0\.113\.\d+:8080\/events$/);
+    assert.equal(production.collectorUrl, "http://aws-gateway-0123456789.elb.eu-west-1.amazonaws.com:8080/events");
+    assert.equal(production.gatewayUrls!.length, 3);
+    for (const url of production.gatewayUrls!) assert.match(url, /^http:\/\/203\.0\.113\.\d+:8080$/);
     assert.match(production.services!.categoriser.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/pipeline:[0-9a-f]{12}$/);
 });
 
@@ -64,7 +67,7 @@ test("managers 3 gives 3 instances in 3 distinct subnets of 3 zones", () => {
 });
 
 test("the security group opens exactly SSH and the gateway to the allowed CIDRs, the swarm ports to itself, and ICMP 'fragmentation needed'", () => {
-    const [group] = ofType(production, "aws:ec2/securityGroup:SecurityGroup");
+    const group = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-nodes")!;
     const rules = (group.inputs.ingress as { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[])
         .map((r) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.self ? "self" : (r.cidrBlocks ?? []).join(",")}`)
         .sort();
@@ -79,6 +82,35 @@ test("the security group opens exactly SSH and the gateway to the allowed CIDRs,
         "udp/7946-7946 from self",
     ]);
     assert.ok(rules.filter((r) => !r.startsWith("icmp/")).every((r) => !r.includes("0.0.0.0/0")), "only path-MTU ICMP is open to all");
+});
+
+test("a network load balancer in front of every manager's gateway, health-checked, admitting only the ingress CIDRs", () => {
+    const [balancer] = ofType(production, "aws:lb/loadBalancer:LoadBalancer");
+    assert.equal(balancer.inputs.loadBalancerType, "network");
+    assert.equal(balancer.inputs.internal, false);
+    assert.equal(balancer.inputs.subnets.length, 3);
+    const [listener] = ofType(production, "aws:lb/listener:Listener");
+    assert.equal(listener.inputs.port, 8080);
+    assert.equal(listener.inputs.protocol, "TCP");
+    assert.deepEqual(listener.inputs.defaultActions, [{ type: "forward", targetGroupArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/aws-gateway" }]);
+    const [targets] = ofType(production, "aws:lb/targetGroup:TargetGroup");
+    assert.equal(targets.inputs.port, 8080);
+    assert.equal(targets.inputs.targetType, "instance");
+    assert.deepEqual(
+        { protocol: targets.inputs.healthCheck.protocol, path: targets.inputs.healthCheck.path, port: targets.inputs.healthCheck.port },
+        { protocol: "HTTP", path: "/gateway/healthz", port: "traffic-port" },
+    );
+    const attached = ofType(production, "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => a.inputs.targetId).sort();
+    assert.deepEqual(attached, ["aws-manager-0-id", "aws-manager-1-id", "aws-manager-2-id"]);
+    // The balancer's group admits the gateway port from the ingress CIDRs only; the machines admit the balancer.
+    const lbGroup = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-gateway-lb")!;
+    assert.deepEqual(lbGroup.inputs.ingress.map((r: { protocol: string; fromPort: number; toPort: number; cidrBlocks: string[] }) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.cidrBlocks.join(",")}`), ["tcp/8080-8080 from 203.0.113.7/32"]);
+    assert.deepEqual(balancer.inputs.securityGroups, ["aws-gateway-lb-id"]);
+    const [fromBalancer] = ofType(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+    assert.deepEqual(
+        { group: fromBalancer.inputs.securityGroupId, from: fromBalancer.inputs.referencedSecurityGroupId, port: fromBalancer.inputs.fromPort, cidr: fromBalancer.inputs.cidrIpv4 },
+        { group: "aws-nodes-id", from: "aws-gateway-lb-id", port: 8080, cidr: undefined },
+    );
 });
 
 test("every instance requires IMDSv2, has an encrypted gp3 root volume and is tagged", () => {
@@ -123,7 +155,7 @@ test("only regular availability zones (no opt-in Local or Wavelength Zones) carr
 
 test("task containers cannot reach the instance role (IMDS hop limit 1); path MTU discovery is let in", () => {
     for (const instance of instances(production)) assert.equal(instance.inputs.metadataOptions.httpPutResponseHopLimit, 1, instance.name);
-    const [group] = ofType(production, "aws:ec2/securityGroup:SecurityGroup");
+    const group = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-nodes")!;
     assert.ok(group.inputs.ingress.some((r: { protocol: string; fromPort: number; toPort: number }) => r.protocol === "icmp" && r.fromPort === 3 && r.toPort === 4));
 });
 
