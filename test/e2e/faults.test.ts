@@ -67,7 +67,7 @@ test("3 managers: the replicated layout runs, a gateway answers on every manager
 test("a change of the pipeline's code rolls out during the stream: nothing lost", async () => {
     const before = stack.output<Record<string, { image: string }>>("services").collector.image;
     fs.appendFileSync(path.join(copy, "services", "src", "log.ts"), "// a change that makes a new image\n");
-    const load = startLoad(gateway, rate, 20);
+    const load = startLoad(gateway, rate, 20, true);
     await sleep(5);
     stack.up();
     await sleep(5);

@@ -13,12 +13,12 @@ export interface RunningLoad {
     done: Promise<LoadSummary>;
 }
 
-/** Streams `rate` events a second to `gateway` for at least `seconds`, until stopped. */
-export function startLoad(gateway: string, rate: number, seconds: number): RunningLoad {
+/** Streams `rate` events a second to `gateway` for `seconds` (with `untilStopped`: at least that, until stopped). */
+export function startLoad(gateway: string, rate: number, seconds: number, untilStopped = false): RunningLoad {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-load-"));
     const out = path.join(dir, "summary.json");
     const stopFile = path.join(dir, "stop");
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "load.ts"), gateway, String(rate), String(seconds), out, stopFile], {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "load.ts"), gateway, String(rate), String(seconds), out, ...(untilStopped ? [stopFile] : [])], {
         cwd: projectRoot,
         stdio: ["ignore", "ignore", "inherit"],
     });
