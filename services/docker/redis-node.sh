@@ -37,6 +37,11 @@ CONF
     exec redis-server "$data/sentinel.conf" --sentinel
 fi
 
+# One server per data directory: a server that replaces another on the same volume (as when the
+# layout changes) waits until that one has let go of it. The lock stays with redis-server.
+exec 9>>"$data/.lock"
+flock 9
+
 if [ -z "${REDIS_PRIMARY:-}" ]; then
     exec redis-server --port "${REDIS_PORT:-6379}" --bind 0.0.0.0 --protected-mode no --dir "$data" --appendonly yes --appendfsync everysec --daemonize no
 fi

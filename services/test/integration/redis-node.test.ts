@@ -53,6 +53,18 @@ describe("redis-node.sh", { skip: skip ?? false }, () => {
     assert.equal(await role(port), "master", "the restarted server kept its promotion instead of starting as a replica again");
   });
 
+  test("a second server on the same data directory waits until the first has stopped", async () => {
+    const data = tempDir("redis-node-");
+    const first = await startNode({ DATA_DIR: data, REDIS_PORT: String(await freePort()) });
+    const secondPort = await freePort();
+    const second = startProcess("sh", [script], { DATA_DIR: data, REDIS_PORT: String(secondPort) });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.doesNotMatch(second.output(), /Ready to accept connections/, "started while the first still held the directory");
+    await stop(first);
+    await waitFor("the second server", async () => /Ready to accept connections/.test(second.output()));
+    assert.equal(await role(secondPort), "master");
+  });
+
   test("the server named as primary starts as the primary", async () => {
     const port = await freePort();
     await startNode({ DATA_DIR: tempDir("redis-node-"), REDIS_PORT: String(port), REDIS_ANNOUNCE: "redis-1", REDIS_PRIMARY: "redis-1" });
