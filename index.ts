@@ -42,7 +42,8 @@ function deployStack(registry: pulumi.Output<ImageRegistry>) {
     }, { dependsOn: [cluster] });
     // A gateway answers on every manager; the provider may put one address in front of them all.
     const edges = pulumi.all([pulumi.all(machines.managers), stack.services]).apply(([nodes]) => nodes.map((n) => machines.edgeAddress(n)));
-    const front = machines.frontAddress ?? edges.apply((list) => list[0]);
+    // The URLs resolve once the stack is deployed.
+    const front = pulumi.all([machines.frontAddress ?? edges.apply((list) => list[0]), stack.services]).apply(([address]) => address);
     return {
         services: stack.services,
         gatewayUrls: edges.apply((list) => list.map((address) => `http://${address}:${gatewayPort}`)),
