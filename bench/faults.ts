@@ -49,14 +49,18 @@ async function measure(fault: string, gateway: string, inflict: () => Promise<un
 
 function print(rows: Row[]): void {
     console.log(`\n${managers} manager(s), ${workers} worker(s); ${rate} events/s for ${seconds} s, fault at t = ${faultAt / 1000} s\n`);
-    console.log("| fault | sent | accepted | failed | failed % | x floor | fault to last failure | accepted events lost | counted twice | counted |");
-    console.log("|---|---|---|---|---|---|---|---|---|---|");
+    console.log("| fault | sent | accepted | failed | failed % | x floor | failures by status | fault to last failure | accepted events lost | counted twice | counted |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|");
     const floor = rows[0].summary.failed / rows[0].summary.sent;
     for (const r of rows) {
         const share = r.summary.failed / r.summary.sent;
         const ratio = floor > 0 ? `${(share / floor).toFixed(1)}x` : share === 0 ? "1.0x" : "n/a (floor 0)";
         const { recoveredAfterMs } = outage(r.summary, faultAt);
-        console.log(`| ${r.fault} | ${r.summary.sent} | ${r.summary.accepted} | ${r.summary.failed} | ${(share * 100).toFixed(2)}% | ${ratio} | ${(recoveredAfterMs / 1000).toFixed(1)} s | ${r.lost} | ${r.twice} | ${r.counted} |`);
+        // Status 0: no answer within 30 s, or the connection failed.
+        const byStatus = new Map<number, number>();
+        for (const q of r.summary.requests) if (q.status !== 202) byStatus.set(q.status, (byStatus.get(q.status) ?? 0) + 1);
+        const statuses = [...byStatus].map(([status, n]) => `${status}: ${n}`).join(", ") || "-";
+        console.log(`| ${r.fault} | ${r.summary.sent} | ${r.summary.accepted} | ${r.summary.failed} | ${(share * 100).toFixed(2)}% | ${ratio} | ${statuses} | ${(recoveredAfterMs / 1000).toFixed(1)} s | ${r.lost} | ${r.twice} | ${r.counted} |`);
     }
 }
 
