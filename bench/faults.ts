@@ -15,7 +15,8 @@ import * as path from "node:path";
 import { LoadSummary, outage, streamEvents } from "./load";
 import { settledCounts } from "../test/helpers/load";
 import { projectRoot, pulumiEnv } from "../test/helpers/pulumi";
-import { freshCopy, TestStack, uniqueStackName } from "../test/helpers/stack";
+import { editableCopy, TestStack, uniqueStackName } from "../test/helpers/stack";
+import { busiestWorker } from "../test/helpers/swarm";
 
 const managers = Number(process.argv[2] ?? 3);
 const workers = Number(process.argv[3] ?? 2);
@@ -66,15 +67,12 @@ function print(rows: Row[]): void {
 
 async function main(): Promise<void> {
     // A copy of the project, so that the rollout can change the pipeline's code.
-    const copy = freshCopy();
-    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(copy, "node_modules"));
-    spawnSync("cp", ["-al", path.join(projectRoot, "services", "node_modules"), path.join(copy, "services", "node_modules")]);
+    const copy = editableCopy();
     const stack = new TestStack(uniqueStackName("bench-faults"), copy);
     const killed: string[] = [];
     try {
         stack.setConfig({ managers: String(managers), workers: String(workers), "local.subnet": "10.222.0.0/24", "local.sshPortBase": "2600", "local.registryPort": "5600" });
         stack.up();
-        const names = (key: string) => stack.output<{ name: string }[]>(key).map((n) => n.name);
         const gateways = stack.output<string[]>("gatewayUrls");
         const gateway = gateways[managers > 1 ? 1 : 0];
         const rows: Row[] = [await measure("none (floor)", gateway, async () => undefined)];
@@ -87,15 +85,12 @@ async function main(): Promise<void> {
             }));
         }
 
-        const tasks = await stack.onManager("docker node ps --filter desired-state=running --format '{{.Node}} {{.Name}}' $(docker node ls -q) | sort -u");
-        const busiest = names("workers")
-            .map((w) => ({ w, collector: tasks.includes(`${w} categorisation_collector`), tasks: tasks.split("\n").filter((l) => l.startsWith(`${w} `)).length }))
-            .sort((a, b) => Number(b.collector) - Number(a.collector) || b.tasks - a.tasks)[0];
+        const busiest = workers > 0 ? await busiestWorker(stack) : undefined;
         if (busiest) {
-            killed.push(busiest.w);
-            rows.push(await measure(`docker kill ${busiest.w}${busiest.collector ? " (runs a collector)" : ""}`, gateway, () => run("docker", ["kill", busiest.w])));
+            killed.push(busiest.name);
+            rows.push(await measure(`docker kill ${busiest.name}${busiest.collector ? " (runs a collector)" : ""}`, gateway, () => run("docker", ["kill", busiest.name])));
         }
-        const manager0 = names("managers")[0];
+        const manager0 = stack.output<{ name: string }[]>("managers")[0].name;
         if (managers > 1) killed.push(manager0);
         rows.push(await measure(managers > 1 ? `docker kill ${manager0}` : `docker restart ${manager0}`, gateway, () => run("docker", [managers > 1 ? "kill" : "restart", manager0])));
         print(rows);

@@ -11,24 +11,14 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { LoadSummary, outage } from "../../bench/load";
 import { settledCounts, startLoad } from "../helpers/load";
-import { projectRoot } from "../helpers/pulumi";
-import { freshCopy, TestStack, uniqueStackName } from "../helpers/stack";
-import { declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
+import { editableCopy, TestStack, uniqueStackName } from "../helpers/stack";
+import { busiestWorker, declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
 
 const rate = 50;
 let copy: string;
 let stack: TestStack;
 let gateway: string;
 const killed: string[] = [];
-
-/** A copy of the project whose code the test may change, sharing this one's installed packages. */
-function projectCopy(): string {
-    const dir = freshCopy();
-    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
-    // The image takes services/node_modules as files: hard links, not a symlink.
-    spawnSync("cp", ["-al", path.join(projectRoot, "services", "node_modules"), path.join(dir, "services", "node_modules")], { stdio: "inherit" });
-    return dir;
-}
 
 /** Every accepted event counted once; the last seconds of the stream all accepted. */
 async function assertNothingLost(summary: LoadSummary, what: string): Promise<void> {
@@ -43,7 +33,7 @@ async function assertNothingLost(summary: LoadSummary, what: string): Promise<vo
 const sleep = (seconds: number) => new Promise((r) => setTimeout(r, seconds * 1000));
 
 before(() => {
-    copy = projectCopy();
+    copy = editableCopy();
     stack = new TestStack(uniqueStackName("faults"), copy);
     stack.setConfig({ provider: "local", managers: "3", workers: "2", "local.subnet": "10.221.0.0/24", "local.sshPortBase": "2550", "local.registryPort": "5550" });
     stack.up();
@@ -79,18 +69,14 @@ test("a change of the pipeline's code rolls out during the stream: nothing lost"
 });
 
 test("docker kill of a worker running pipeline tasks during the stream: nothing lost, its tasks run elsewhere", async () => {
-    const workers = stack.output<NodeOutput[]>("workers").map((w) => w.name);
-    const tasksOn = await stack.onManager("docker node ps --filter desired-state=running --format '{{.Node}} {{.Name}}' $(docker node ls -q)");
-    const busiest = workers
-        .map((w) => ({ w, collector: tasksOn.includes(`${w} categorisation_collector`), tasks: tasksOn.split("\n").filter((l) => l.startsWith(`${w} `)).length }))
-        .sort((a, b) => Number(b.collector) - Number(a.collector) || b.tasks - a.tasks)[0];
-    assert.ok(busiest.tasks > 0, `a worker runs pipeline tasks:\n${tasksOn}`);
+    const busiest = await busiestWorker(stack);
+    assert.ok(busiest.tasks > 0, `a worker runs pipeline tasks:\n${busiest.listing}`);
     const load = startLoad(gateway, rate, 45);
     await sleep(15);
-    spawnSync("docker", ["kill", busiest.w], { stdio: "inherit" });
-    killed.push(busiest.w);
+    spawnSync("docker", ["kill", busiest.name], { stdio: "inherit" });
+    killed.push(busiest.name);
     const summary = await load.done;
-    console.log(`worker ${busiest.w} killed: ${summary.sent} sent, ${summary.failed} failed, ${JSON.stringify(outage(summary, 15_000))}`);
+    console.log(`worker ${busiest.name} killed: ${summary.sent} sent, ${summary.failed} failed, ${JSON.stringify(outage(summary, 15_000))}`);
     await assertNothingLost(summary, "worker killed");
     // Tasks on a dead node still count as running in `docker service ls` (the node cannot say
     // otherwise): count the tasks the swarm wants running that are running.

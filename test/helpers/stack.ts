@@ -25,6 +25,16 @@ export function freshCopy(): string {
     return dir;
 }
 
+/** A fresh copy whose code a test may change, sharing this project's installed packages. */
+export function editableCopy(): string {
+    const dir = freshCopy();
+    fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
+    // The pipeline image takes services/node_modules as files: hard links, not a symlink.
+    const copied = spawnSync("cp", ["-al", path.join(projectRoot, "services", "node_modules"), path.join(dir, "services", "node_modules")], { stdio: "inherit" });
+    if (copied.status !== 0) throw new Error("copying services/node_modules failed");
+    return dir;
+}
+
 export class TestStack {
     readonly work = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-e2e-"));
     readonly env: PulumiEnv = { backendDir: path.join(this.work, "state") };

@@ -88,3 +88,12 @@ export async function eventually<T>(read: () => Promise<T>, check: (value: T) =>
     }
     assert.fail(`${what}: last seen ${JSON.stringify(last)}`);
 }
+
+/** The worker running the most pipeline tasks, one with a collector first. */
+export async function busiestWorker(stack: TestStack): Promise<{ name: string; collector: boolean; tasks: number; listing: string }> {
+    const listing = await stack.onManager("docker node ps --filter desired-state=running --format '{{.Node}} {{.Name}}' $(docker node ls -q) | sort -u");
+    const [busiest] = stack.output<NodeOutput[]>("workers")
+        .map((w) => ({ name: w.name, collector: listing.includes(`${w.name} categorisation_collector`), tasks: listing.split("\n").filter((l) => l.startsWith(`${w.name} `)).length, listing }))
+        .sort((a, b) => Number(b.collector) - Number(a.collector) || b.tasks - a.tasks);
+    return busiest;
+}
