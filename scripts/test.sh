@@ -7,5 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tsc --noEmit -p .
 eslint .
+node --import tsx test/remove-stale.ts
 node --import tsx --test --test-concurrency=1 test/unit/*.test.ts test/e2e/*.test.ts
 npm --prefix services test

@@ -232,6 +232,22 @@ test("the state holds neither the private key nor a join token in plaintext", as
     assert.ok(!exported.includes(key.split("\n")[1]), "private key in the state");
 });
 
+test("a subnet another network holds fails up naming that network, and leaves no machine behind", () => {
+    const clash = new TestStack(uniqueStackName("bad"));
+    try {
+        clash.setConfig({ provider: "local", managers: "1", workers: "0", "local.subnet": "10.214.0.0/24", "local.sshPortBase": "2320", "local.registryPort": "5320" });
+        const up = clash.run(["up", "--yes", "--skip-preview"], true);
+        assert.notEqual(up.status, 0);
+        const output = up.stdout + up.stderr;
+        assert.match(output, /the subnet 10\.214\.0\.0\/24 overlaps a Docker network already here/);
+        assert.ok(output.includes(`swarm-${stack.name} 10.214.0.0/24`), output);
+        assert.match(output, /pulumi config set --path local\.subnet/);
+        assert.deepEqual(labelledObjects(clash.name), []);
+    } finally {
+        clash.cleanup();
+    }
+});
+
 test("pulumi destroy removes the stack and the nodes: nothing labelled with the stack remains", () => {
     const destroy = stack.run(["destroy", "--yes", "--skip-preview"]);
     assert.match(destroy.stdout, /stack-deploy deleted/);

@@ -110,6 +110,35 @@ export function removeLabelled(stack: string): void {
     }
 }
 
+/** Test and benchmark stacks are named `<prefix>-<pid>-<time>`, so an interrupted run's leftovers can be told apart. */
 export function uniqueStackName(prefix: string): string {
     return `${prefix}-${process.pid}-${Date.now().toString(36)}`;
+}
+
+const testStackName = /^(?:local|bad|faults|healing|hosts|hosts-machines|cloud-like|cloud-like-machines|bench-[a-z0-9-]+)-(\d+)-[0-9a-z]+$/;
+
+function processAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (error) {
+        return (error as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
+/**
+ * Test stacks whose run is gone (killed, or the machine restarted) but whose Docker objects stayed:
+ * their networks hold the subnets that the next run's tests need.
+ */
+export function staleTestStacks(): string[] {
+    const labels = new Set<string>();
+    for (const args of [["ps", "--all"], ["network", "ls"], ["volume", "ls"]]) {
+        const result = spawnSync("docker", [...args, "--filter", "label=swarm.stack", "--format", '{{.Label "swarm.stack"}}'], { encoding: "utf8" });
+        if (result.status !== 0) throw new Error(`docker ${args.join(" ")} failed: ${result.stderr}`);
+        for (const label of result.stdout.split("\n")) if (label) labels.add(label);
+    }
+    return [...labels].filter((name) => {
+        const match = testStackName.exec(name);
+        return match !== null && !processAlive(Number(match[1]));
+    });
 }
