@@ -10,4 +10,7 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE+set}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_
     export PULUMI_CONFIG_PASSPHRASE_FILE="$swarm_root/.pulumi-state/passphrase"
 fi
 export PULUMI_SKIP_UPDATE_CHECK="${PULUMI_SKIP_UPDATE_CHECK:-true}"
+# The program is type-checked by `npm test` (tsc); type-checking it again on every preview and up
+# took about 11 of a no-op preview's 17 s.
+export PULUMI_NODEJS_TRANSPILE_ONLY="${PULUMI_NODEJS_TRANSPILE_ONLY:-true}"
 unset swarm_root

@@ -40,26 +40,30 @@ retry() {
 }
 
 # unconverged [FILTER...]: one line per service (of those `docker service ls FILTER...` lists)
-# with fewer running tasks than it should have (a global service needs at least one), or with
-# an update under way; exits non-zero when an update failed or was rolled back.
+# with fewer or more running tasks than it should have (a global service needs at least one), or
+# with an update under way; exits non-zero when an update failed or was rolled back. Two docker
+# calls, whatever the number of services: a call per service and field took seconds per look.
 unconverged() {
-    for id in $(docker service ls --quiet "$@"); do
-        service=$(docker service inspect --format '{{.Spec.Name}}' "$id")
-        desired=$(docker service inspect --format '{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}' "$id")
-        tasks=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$id")
-        running=$(printf '%s\n' "$tasks" | grep -c '^Running' || true)
-        if [ "$desired" = global ]; then
-            desired=$(printf '%s\n' "$tasks" | grep -c . || true)
-            [ "$desired" -gt 0 ] || desired='at least 1'
-        fi
+    counts=$(docker service ls "$@" --format '{{.Name}} {{.Mode}} {{.Replicas}}')
+    [ -n "$counts" ] || return 0
+    while read -r service mode replicas _; do
+        running=${replicas%%/*}
+        desired=${replicas#*/}
+        if [ "$mode" = global ] && [ "$desired" = 0 ]; then desired='at least 1'; fi
         [ "$running" = "$desired" ] || echo "$service runs $running of $desired"
-        update=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' "$id")
+    done <<EOF
+$counts
+EOF
+    # shellcheck disable=SC2046 # one argument per service id
+    updates=$(docker service inspect --format '{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.Message}}{{end}}' $(docker service ls --quiet "$@"))
+    while read -r service update message; do
         case "$update" in
             updating | rollback_started) echo "$service is $update" ;;
-            rollback_completed | rollback_paused | paused)
-                fail "$service: update $update: $(docker service inspect --format '{{.UpdateStatus.Message}}' "$id")" ;;
+            rollback_completed | rollback_paused | paused) fail "$service: update $update: $message" ;;
         esac
-    done
+    done <<EOF
+$updates
+EOF
 }
 
 # converged [FILTER...]: every service (of those FILTER lists) runs all its tasks. A failed update

@@ -36,6 +36,8 @@ export function pulumiEnv(env: PulumiEnv): NodeJS.ProcessEnv {
         PULUMI_CONFIG_PASSPHRASE_FILE: "",
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        // As scripts/env.sh: the program is type-checked once, by tsc.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         ...env.extra,
     };
 }

@@ -154,18 +154,38 @@ test("removal takes this machine's Down entry off the list, forces out one that 
 });
 
 test("a stack deploy reads its Compose file from stdin and fails in time naming what did not converge", () => {
-    const converging = `case "$*" in "service ls --quiet"*) echo s1 ;; *Spec.Name*) echo cat_collector ;; *Replicated.Replicas*) echo 2 ;; "service ps --filter"*) echo "Running 1 minute"; echo "Running 2 minutes" ;; "stack services"*) echo "cat_collector 2/2" ;; esac`;
+    const converging = `case "$*" in "service ls --filter"*--format*) echo "cat_collector replicated 2/2"; echo "cat_gateway global 1/1" ;; "service ls --quiet"*) echo s1; echo s2 ;; "service inspect"*) echo "cat_collector completed update completed"; echo "cat_gateway " ;; "stack services"*) echo "cat_collector 2/2" ;; esac`;
     const deployed = runWithDocker(stack.deployScript("cat", 60), converging, "services: {}");
     assert.equal(deployed.status, 0, deployed.stderr);
     assert.ok(deployed.calls[0].startsWith("stack deploy --prune --with-registry-auth --compose-file - cat"));
     assert.equal(deployed.stdout.trim(), "cat_collector 2/2");
-    const stuck = runWithDocker(stack.deployScript("cat", 0), converging.replace('echo "Running 2 minutes"', 'echo "Preparing 2 minutes"'));
+    // Two docker calls per look, whatever the number of services.
+    assert.deepEqual(deployed.calls.slice(1, 4), [
+        "service ls --filter label=com.docker.stack.namespace=cat --format {{.Name}} {{.Mode}} {{.Replicas}}",
+        "service ls --quiet --filter label=com.docker.stack.namespace=cat",
+        "service inspect --format {{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.Message}}{{end}} s1 s2",
+    ]);
+    const stuck = runWithDocker(stack.deployScript("cat", 0), converging.replace("cat_collector replicated 2/2", "cat_collector replicated 1/2").replace("cat_gateway global 1/1", "cat_gateway global 0/0"));
     assert.notEqual(stuck.status, 0);
-    assert.match(stuck.stderr, /stack cat did not converge within 0s:\n- cat_collector runs 1 of 2/);
+    assert.match(stuck.stderr, /stack cat did not converge within 0s:\n- cat_collector runs 1 of 2\n(.*\n)*- cat_gateway runs 0 of at least 1/);
+    const updating = runWithDocker(stack.deployScript("cat", 0), converging.replace("cat_collector completed update completed", "cat_collector updating update in progress"));
+    assert.match(updating.stderr, /- cat_collector is updating/);
+});
+
+test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {
+    const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
+    const repaired = runWithDocker(stack.deployScript("cat", 0), duplicated);
+    assert.ok(repaired.calls.includes("service update --force --detach --quiet cat_api"), repaired.calls.join("\n"));
+    assert.match(repaired.stderr, /cat_api runs two tasks in slot 1 2 outside an update: replacing its tasks/);
+    // A surplus while an update runs (start-first) is the update's own overlap: left alone.
+    const overlapping = runWithDocker(stack.deployScript("cat", 0), duplicated.replace("cat_api completed update completed", "cat_api updating update in progress"));
+    assert.ok(!overlapping.calls.some((c) => c.startsWith("service update")), overlapping.calls.join("\n"));
+    const surplusOnly = runWithDocker(stack.deployScript("cat", 0), duplicated.replace("cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2", "cat_api.1\\ncat_api.2\\ncat_api.3"));
+    assert.ok(!surplusOnly.calls.some((c) => c.startsWith("service update")), surplusOnly.calls.join("\n"));
 });
 
 test("a failed update ends the wait at once, with the reason", () => {
-    const failing = `case "$*" in "service ls --quiet"*) echo s1 ;; *Spec.Name*) echo cat_api ;; *Replicated.Replicas*) echo 1 ;; "service ps --filter"*) echo "Running 1 minute" ;; *UpdateStatus.State*) echo rollback_completed ;; *UpdateStatus.Message*) echo "update rolled back" ;; esac`;
+    const failing = `case "$*" in "service ls"*--format*) echo "cat_api replicated 1/1" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api rollback_completed update rolled back" ;; esac`;
     const drained = runWithDocker(swarm.drainScript("abc123", 600), `case "$*" in *ControlAvailable*) echo true; exit 0 ;; *Spec.Role*) echo worker ;; esac\n${failing}`);
     assert.notEqual(drained.status, 0);
     assert.match(drained.stderr, /cat_api: update rollback_completed: update rolled back/);

@@ -8,11 +8,22 @@ docker stack deploy --prune --with-registry-auth --compose-file - "$STACK" >&2
 filter="label=com.docker.stack.namespace=$STACK"
 deadline=$(($(date +%s) + TIMEOUT))
 # Let the deploy's updates register before the first look.
-sleep 2
+sleep 1
 while :; do
     # A failed rollback makes unconverged fail, and set -e ends the script here.
     pending=$(unconverged --filter "$filter")
     [ -z "$pending" ] && break
+    # Swarm can leave two running tasks in one slot when nodes are promoted or restart during a
+    # start-first update, and such a service never converges: a forced rolling update replaces
+    # its tasks with one per slot.
+    printf '%s\n' "$pending" | while read -r service _ running _ desired; do
+        [ "$running" -gt "$desired" ] 2>/dev/null || continue
+        if printf '%s\n' "$pending" | grep -q "^$service is "; then continue; fi
+        slots=$(docker service ps --filter desired-state=running --format '{{.Name}}' "$service" | sort | uniq -d | sed 's/.*\.//')
+        [ -n "$slots" ] || continue
+        echo "$service runs two tasks in slot $(printf '%s' "$slots" | tr '\n' ' ') outside an update: replacing its tasks" >&2
+        docker service update --force --detach --quiet "$service" >/dev/null
+    done
     if [ "$(date +%s)" -ge "$deadline" ]; then
         echo "stack $STACK did not converge within ${TIMEOUT}s:" >&2
         printf '%s\n' "$pending" | while read -r service rest; do
@@ -21,6 +32,6 @@ while :; do
         done
         exit 1
     fi
-    sleep 3
+    sleep 1
 done
 docker stack services --format '{{.Name}} {{.Replicas}}' "$STACK"
