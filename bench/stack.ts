@@ -1,8 +1,18 @@
-// Prints, for a local swarm (1 manager, 2 workers) running the categorisation stack:
-// - the time of a replica change, from `pulumi up` after the config edit to every service converged;
-// - end-to-end events/s through the swarm (POST to collectorUrl until the profile writer has
-//   applied every event, read from /stats) with the categoriser at 1 and at 3 replicas.
+// The everyday change loop on a local swarm (1 manager, 2 workers, images already built), each
+// figure next to a floor measured in the same run, so that the ratio holds on a noisy machine:
+// - `pulumi up` from nothing, against `docker run` of the same node containers until their
+//   engines answer;
+// - a no-op `pulumi preview`, against the preview of a stack whose config fails validation (the
+//   CLI, Node.js and the program's start, with no resources);
+// - a replica edit (`config set` then `pulumi up`, until converged), against
+//   `docker service scale --detach=false` of the same service on the same swarm;
+// - `pulumi destroy`, against `docker rm --force` of the floor's containers and their volumes;
+// - end-to-end events/s through the swarm (POST to collectorUrl until the profile writers have
+//   applied every event, read from /stats).
 // Run: bash scripts/run.sh tsx bench/stack.ts [events]
+import { spawnSync } from "node:child_process";
+import { nodeImageTag } from "../components/local";
+import { capabilityFlags } from "../components/local/scripts";
 import { TestStack, uniqueStackName } from "../test/helpers/stack";
 
 const events = Number(process.argv[2] ?? 20000);
@@ -19,7 +29,56 @@ const urls = [
 
 const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9;
 
-/** fetch, tried again a few times when a kept-alive connection was closed under it. */
+function timed(fn: () => void): number {
+    const start = process.hrtime.bigint();
+    fn();
+    return seconds(start);
+}
+
+async function timedAsync(fn: () => Promise<unknown>): Promise<number> {
+    const start = process.hrtime.bigint();
+    await fn();
+    return seconds(start);
+}
+
+function docker(args: string[]): string {
+    const result = spawnSync("docker", args, { encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`docker ${args.join(" ")} failed: ${result.stderr}`);
+    return result.stdout;
+}
+
+/** The floor of `up` and `destroy`: the node containers alone, started until their engines answer, then removed. */
+async function nodeContainersFloor(count: number): Promise<{ up: number; destroy: number }> {
+    const label = uniqueStackName("bench-floor");
+    const names = Array.from({ length: count }, (_, i) => `${label}-${i}`);
+    try {
+        const up = await timedAsync(async () => {
+            for (const name of names) {
+                docker(["volume", "create", "--label", `swarm.stack=${label}`, name]);
+                // As the local provider runs them: privileged, or with its capability set where the engine refuses that.
+                const run = (flags: string[]) =>
+                    spawnSync("docker", ["run", "--detach", ...flags, "--label", `swarm.stack=${label}`, "--name", name, "--volume", `${name}:/var/lib/docker`, "--env", "SSH_AUTHORIZED_KEY=# nobody logs in to a floor container", nodeImageTag()], { encoding: "utf8" });
+                if (run(["--privileged"]).status !== 0) {
+                    docker(["rm", "--force", name]);
+                    const fallback = run(capabilityFlags.split(" "));
+                    if (fallback.status !== 0) throw new Error(`docker run ${name} failed: ${fallback.stderr}`);
+                }
+            }
+            for (const name of names) {
+                while (spawnSync("docker", ["exec", name, "docker", "info"], { stdio: "ignore" }).status !== 0) {
+                    if (docker(["inspect", "--format", "{{.State.Running}}", name]).trim() !== "true") throw new Error(`${name} stopped: ${docker(["logs", name])}`);
+                    await new Promise((r) => setTimeout(r, 200));
+                }
+            }
+        });
+        const destroy = timed(() => docker(["rm", "--force", "--volumes", ...names]) && docker(["volume", "rm", ...names]));
+        return { up, destroy };
+    } finally {
+        spawnSync("docker", ["rm", "--force", ...names], { stdio: "ignore" });
+        spawnSync("docker", ["volume", "rm", ...names], { stdio: "ignore" });
+    }
+}
+
 async function fetchRetrying(url: string, init?: RequestInit): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
         try {
@@ -61,25 +120,48 @@ async function throughput(collectorUrl: string, statsUrl: string, run: string): 
     return events / seconds(start);
 }
 
+const rows: string[][] = [["step", "figure", "floor (same run)", "ratio", "goal"]];
+function row(step: string, figure: number, floorName: string, floor: number, goal: string): void {
+    rows.push([step, `${figure.toFixed(1)} s`, `${floorName} ${floor.toFixed(1)} s`, `${(figure / floor).toFixed(1)}x`, goal]);
+    console.log(`${step}: ${figure.toFixed(1)} s (floor: ${floorName} ${floor.toFixed(1)} s)`);
+}
+
 async function main(): Promise<void> {
     const stack = new TestStack(uniqueStackName("bench-stack"));
+    const invalid = new TestStack(uniqueStackName("bench-invalid"));
     try {
-        stack.setConfig({ managers: "1", workers: "2", "local.subnet": "10.219.0.0/24", "local.sshPortBase": "2700", "local.registryPort": "5700", "replicas.categoriser": "1" });
-        let start = process.hrtime.bigint();
-        stack.up();
-        console.log(`pulumi up from nothing (swarm + images + stack): ${seconds(start).toFixed(1)} s`);
+        stack.setConfig({ managers: "1", workers: "2", "local.subnet": "10.219.0.0/24", "local.sshPortBase": "2700", "local.registryPort": "5700" });
+        invalid.setConfig({ managers: "2" });
+
+        const floor = await nodeContainersFloor(3);
+        row("pulumi up from nothing (1 + 2 machines)", timed(() => stack.up()), "docker run of 3 node containers", floor.up, "<= 60 s");
+
+        const preview = timed(() => stack.run(["preview"]));
+        const startOnly = timed(() => invalid.run(["preview"], true));
+        row("no-op pulumi preview", preview, "preview of a config that fails validation", startOnly, "<= 8 s");
+
         const collectorUrl = stack.output<string>("collectorUrl");
         const statsUrl = collectorUrl.replace(/\/events$/, "/stats");
-
-        console.log(`categoriser x1: ${(await throughput(collectorUrl, statsUrl, `r1-${Date.now()}`)).toFixed(0)} events/s end to end (${events} events)`);
-        for (const replicas of ["3", "1", "3"]) {
-            stack.setConfig({ "replicas.categoriser": replicas });
-            start = process.hrtime.bigint();
-            stack.up();
-            console.log(`replica change categoriser -> ${replicas}: ${seconds(start).toFixed(1)} s from pulumi up to converged`);
+        const service = "categorisation_categoriser";
+        for (const [from, to] of [["2", "3"], ["3", "2"]]) {
+            const edit = timed(() => {
+                stack.setConfig({ "replicas.categoriser": to });
+                stack.up();
+            });
+            // Undone by hand, then the same change by hand: the swarm again matches the config.
+            await stack.onManager(`docker service scale --detach=false ${service}=${from} >/dev/null 2>&1`);
+            const scale = await timedAsync(() => stack.onManager(`docker service scale --detach=false ${service}=${to} >/dev/null 2>&1`));
+            row(`replica edit categoriser ${from} -> ${to} (config set + up)`, edit, "docker service scale", scale, "<= 12 s and <= 2x the floor");
         }
-        console.log(`categoriser x3: ${(await throughput(collectorUrl, statsUrl, `r3-${Date.now()}`)).toFixed(0)} events/s end to end (${events} events)`);
+
+        const rate = await throughput(collectorUrl, statsUrl, `tp-${Date.now()}`);
+        console.log(`end to end through the swarm: ${rate.toFixed(0)} events/s (${events} events, 2 categorisers)`);
+
+        row("pulumi destroy", timed(() => stack.run(["destroy", "--yes", "--skip-preview"])), "docker rm of 3 node containers", floor.destroy, "<= 20 s");
+        console.log("");
+        for (const r of rows) console.log(`| ${r.join(" | ")} |`);
     } finally {
+        invalid.cleanup();
         stack.cleanup();
     }
 }

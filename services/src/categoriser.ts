@@ -30,7 +30,8 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
   const out = subjects(cfg).categorised;
   const metrics = new Metrics();
 
-  const handle = async (m: JsMsg) => {
+  /** Categorises the event a message carries and publishes the result; terms a message that is not one. */
+  const categorise = (m: JsMsg): Promise<unknown> | undefined => {
     let ev: PageVisit;
     try {
       ev = m.json<PageVisit>();
@@ -39,7 +40,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       metrics.inc("poison");
       log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
       m.term();
-      return;
+      return undefined;
     }
     if (m.redelivered) metrics.inc("redelivered");
     const match = cat.categorise(ev);
@@ -53,15 +54,22 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       stage: match?.stage ?? null,
       categorisedAt: Date.now(),
     };
-    // The message id lets the stream drop a second copy if this event is redelivered after a crash.
-    await js.publish(out, JSON.stringify(result), { msgID: ev.eventId });
-    m.ack();
-    metrics.inc("processed");
     metrics.inc(match ? "matched" : "unmatched");
     if (match) metrics.inc(`stage.${match.stage}`);
+    // The message id lets the stream drop a second copy if this event is redelivered after a crash.
+    return js.publish(out, JSON.stringify(result), { msgID: ev.eventId }).then(() => {
+      m.ack();
+      metrics.inc("processed");
+    });
   };
 
-  const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg.maxInFlight, handle);
+  // The results of a batch are published together (their acks awaited together), each event
+  // acked once its result is stored.
+  const handle = async (batch: JsMsg[]) => {
+    await Promise.all(batch.map(categorise));
+  };
+
+  const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg, handle);
   metrics.gauges.set("inFlight", () => worker.inFlight());
   const { http, port } = await serveRole(cfg, "categoriser", metrics, () => ({ nats: natsUp(nc) }));
   return {

@@ -41,6 +41,8 @@ export interface Config {
   streamReplicas: number;
   duplicateWindowMs: number;
   maxInFlight: number;
+  /** Messages a categoriser or profile writer handles together (one store round trip). */
+  maxBatch: number;
   /** Attempts of a publish that finds no responder (a stream leader being elected), with backoff. */
   publishRetries: number;
   ackWaitMs: number;
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamReplicas: num(env, "STREAM_REPLICAS", 1, 1),
     duplicateWindowMs: num(env, "DUPLICATE_WINDOW_MS", 120_000, 1000),
     maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
+    maxBatch: num(env, "WORK_BATCH", 200, 1),
     publishRetries: num(env, "PUBLISH_RETRIES", 8, 1),
     ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
     maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),

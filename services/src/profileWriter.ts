@@ -1,5 +1,6 @@
 // profile writer: a competing consumer of categorised events; credits the
-// user's interest profile (never with sensitive nodes), idempotently per event.
+// user's interest profile (never with sensitive nodes), idempotently per event,
+// a batch of events per round trip to the store.
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Categorised } from "./categoriser.js";
 import type { Config } from "./config.js";
@@ -7,7 +8,7 @@ import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { creditsFor, type Credit } from "./scoring.js";
-import { openStore, type Outcome } from "./store.js";
+import { openStore, type Outcome, type Visit } from "./store.js";
 import { connectJetStream, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 
@@ -26,7 +27,8 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   };
   const flusher = setInterval(flush, 50);
 
-  const handle = async (m: JsMsg) => {
+  /** The visit a message carries, or undefined for a message that is not one (termed). */
+  const visitOf = (m: JsMsg): (Visit & { receivedAt: number }) | undefined => {
     let r: Categorised;
     try {
       r = m.json<Categorised>();
@@ -35,7 +37,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       metrics.inc("poison");
       log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
       m.term();
-      return;
+      return undefined;
     }
     let outcome: Outcome = "unmatched";
     let credits: Credit[] = [];
@@ -44,20 +46,33 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       credits = creditsFor(taxonomy, r.nodeId, r.confidence, cfg.scoring);
       outcome = credits.length ? "written" : taxonomy.get(r.nodeId) ? "sensitive" : "unmatched";
     }
-    const fresh = await store.apply(r.eventId, r.userId, r.timestamp, outcome, credits);
-    m.ack();
-    if (!fresh) {
-      metrics.inc("duplicates");
-      return;
-    }
-    metrics.inc(outcome);
-    const now = Date.now();
-    latencies.push(now - r.receivedAt);
-    if (latencies.length > 5000) latencies.splice(0, latencies.length - 5000);
-    if (cfg.notifySubject) pending.push([r.eventId, r.receivedAt, now]);
+    return { eventId: r.eventId, userId: r.userId, ts: r.timestamp, outcome, credits, receivedAt: r.receivedAt };
   };
 
-  const worker = await runWorker(js, cfg.resultsStream, "profile-writer", cfg.maxInFlight, handle);
+  // A batch of messages is one script run on the store, then one ack each.
+  const handle = async (batch: JsMsg[]) => {
+    const taken: Array<{ m: JsMsg; visit: Visit & { receivedAt: number } }> = [];
+    for (const m of batch) {
+      const visit = visitOf(m);
+      if (visit) taken.push({ m, visit });
+    }
+    if (taken.length === 0) return;
+    const fresh = await store.applyAll(taken.map((t) => t.visit));
+    const now = Date.now();
+    taken.forEach(({ m, visit }, i) => {
+      m.ack();
+      if (!fresh[i]) {
+        metrics.inc("duplicates");
+        return;
+      }
+      metrics.inc(visit.outcome);
+      latencies.push(now - visit.receivedAt);
+      if (cfg.notifySubject) pending.push([visit.eventId, visit.receivedAt, now]);
+    });
+    if (latencies.length > 5000) latencies.splice(0, latencies.length - 5000);
+  };
+
+  const worker = await runWorker(js, cfg.resultsStream, "profile-writer", cfg, handle);
   metrics.gauges.set("inFlight", () => worker.inFlight());
   const pct = (p: number) => {
     if (!latencies.length) return 0;

@@ -1,5 +1,5 @@
-// The profile store on Redis. One Lua script applies a categorised visit
-// atomically, so a redelivered event never counts twice: the event-id check
+// The profile store on Redis. One Lua script applies a batch of categorised visits,
+// each atomically, so a redelivered event never counts twice: the event-id check
 // (SET NX with a TTL; a repeat only counts in `duplicates`), the outcome
 // counter, and for a visit with credits: each credit times
 // 2^((ts - epoch) / halfLife) added to the user's sorted set (the epoch is the
@@ -21,51 +21,72 @@ import { currentScores, type Credit, type ScoringSettings } from "./scoring.js";
 /** Stored values are rebased (scaled down, epoch moved to the visit) when they would grow past 2^REBASE_EXP. */
 const REBASE_EXP = 64;
 
+// KEYS: stats:pipeline, then seen, scores and meta of each visit. ARGV: halfLife, topN, ttl, then
+// for each visit: ts, outcome, the number of credits, and that many nodeId, credit pairs.
+// Returns 1 (applied) or 0 (seen before) per visit, in order.
 const APPLY_LUA = `
-local seen, zkey, mkey, skey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local ts = tonumber(ARGV[1])
-local halfLife = tonumber(ARGV[2])
-local topN = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local outcome = ARGV[5]
-if not redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
-  redis.call('HINCRBY', skey, 'duplicates', 1)
-  return 0
-end
-redis.call('HINCRBY', skey, outcome, 1)
-if #ARGV <= 5 then return 1 end
-local epoch = tonumber(redis.call('HGET', mkey, 'epoch'))
-if not epoch then
-  epoch = ts
-  redis.call('HSET', mkey, 'epoch', epoch)
-end
-local e = (ts - epoch) / halfLife
-if e > ${REBASE_EXP} then
-  local f = 2 ^ (-e)
-  local all = redis.call('ZRANGE', zkey, 0, -1, 'WITHSCORES')
-  for i = 1, #all, 2 do
-    redis.call('ZADD', zkey, tonumber(all[i + 1]) * f, all[i])
+local skey = KEYS[1]
+local halfLife = tonumber(ARGV[1])
+local topN = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local function apply(seen, zkey, mkey, ts, outcome, first, credits)
+  if not redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
+    redis.call('HINCRBY', skey, 'duplicates', 1)
+    return 0
   end
-  epoch = ts
-  redis.call('HSET', mkey, 'epoch', epoch)
-  e = 0
+  redis.call('HINCRBY', skey, outcome, 1)
+  if credits == 0 then return 1 end
+  local epoch = tonumber(redis.call('HGET', mkey, 'epoch'))
+  if not epoch then
+    epoch = ts
+    redis.call('HSET', mkey, 'epoch', epoch)
+  end
+  local e = (ts - epoch) / halfLife
+  if e > ${REBASE_EXP} then
+    local f = 2 ^ (-e)
+    local all = redis.call('ZRANGE', zkey, 0, -1, 'WITHSCORES')
+    for i = 1, #all, 2 do
+      redis.call('ZADD', zkey, tonumber(all[i + 1]) * f, all[i])
+    end
+    epoch = ts
+    redis.call('HSET', mkey, 'epoch', epoch)
+    e = 0
+  end
+  local mult = 2 ^ e
+  for i = first, first + 2 * credits - 1, 2 do
+    redis.call('ZINCRBY', zkey, tonumber(ARGV[i + 1]) * mult, ARGV[i])
+  end
+  local n = redis.call('ZCARD', zkey)
+  if n > topN then
+    redis.call('ZREMRANGEBYRANK', zkey, 0, n - topN - 1)
+  end
+  redis.call('HINCRBY', mkey, 'events', 1)
+  redis.call('HSET', mkey, 'updated', ts)
+  return 1
 end
-local mult = 2 ^ e
-for i = 6, #ARGV, 2 do
-  redis.call('ZINCRBY', zkey, tonumber(ARGV[i + 1]) * mult, ARGV[i])
+local results = {}
+local a = 4
+for v = 1, (#KEYS - 1) / 3 do
+  local k = 3 * v - 1
+  local credits = tonumber(ARGV[a + 2])
+  results[v] = apply(KEYS[k], KEYS[k + 1], KEYS[k + 2], tonumber(ARGV[a]), ARGV[a + 1], a + 3, credits)
+  a = a + 3 + 2 * credits
 end
-local n = redis.call('ZCARD', zkey)
-if n > topN then
-  redis.call('ZREMRANGEBYRANK', zkey, 0, n - topN - 1)
-end
-redis.call('HINCRBY', mkey, 'events', 1)
-redis.call('HSET', mkey, 'updated', ts)
-return 1
+return results
 `;
 
 const APPLY_SHA = createHash("sha1").update(APPLY_LUA).digest("hex");
 
 export type Outcome = "written" | "unmatched" | "sensitive";
+
+/** One categorised visit, as the profile writer applies it. */
+export interface Visit {
+  eventId: string;
+  userId: string;
+  ts: number;
+  outcome: Outcome;
+  credits: Credit[];
+}
 
 export type RedisClient = ReturnType<typeof createClient>;
 type Send = (args: string[]) => Promise<unknown>;
@@ -248,24 +269,31 @@ export class ProfileStore {
 
   /** Apply one visit. Returns false when the event id was seen before (nothing changes then). */
   async apply(eventId: string, userId: string, ts: number, outcome: Outcome, credits: Credit[]): Promise<boolean> {
-    const args = [
-      String(ts),
-      String(this.scoring.halfLifeMs),
-      String(this.scoring.topN),
-      String(this.seenTtlSeconds),
-      outcome,
-    ];
-    for (const c of credits) args.push(c.nodeId, String(c.credit));
-    const cmdKeys = [keys.seen(eventId), keys.scores(userId), keys.meta(userId), keys.stats];
+    return (await this.applyAll([{ eventId, userId, ts, outcome, credits }]))[0];
+  }
+
+  /**
+   * Apply visits in one script run (one round trip, and one WAIT when replicas must have them).
+   * Returns, per visit, false when its event id was seen before.
+   */
+  async applyAll(visits: Visit[]): Promise<boolean[]> {
+    const cmdKeys = [keys.stats];
+    const args = [String(this.scoring.halfLifeMs), String(this.scoring.topN), String(this.seenTtlSeconds)];
+    for (const v of visits) {
+      cmdKeys.push(keys.seen(v.eventId), keys.scores(v.userId), keys.meta(v.userId));
+      args.push(String(v.ts), v.outcome, String(v.credits.length));
+      for (const c of v.credits) args.push(c.nodeId, String(c.credit));
+    }
     const wait = ["WAIT", String(this.minReplicasAck), String(this.replicaAckTimeoutMs)];
+    const applied = (reply: unknown) => (reply as number[]).map((r) => Number(r) === 1);
     // The script, and when replicas must have it, WAIT right behind it on the same connection.
-    const write = async (script: string[]): Promise<boolean> => {
-      if (this.minReplicasAck === 0) return Number(await this.connection.send(script)) === 1;
+    const write = async (script: string[]): Promise<boolean[]> => {
+      if (this.minReplicasAck === 0) return applied(await this.connection.send(script));
       const [r, acked] = await this.connection.sendTogether([script, wait]);
       if (Number(acked) < this.minReplicasAck) {
-        throw new NotReplicated(`profile update of event ${eventId} reached ${String(acked)} of ${this.minReplicasAck} replica(s) within ${this.replicaAckTimeoutMs} ms`);
+        throw new NotReplicated(`profile updates of ${visits.length} event(s) reached ${String(acked)} of ${this.minReplicasAck} replica(s) within ${this.replicaAckTimeoutMs} ms`);
       }
-      return Number(r) === 1;
+      return applied(r);
     };
     try {
       return await write(["EVALSHA", APPLY_SHA, String(cmdKeys.length), ...cmdKeys, ...args]);

@@ -108,26 +108,54 @@ export interface Worker {
   inFlight(): number;
 }
 
+export interface WorkerLimits {
+  /** Messages handed to handlers and not yet done, at most. */
+  maxInFlight: number;
+  /** Messages per handler call, at most. */
+  maxBatch: number;
+}
+
 /**
- * Process messages of a durable consumer with at most `maxInFlight` handlers
- * running at once. The handler acks (or naks) each message itself.
+ * Process messages of a durable consumer in batches: the messages that arrive together (up to
+ * `maxBatch`) go to one handler call, so that a role can make one round trip for many. At most
+ * `maxInFlight` messages are in handlers at once. The handler acks (or terms) each message itself;
+ * when it throws, the whole batch is returned for redelivery (a message acked already stays acked).
  */
 export async function runWorker(
   js: JetStreamClient,
   stream: string,
   durable: string,
-  maxInFlight: number,
-  handle: (m: JsMsg) => Promise<void>,
+  limits: WorkerLimits,
+  handle: (batch: JsMsg[]) => Promise<void>,
 ): Promise<Worker> {
+  const { maxInFlight, maxBatch } = limits;
   const consumer = await js.consumers.get(stream, durable);
   const messages = await consumer.consume({ max_messages: maxInFlight, threshold_messages: Math.floor(maxInFlight / 2) });
   let stopping = false;
   let active = 0;
+  let queued: JsMsg[] = [];
+  let flushScheduled = false;
   let wake: (() => void) | null = null;
   const slotFree = () => {
     const w = wake;
     wake = null;
     w?.();
+  };
+  const flush = () => {
+    flushScheduled = false;
+    while (queued.length > 0) {
+      const batch = queued.slice(0, maxBatch);
+      queued = queued.slice(maxBatch);
+      handle(batch)
+        .catch((e) => {
+          log("error", "handler failed; messages returned for redelivery", { messages: batch.length, error: String(e) });
+          for (const m of batch) m.nak(1000);
+        })
+        .finally(() => {
+          active -= batch.length;
+          slotFree();
+        });
+    }
   };
   const done = (async () => {
     for await (const m of messages) {
@@ -137,15 +165,13 @@ export async function runWorker(
       }
       while (active >= maxInFlight) await new Promise<void>((r) => (wake = r));
       active++;
-      handle(m)
-        .catch((e) => {
-          log("error", "handler failed; message returned for redelivery", { error: String(e) });
-          m.nak(1000);
-        })
-        .finally(() => {
-          active--;
-          slotFree();
-        });
+      queued.push(m);
+      // A batch is cut when it is full, or once the messages that arrived together are queued.
+      if (queued.length >= maxBatch) flush();
+      else if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     }
   })();
   return {
@@ -155,6 +181,7 @@ export async function runWorker(
       stopping = true;
       await messages.close().catch(() => undefined);
       await done.catch(() => undefined);
+      flush();
       while (active > 0) await new Promise((r) => setTimeout(r, 10));
     },
   };

@@ -144,4 +144,22 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     assert.equal(await visit(s, "e1", "u", 0, "2"), false);
     assert.deepEqual(await scores("u"), { "2": 1, "1": 0.5 });
   });
+
+  test("a batch applies each visit in order, as one visit at a time would, repeats included", async () => {
+    const s = store();
+    await s.init();
+    const credits = (nodeId: string) => creditsFor(tax, nodeId, 1, s.scoring);
+    const applied = await s.applyAll([
+      { eventId: "b1", userId: "u", ts: 5000, outcome: "written", credits: credits("3") },
+      { eventId: "b2", userId: "v", ts: 5000, outcome: "unmatched", credits: [] },
+      { eventId: "b1", userId: "u", ts: 5000, outcome: "written", credits: credits("3") },
+      { eventId: "b3", userId: "u", ts: 5000, outcome: "written", credits: credits("2") },
+    ]);
+    assert.deepEqual(applied, [true, true, false, true]);
+    assert.deepEqual(await scores("u"), { "3": 1, "2": 1.5, "1": 0.75 });
+    assert.deepEqual(await meta("u"), { epoch: "5000", events: "2", updated: "5000" });
+    assert.deepEqual(await meta("v"), {});
+    assert.deepEqual(await stats(), { written: "2", unmatched: "1", duplicates: "1" });
+    assert.deepEqual(await s.applyAll([{ eventId: "b2", userId: "v", ts: 6000, outcome: "unmatched", credits: [] }]), [false]);
+  });
 });
