@@ -73,7 +73,7 @@ export interface RegistryImagesArgs {
  * The stack's images, built on the machine running Pulumi and pushed to the registry the machines
  * pull from (the local provider's registry container, a registry named in config, or ECR). An
  * image is built only when the content of its inputs changed (its tag is a hash of them) or the
- * registry is new.
+ * registry is new. The images build side by side: each has a context of its own.
  */
 export class RegistryImages extends pulumi.ComponentResource {
     /** Image key -> reference the nodes pull. */
@@ -86,7 +86,6 @@ export class RegistryImages extends pulumi.ComponentResource {
         const endpoint = pulumi.unsecret(registry.apply(({ credentials, ...rest }) => ({ ...rest, loginUser: credentials?.username })));
         const password = registry.apply((r) => r.credentials?.password);
         // One build at a time: they share build contexts and the machine's CPUs.
-        let previous: Command | undefined;
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = path.join(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);
@@ -107,8 +106,7 @@ export class RegistryImages extends pulumi.ComponentResource {
                 credentials: password,
                 triggers: [tag, endpoint.instance],
                 timeoutSeconds: 1800,
-            }, { parent: this, dependsOn: previous ? [previous] : [] });
-            previous = built;
+            }, { parent: this });
             return built.stdout.apply((ref) => [key, ref] as [string, string]);
         });
         this.refs = pulumi.all(refs).apply((pairs) => Object.fromEntries(pairs));

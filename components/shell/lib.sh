@@ -18,7 +18,7 @@ wait_until() {
     shift 2
     until "$@"; do
         [ "$(date +%s)" -lt "$wait_deadline" ] || fail "$wait_message"
-        sleep 2
+        sleep 1
     done
 }
 

@@ -44,9 +44,10 @@ describe("images", { skip: skip ?? false }, () => {
   after(cleanup);
 
   test("each image builds on the local base with no pull, and each service starts in its image", async () => {
-    const build = (name: string, file: string) =>
-      docker("build", "-q", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "-f", join(servicesDir, file), "-t", tag(name), servicesDir);
-    await Promise.all([build("pipeline", "Dockerfile"), build("nats", "Dockerfile.nats"), build("redis", "Dockerfile.redis")]);
+    const build = (name: string, context: string, file: string) =>
+      docker("build", "-q", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "-f", join(context, file), "-t", tag(name), context);
+    const dockerDir = join(servicesDir, "docker");
+    await Promise.all([build("pipeline", servicesDir, "Dockerfile"), build("nats", dockerDir, "Dockerfile.nats"), build("redis", dockerDir, "Dockerfile.redis")]);
     assert.match(await docker("run", "--rm", "--label", label, "--entrypoint", "node", tag("pipeline"), "--version"), /^v22\./, "the pipeline image runs Node.js 22");
 
     await docker("network", "create", "--label", label, id);
