@@ -1,6 +1,7 @@
 // categoriser: a competing consumer of the raw events; places each event in a
-// taxonomy node and publishes the result (unmatched events too, with a null
-// node, so that they are counted downstream rather than dropped).
+// taxonomy node and publishes the results of a batch of events as one message
+// (unmatched events too, with a null node, so that they are counted downstream
+// rather than dropped).
 import type { JsMsg } from "@nats-io/jetstream";
 import { Categoriser, loadKnowledge } from "./categorise.js";
 import { subjects, type Config } from "./config.js";
@@ -30,8 +31,8 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
   const out = subjects(cfg).categorised;
   const metrics = new Metrics();
 
-  /** Categorises the event a message carries and publishes the result; terms a message that is not one. */
-  const categorise = (m: JsMsg): Promise<unknown> | undefined => {
+  /** The result for the event a message carries; undefined (the message termed) when it is not one. */
+  const categorise = (m: JsMsg): Categorised | undefined => {
     let ev: PageVisit;
     try {
       ev = m.json<PageVisit>();
@@ -44,7 +45,9 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     }
     if (m.redelivered) metrics.inc("redelivered");
     const match = cat.categorise(ev);
-    const result: Categorised = {
+    metrics.inc(match ? "matched" : "unmatched");
+    if (match) metrics.inc(`stage.${match.stage}`);
+    return {
       eventId: ev.eventId,
       userId: ev.userId,
       timestamp: ev.timestamp,
@@ -54,19 +57,25 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       stage: match?.stage ?? null,
       categorisedAt: Date.now(),
     };
-    metrics.inc(match ? "matched" : "unmatched");
-    if (match) metrics.inc(`stage.${match.stage}`);
-    // The message id lets the stream drop a second copy if this event is redelivered after a crash.
-    return js.publish(out, JSON.stringify(result), { msgID: ev.eventId }).then(() => {
-      m.ack();
-      metrics.inc("processed");
-    });
   };
 
-  // The results of a batch are published together (their acks awaited together), each event
-  // acked once its result is stored.
+  // The results of a batch go out as one message (a JSON array), and each event is acked once
+  // the stream has stored it. A batch redelivered after a crash may be published twice: the
+  // profile writer counts each event id once.
   const handle = async (batch: JsMsg[]) => {
-    await Promise.all(batch.map(categorise));
+    const taken: JsMsg[] = [];
+    const results: Categorised[] = [];
+    for (const m of batch) {
+      const result = categorise(m);
+      if (result) {
+        taken.push(m);
+        results.push(result);
+      }
+    }
+    if (results.length === 0) return;
+    await js.publish(out, JSON.stringify(results));
+    for (const m of taken) m.ack();
+    metrics.inc("processed", taken.length);
   };
 
   const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg, handle);

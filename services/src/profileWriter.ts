@@ -1,6 +1,6 @@
-// profile writer: a competing consumer of categorised events; credits the
-// user's interest profile (never with sensitive nodes), idempotently per event,
-// a batch of events per round trip to the store.
+// profile writer: a competing consumer of categorised events (a message holds
+// one, or an array of them); credits the user's interest profile (never with
+// sensitive nodes), idempotently per event, a batch per round trip to the store.
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Categorised } from "./categoriser.js";
 import type { Config } from "./config.js";
@@ -27,18 +27,8 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   };
   const flusher = setInterval(flush, 50);
 
-  /** The visit a message carries, or undefined for a message that is not one (termed). */
-  const visitOf = (m: JsMsg): (Visit & { receivedAt: number }) | undefined => {
-    let r: Categorised;
-    try {
-      r = m.json<Categorised>();
-      if (!r || typeof r.eventId !== "string" || typeof r.userId !== "string") throw new Error("not a categorised event");
-    } catch (e) {
-      metrics.inc("poison");
-      log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
-      m.term();
-      return undefined;
-    }
+  /** The visit of one categorised event. */
+  const visitOf = (r: Categorised): Visit & { receivedAt: number } => {
     let outcome: Outcome = "unmatched";
     let credits: Credit[] = [];
     if (r.nodeId !== null) {
@@ -49,18 +39,36 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
     return { eventId: r.eventId, userId: r.userId, ts: r.timestamp, outcome, credits, receivedAt: r.receivedAt };
   };
 
-  // A batch of messages is one script run on the store, then one ack each.
-  const handle = async (batch: JsMsg[]) => {
-    const taken: Array<{ m: JsMsg; visit: Visit & { receivedAt: number } }> = [];
-    for (const m of batch) {
-      const visit = visitOf(m);
-      if (visit) taken.push({ m, visit });
+  /** The categorised events a message carries (an array, or one); none for a message that is not that (termed). */
+  const resultsOf = (m: JsMsg): Categorised[] => {
+    try {
+      const body = m.json<Categorised | Categorised[]>();
+      const results = Array.isArray(body) ? body : [body];
+      if (!results.every((r) => r && typeof r.eventId === "string" && typeof r.userId === "string")) throw new Error("not categorised events");
+      return results;
+    } catch (e) {
+      metrics.inc("poison");
+      log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
+      m.term();
+      return [];
     }
-    if (taken.length === 0) return;
-    const fresh = await store.applyAll(taken.map((t) => t.visit));
+  };
+
+  // The events of a batch of messages are one script run on the store, then each message is acked.
+  const handle = async (batch: JsMsg[]) => {
+    const taken: JsMsg[] = [];
+    const visits: Array<Visit & { receivedAt: number }> = [];
+    for (const m of batch) {
+      const results = resultsOf(m);
+      if (results.length === 0) continue;
+      taken.push(m);
+      for (const r of results) visits.push(visitOf(r));
+    }
+    if (visits.length === 0) return;
+    const fresh = await store.applyAll(visits);
+    for (const m of taken) m.ack();
     const now = Date.now();
-    taken.forEach(({ m, visit }, i) => {
-      m.ack();
+    visits.forEach((visit, i) => {
       if (!fresh[i]) {
         metrics.inc("duplicates");
         return;

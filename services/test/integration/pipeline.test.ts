@@ -65,10 +65,8 @@ describe("pipeline", { skip: skip ?? false }, () => {
     const decisions = new Map<string, string | null>();
     const sub = nc.subscribe("events.categorised");
     void (async () => {
-      for await (const m of sub) {
-        const r = m.json<{ eventId: string; nodeId: string | null }>();
-        decisions.set(r.eventId, r.nodeId);
-      }
+      // A categoriser publishes the results of a batch as one message.
+      for await (const m of sub) for (const r of m.json<Array<{ eventId: string; nodeId: string | null }>>()) decisions.set(r.eventId, r.nodeId);
     })();
     const before = processed(await stats());
     const events = items.map((it, i) => ({ eventId: uid(`acc-e${i}`), userId: users[i], url: it.url, title: it.title, keywords: it.keywords }));
