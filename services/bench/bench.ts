@@ -1,7 +1,9 @@
 // Benchmark: end-to-end events/s and ingest-to-profile latency (p50/p99) of the
 // pipeline with 1 and with 2 categoriser processes, on real nats-server and
 // redis-server processes and the built services (run `npm run build` first;
-// `npm run bench` does). Not a test: it prints figures.
+// `npm run bench` does). Not a test: it prints figures, each next to a floor
+// measured in the same run: what nats-server and redis-server alone take for the
+// stream and store work of the same events, driven directly from one process.
 //
 //   npm run bench -- [--events 60000] [--rate 2000] [--seconds 15] [--categorisers 1,2]
 //
@@ -10,7 +12,9 @@
 // Latency: a publisher posts at a fixed rate (batches of 20 every 10 ms); each
 // event's latency = the profile writer's write time - the time the benchmark
 // posted it (same clock).
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
+import { createClient } from "redis";
 import { existsSync } from "node:fs";
 import { loadLabelled, officialTaxonomyFile } from "../test/helpers/labelled.js";
 import { requireBinaries, startNats, startRedis, startRole, stopAll } from "../test/helpers/procs.js";
@@ -115,13 +119,56 @@ async function scenario(categorisers: number) {
   return { categorisers, throughput, ingestRate, rate: achievedRate, p50: pct(l, 0.5), p99: pct(l, 0.99), max: l[l.length - 1] };
 }
 
+/**
+ * The floor: the stream and store work of `count` events with nothing else, from one process:
+ * each event published with a message id (acks awaited, 1000 in flight) to a work-queue stream,
+ * consumed and acked in batches, and one SET NX plus one HINCRBY per event in Redis (pipelined
+ * per batch of 200). Events/s.
+ */
+async function floor(count: number): Promise<number> {
+  const [n, r] = await Promise.all([startNats(), startRedis()]);
+  const nc = await connect({ servers: n.url });
+  const redis = createClient({ url: r.url });
+  await redis.connect();
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "FLOOR", subjects: ["floor"], retention: RetentionPolicy.Workqueue });
+  await jsm.consumers.add("FLOOR", { durable_name: "floor", ack_policy: AckPolicy.Explicit, max_ack_pending: 4000 });
+  const js = jetstream(nc);
+  const body = JSON.stringify(makeEvents(1, "floor-body")[0]);
+  const t0 = Date.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 1000 }, async () => {
+    while (next < count) await js.publish("floor", body, { msgID: `floor-${next++}` });
+  }));
+  const consumer = await js.consumers.get("FLOOR", "floor");
+  let done = 0;
+  while (done < count) {
+    const batch = await consumer.fetch({ max_messages: 200, expires: 2000 });
+    const ids: string[] = [];
+    for await (const m of batch) {
+      m.json();
+      ids.push(`${m.seq}`);
+      m.ack();
+    }
+    const multi = redis.multi();
+    for (const id of ids) multi.set(`floor:${id}`, "1", { NX: true }).hIncrBy("floor:stats", "written", 1);
+    await multi.execAsPipeline();
+    done += ids.length;
+  }
+  const rate = count / ((Date.now() - t0) / 1000);
+  await nc.close();
+  await redis.quit();
+  await stopAll();
+  return rate;
+}
+
 console.log(`benchmark: ${TOTAL} events for throughput; ${RATE} events/s for ${SECONDS} s for latency; taxonomy ${taxonomyFile ?? "(default)"}; ${(await import("node:os")).cpus().length} CPUs`);
-const results = [];
+const floorRate = await floor(TOTAL);
+console.log(`floor: nats-server and redis-server alone, the same events' stream and store work: ${floorRate.toFixed(0)} events/s`);
 for (const c of POOLS) {
   const res = await scenario(c);
-  results.push(res);
   console.log(
-    `categorisers=${res.categorisers}: end-to-end ${res.throughput.toFixed(0)} events/s (collector ingest ${res.ingestRate.toFixed(0)} events/s); ` +
+    `categorisers=${res.categorisers}: end-to-end ${res.throughput.toFixed(0)} events/s (${(res.throughput / floorRate).toFixed(2)} of the floor; collector ingest ${res.ingestRate.toFixed(0)} events/s); ` +
       `at ${res.rate.toFixed(0)} events/s: p50 ${res.p50} ms, p99 ${res.p99} ms, max ${res.max} ms ingest-to-profile`,
   );
 }
