@@ -12,7 +12,8 @@ import { DockerStack } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
 import { categorisationStack, gatewayPort, scalableServices } from "./stacks/categorisation";
 
-const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region")), scalableServices);
+const rawConfig = readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject());
+const settings = validateConfig(rawConfig, scalableServices);
 const categorisation = categorisationStack({ managers: settings.managers });
 const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
 

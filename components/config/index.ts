@@ -183,6 +183,8 @@ export interface RawConfig {
     aws?: unknown;
     taxonomyFile?: unknown;
     registry?: unknown;
+    /** Keys set in the program's config namespace that it does not know, with the namespace. */
+    unknownKeys?: string[];
 }
 
 export class ConfigError extends Error {
@@ -379,6 +381,13 @@ function validateSsh(raw: unknown, problems: string[]): SshSettings {
 export function validateConfig(raw: RawConfig, knownServices: readonly string[]): SwarmConfig {
     const problems: string[] = [];
 
+    for (const key of raw.unknownKeys ?? []) {
+        const [namespace, name] = key.split(":");
+        const closest = [...configKeys].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
+        const hint = editDistance(name, closest) <= Math.max(2, Math.floor(name.length / 3)) ? `did you mean ${namespace}:${closest}? ` : "";
+        problems.push(`${key}: not a setting of this program; ${hint}known: ${configKeys.join(", ")}`);
+    }
+
     let provider: ProviderName | undefined;
     const rawProvider = raw.provider ?? "local";
     if (typeof rawProvider === "string" && (providers as readonly string[]).includes(rawProvider)) {
@@ -455,11 +464,29 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
     return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, registry, taxonomyFile };
 }
 
-const configKeys: (keyof RawConfig)[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile"];
+const configKeys: Exclude<keyof RawConfig, "awsRegion" | "unknownKeys">[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile"];
 
-/** Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text. */
-export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string): RawConfig {
-    const raw: RawConfig = { awsRegion };
+/** Edit distance (insertions, deletions, substitutions) between two keys. */
+export function editDistance(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+
+/**
+ * Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text.
+ * `setKeys` are all keys set in the stack's config (`namespace:key`); those of `namespace` that
+ * the program does not read are kept as `unknownKeys`, since a typo would otherwise do nothing.
+ */
+export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string, setKeys: string[] = [], namespace = "swarm"): RawConfig {
+    const known = configKeys.map((key) => `${namespace}:${key}`);
+    const raw: RawConfig = { awsRegion, unknownKeys: setKeys.filter((key) => key.startsWith(`${namespace}:`) && !known.includes(key)) };
     for (const key of configKeys) {
         const text = get(key);
         if (text === undefined) continue;

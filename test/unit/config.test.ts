@@ -161,3 +161,15 @@ test("registry: an address, and where the machines pull from when it differs", (
     assert.deepEqual(problemsOf({ registry: { address: "https://x" } }), ['registry.address: "https://x" is not a registry address (host[:port][/path], like "registry.example.com:5000")']);
     assert.ok(problemsOf({ registry: { address: "r:5000", user: "me" } }).some((p) => p.startsWith("registry.user: unknown key")));
 });
+
+test("a key of the swarm: namespace that the program does not read is refused, naming the closest known key", () => {
+    const setKeys = ["swarm:worker", "swarm:managers", "swarm:stacks", "aws:region", "swarm:replica"];
+    const raw = readRawConfig((k) => ({ managers: "1" })[k], undefined, setKeys, "swarm");
+    assert.deepEqual(raw.unknownKeys, ["swarm:worker", "swarm:stacks", "swarm:replica"]);
+    const problems = problemsOf(raw);
+    assert.match(problems[0], /^swarm:worker: not a setting of this program; did you mean swarm:workers\? known: provider, managers, workers/);
+    assert.match(problems[2], /^swarm:replica: .*did you mean swarm:replicas\?/);
+    // Nothing close: no guess, the known keys only.
+    assert.match(problems[1], /^swarm:stacks: not a setting of this program; known: /);
+    assert.deepEqual(readRawConfig(() => undefined, undefined, ["swarm:workers", "other:x"]).unknownKeys, []);
+});
