@@ -58,6 +58,7 @@ if (!machines.registry) {
 const deployed = machines.registry && deployStack(machines.registry);
 
 export const provider = settings.provider;
+export const stackName = settings.stackName;
 export const sshUser = cluster.sshUser;
 export const sshPrivateKey = key.privateKey;
 export const dockerHost = cluster.dockerHost;

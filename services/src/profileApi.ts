@@ -1,4 +1,5 @@
-// profile API: GET /profiles/:userId -> {userId, interests: [{nodeId, name, score}]}, highest first.
+// profile API: GET /profiles/:userId -> {userId, interests: [{nodeId, name, score}]}, highest first;
+// GET /stats (the pipeline's counters) and GET /activity (events/s over the last minute, profiles).
 import type { Config } from "./config.js";
 import { sendJson } from "./http.js";
 import { Metrics } from "./metrics.js";
@@ -35,6 +36,8 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
       },
     },
     { method: "GET", path: /^\/stats$/, handler: async (_q, res) => sendJson(res, 200, await store.stats()) },
+    // The events applied per second over the last minute and the number of profiles, for `npm run status`.
+    { method: "GET", path: /^\/activity$/, handler: async (_q, res) => sendJson(res, 200, await store.activity()) },
   ]);
   return {
     port,

@@ -21,14 +21,21 @@ import { currentScores, type Credit, type ScoringSettings } from "./scoring.js";
 /** Stored values are rebased (scaled down, epoch moved to the visit) when they would grow past 2^REBASE_EXP. */
 const REBASE_EXP = 64;
 
-// KEYS: stats:pipeline, then seen, scores and meta of each visit. ARGV: halfLife, topN, ttl, then
-// for each visit: ts, outcome, the number of credits, and that many nodeId, credit pairs.
-// Returns 1 (applied) or 0 (seen before) per visit, in order.
+/** Seconds of per-second counts the store keeps (`stats:per-second`), for the rate of the last minute. */
+export const RATE_SECONDS = 120;
+
+// KEYS: stats:pipeline, stats:per-second, stats:profiles, then seen, scores and meta of each visit. ARGV: halfLife,
+// topN, ttl, the current second, then for each visit: ts, outcome, the number of credits, and that
+// many nodeId, credit pairs. Returns 1 (applied) or 0 (seen before) per visit, in order. The
+// visits applied are also counted per second (the last ${RATE_SECONDS} s are kept), for a rate.
 const APPLY_LUA = `
 local skey = KEYS[1]
+local rkey = KEYS[2]
+local pkey = KEYS[3]
 local halfLife = tonumber(ARGV[1])
 local topN = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
 local function apply(seen, zkey, mkey, ts, outcome, first, credits)
   if not redis.call('SET', seen, '1', 'NX', 'EX', ttl) then
     redis.call('HINCRBY', skey, 'duplicates', 1)
@@ -38,6 +45,7 @@ local function apply(seen, zkey, mkey, ts, outcome, first, credits)
   if credits == 0 then return 1 end
   local epoch = tonumber(redis.call('HGET', mkey, 'epoch'))
   if not epoch then
+    redis.call('INCR', pkey)
     epoch = ts
     redis.call('HSET', mkey, 'epoch', epoch)
   end
@@ -65,12 +73,22 @@ local function apply(seen, zkey, mkey, ts, outcome, first, credits)
   return 1
 end
 local results = {}
-local a = 4
-for v = 1, (#KEYS - 1) / 3 do
-  local k = 3 * v - 1
+local applied = 0
+local a = 5
+for v = 1, (#KEYS - 3) / 3 do
+  local k = 3 * v + 1
   local credits = tonumber(ARGV[a + 2])
   results[v] = apply(KEYS[k], KEYS[k + 1], KEYS[k + 2], tonumber(ARGV[a]), ARGV[a + 1], a + 3, credits)
+  applied = applied + results[v]
   a = a + 3 + 2 * credits
+end
+if applied > 0 then
+  redis.call('HINCRBY', rkey, now, applied)
+  if redis.call('HLEN', rkey) > ${RATE_SECONDS * 2} then
+    for _, second in ipairs(redis.call('HKEYS', rkey)) do
+      if tonumber(second) <= now - ${RATE_SECONDS} then redis.call('HDEL', rkey, second) end
+    end
+  end
 end
 return results
 `;
@@ -233,6 +251,8 @@ const keys = {
   scores: (userId: string) => `profile:${userId}:scores`,
   meta: (userId: string) => `profile:${userId}:meta`,
   stats: "stats:pipeline",
+  perSecond: "stats:per-second",
+  profiles: "stats:profiles",
 };
 
 /** HGETALL's flat reply as a record. */
@@ -276,9 +296,9 @@ export class ProfileStore {
    * Apply visits in one script run (one round trip, and one WAIT when replicas must have them).
    * Returns, per visit, false when its event id was seen before.
    */
-  async applyAll(visits: Visit[]): Promise<boolean[]> {
-    const cmdKeys = [keys.stats];
-    const args = [String(this.scoring.halfLifeMs), String(this.scoring.topN), String(this.seenTtlSeconds)];
+  async applyAll(visits: Visit[], now = Date.now()): Promise<boolean[]> {
+    const cmdKeys = [keys.stats, keys.perSecond, keys.profiles];
+    const args = [String(this.scoring.halfLifeMs), String(this.scoring.topN), String(this.seenTtlSeconds), String(Math.floor(now / 1000))];
     for (const v of visits) {
       cmdKeys.push(keys.seen(v.eventId), keys.scores(v.userId), keys.meta(v.userId));
       args.push(String(v.ts), v.outcome, String(v.credits.length));
@@ -314,6 +334,18 @@ export class ProfileStore {
     const scored: Array<[string, number]> = [];
     for (let i = 0; i + 1 < stored.length; i += 2) scored.push([stored[i], Number(stored[i + 1])]);
     return { events: Number(meta.events ?? 0), interests: currentScores(Number(meta.epoch), scored, now, this.scoring) };
+  }
+
+  /** Visits applied per second over the last `seconds` (whole seconds before now), and the number of profiles. */
+  async activity(seconds = 60, now = Date.now()): Promise<{ eventsPerSecond: number; profiles: number }> {
+    const [perSecond, profiles] = await Promise.all([this.connection.send(["HGETALL", keys.perSecond]).then(pairs), this.connection.send(["GET", keys.profiles])]);
+    const current = Math.floor(now / 1000);
+    let applied = 0;
+    for (const [second, count] of Object.entries(perSecond)) {
+      const at = Number(second);
+      if (at < current && at >= current - seconds) applied += Number(count);
+    }
+    return { eventsPerSecond: applied / seconds, profiles: Number(profiles ?? 0) };
   }
 
   async stats(): Promise<Record<string, number>> {

@@ -94,6 +94,32 @@ test("every service runs its declared replicas, and events posted to collectorUr
     assert.equal((await fetch(`${stack.output<string>("profilesUrl")}/nobody-${run}`)).status, 404);
 });
 
+/** `npm run status` in the project copy, as a user runs it. */
+function status(): string {
+    // The project's own backend and passphrase file, as for `npm start`.
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.PULUMI_BACKEND_URL;
+    delete env.PULUMI_CONFIG_PASSPHRASE;
+    delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
+    const result = spawnSync("npm", ["run", "--silent", "status", "--", "--stack", stack.name], { cwd: copy, encoding: "utf8", env });
+    assert.equal(result.status, 0, `npm run status failed:\n${result.stdout}\n${result.stderr}`);
+    return result.stdout;
+}
+
+test("npm run status shows every machine, service and task, the pipeline's rate, lag and profiles", () => {
+    const screen = status();
+    const machines = [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")].map((n) => n.name);
+    assert.match(screen, new RegExp(`^${machines[0]} +manager Leader +ready +active$`, "m"));
+    for (const worker of machines.slice(1)) assert.match(screen, new RegExp(`^${worker} +worker +ready +active$`, "m"));
+    for (const [service, replicas] of Object.entries(declaredReplicas())) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
+    for (const machine of machines) assert.match(screen, new RegExp(`^${machine}: .*categorisation_`, "m"));
+    // The events posted by the test before were applied within the last minute.
+    assert.match(screen, /^events\/s over the last minute: (?!0\.0$)\d+\.\d$/m);
+    assert.match(screen, /^profiles: [1-9]\d*$/m);
+    assert.match(screen, /^consumer lag EVENTS\/categoriser: \d+ waiting, \d+ unacknowledged$/m);
+    assert.match(screen, /^consumer lag CATEGORISED\/profile-writer: \d+ waiting, \d+ unacknowledged$/m);
+});
+
 test("a second pulumi up with nothing changed changes nothing", () => {
     const preview = stack.run(["preview", "--expect-no-changes"], true);
     assert.equal(preview.status, 0, preview.stdout + preview.stderr);
@@ -246,6 +272,13 @@ test("a subnet another network holds fails up naming that network, and leaves no
     } finally {
         clash.cleanup();
     }
+});
+
+test("a machine killed (docker kill) shows as down in npm run status, which still answers", async () => {
+    const [worker] = stack.output<NodeOutput[]>("workers");
+    spawnSync("docker", ["kill", worker.name], { stdio: "ignore" });
+    const screen = await eventually(async () => status(), (text) => new RegExp(`^${worker.name} +worker +down `, "m").test(text), `${worker.name} shown as down`);
+    assert.match(screen!, /^read from .*manager-0/);
 });
 
 test("pulumi destroy removes the stack and the nodes: nothing labelled with the stack remains", () => {

@@ -162,4 +162,19 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     assert.deepEqual(await stats(), { written: "2", unmatched: "1", duplicates: "1" });
     assert.deepEqual(await s.applyAll([{ eventId: "b2", userId: "v", ts: 6000, outcome: "unmatched", credits: [] }]), [false]);
   });
+
+  test("activity: visits applied per second over the last minute, and the number of profiles", async () => {
+    const s = store();
+    await s.init();
+    const credits = creditsFor(tax, "3", 1, s.scoring);
+    const at = (second: number) => second * 1000 + 500;
+    const visit = (eventId: string, userId: string) => ({ eventId, userId, ts: 5000, outcome: "written" as const, credits });
+    await s.applyAll([visit("a1", "u1"), visit("a2", "u2")], at(1000));
+    await s.applyAll([visit("a3", "u1"), visit("a1", "u1")], at(1030));
+    await s.applyAll([{ eventId: "a4", userId: "u3", ts: 5000, outcome: "unmatched", credits: [] }], at(1059));
+    // At second 1060: 4 applied in the 60 s before (the repeat of a1 not counted); u3 has no profile.
+    assert.deepEqual(await s.activity(60, at(1060)), { eventsPerSecond: 4 / 60, profiles: 2 });
+    // A minute later the first second has left the window.
+    assert.deepEqual(await s.activity(60, at(1061)), { eventsPerSecond: 2 / 60, profiles: 2 });
+  });
 });

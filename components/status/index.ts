@@ -1,0 +1,97 @@
+// `npm run status`: what runs where, read over SSH from a manager that answers, and the pipeline's
+// figures. The parsing and rendering are pure functions; scripts/status.ts does the I/O.
+import { scriptsIn } from "../shell";
+
+const script = scriptsIn(__dirname);
+
+/** The script a manager runs: machines, services, tasks and JetStream consumers, in sections. */
+export const statusScript = (stack: string): string => script("status", { STACK: stack });
+
+export interface ConsumerLag {
+    stream: string;
+    consumer: string;
+    /** Messages not yet delivered to the consumer. */
+    pending: number;
+    /** Messages delivered and not yet acknowledged. */
+    unacked: number;
+}
+
+export interface SwarmStatus {
+    machines: string[][];
+    services: string[][];
+    tasks: string[][];
+    consumers?: ConsumerLag[];
+}
+
+interface Jsz {
+    account_details?: { stream_detail?: { name: string; consumer_detail?: { name: string; num_pending?: number; num_ack_pending?: number }[] }[] }[];
+}
+
+/** The consumers of NATS's `/jsz?consumers=true` answer, with what each has yet to do. */
+export function consumerLags(jsz: Jsz): ConsumerLag[] {
+    return (jsz.account_details ?? []).flatMap((account) =>
+        (account.stream_detail ?? []).flatMap((stream) =>
+            (stream.consumer_detail ?? []).map((c) => ({ stream: stream.name, consumer: c.name, pending: c.num_pending ?? 0, unacked: c.num_ack_pending ?? 0 })),
+        ),
+    );
+}
+
+/** The status script's output, by section; fields are `|`-separated. */
+export function parseStatus(output: string): SwarmStatus {
+    const status: SwarmStatus = { machines: [], services: [], tasks: [] };
+    let section = "";
+    for (const line of output.split("\n")) {
+        const header = /^== (\w+)$/.exec(line);
+        if (header) {
+            section = header[1];
+        } else if (section === "pipeline" && line.startsWith("consumers ")) {
+            status.consumers = consumerLags(JSON.parse(line.slice("consumers ".length)) as Jsz);
+        } else if (line.trim() !== "" && (section === "machines" || section === "services" || section === "tasks")) {
+            status[section].push(line.split("|"));
+        }
+    }
+    return status;
+}
+
+/** Rows as columns padded to their widest cell. */
+function table(header: string[], rows: string[][]): string[] {
+    const all = [header, ...rows];
+    const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? "").length)));
+    return all.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]))).join("  "));
+}
+
+export interface Activity {
+    eventsPerSecond: number;
+    profiles: number;
+}
+
+export interface StatusReport {
+    stack: string;
+    /** The manager the status was read from. */
+    readFrom: string;
+    /** Managers that did not answer SSH, with the reason. */
+    unreachable: string[];
+    status: SwarmStatus;
+    /** The pipeline's activity, or why it could not be read. */
+    activity: Activity | string;
+}
+
+/** One screen: machines, services, tasks per machine, the pipeline. */
+export function renderStatus(report: StatusReport): string {
+    const { status } = report;
+    const lines = [`read from ${report.readFrom}${report.unreachable.length ? `; no answer from ${report.unreachable.join(", ")}` : ""}`, ""];
+    lines.push("MACHINES", ...table(["machine", "role", "state", "availability"], status.machines.map(([name, role, state, availability]) => [name, role.trim(), state.toLowerCase(), availability.toLowerCase()])), "");
+    lines.push("SERVICES", ...table(["service", "running/desired", "image"], status.services), "");
+    lines.push("TASKS");
+    const machines = [...new Set([...status.machines.map(([name]) => name), ...status.tasks.map(([node]) => node)])];
+    for (const machine of machines) {
+        const tasks = status.tasks.filter(([node]) => node === machine).map(([, task, state]) => `${task} (${state.toLowerCase()})`);
+        lines.push(`${machine}: ${tasks.length ? tasks.join(", ") : "no tasks"}`);
+    }
+    lines.push("", `PIPELINE (${report.stack})`);
+    if (typeof report.activity === "string") lines.push(`events/s and profiles: ${report.activity}`);
+    else lines.push(`events/s over the last minute: ${report.activity.eventsPerSecond.toFixed(1)}`, `profiles: ${report.activity.profiles}`);
+    if (!status.consumers) lines.push("consumer lag: no NATS server of the stack on that manager");
+    for (const c of status.consumers ?? []) lines.push(`consumer lag ${c.stream}/${c.consumer}: ${c.pending} waiting, ${c.unacked} unacknowledged`);
+    return lines.join("\n");
+}
