@@ -42,7 +42,8 @@ retry() {
 # unconverged [FILTER...]: one line per service (of those `docker service ls FILTER...` lists)
 # with fewer or more running tasks than it should have (a global service needs at least one), or
 # with an update under way; exits non-zero when an update failed or was rolled back. Two docker
-# calls, whatever the number of services: a call per service and field took seconds per look.
+# calls, whatever the number of services (a call per service and field took seconds per look),
+# and one more per service that seems to run too many tasks.
 unconverged() {
     counts=$(docker service ls "$@" --format '{{.Name}} {{.Mode}} {{.Replicas}}')
     [ -n "$counts" ] || return 0
@@ -50,6 +51,11 @@ unconverged() {
         running=${replicas%%/*}
         desired=${replicas#*/}
         if [ "$mode" = global ] && [ "$desired" = 0 ]; then desired='at least 1'; fi
+        if [ "$running" -gt "$desired" ] 2>/dev/null; then
+            # Tasks being stopped, and those of a machine that is down, count as running until
+            # they report: only the running tasks that are meant to run can be too many.
+            running=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service" | grep -c '^Running' || true)
+        fi
         [ "$running" = "$desired" ] || echo "$service runs $running of $desired"
     done <<EOF
 $counts

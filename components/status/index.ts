@@ -85,7 +85,11 @@ export function renderStatus(report: StatusReport): string {
     lines.push("TASKS");
     const machines = [...new Set([...status.machines.map(([name]) => name), ...status.tasks.map(([node]) => node)])];
     for (const machine of machines) {
-        const tasks = status.tasks.filter(([node]) => node === machine).map(([, task, state]) => `${task} (${state.toLowerCase()})`);
+        // A global service's task is named after its node's id: the service name says enough. Only
+        // tasks that are not running show their state.
+        const tasks = status.tasks
+            .filter(([node]) => node === machine)
+            .map(([, task, state]) => `${task.replace(/\.[0-9a-z]{25}$/, "")}${/^running/i.test(state) ? "" : ` (${state.toLowerCase()})`}`);
         lines.push(`${machine}: ${tasks.length ? tasks.join(", ") : "no tasks"}`);
     }
     lines.push("", `PIPELINE (${report.stack})`);

@@ -173,7 +173,7 @@ test("a stack deploy reads its Compose file from stdin and fails in time naming 
 });
 
 test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {
-    const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
+    const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running --format {{.CurrentState}}"*) printf 'Running 1 minute\\n%.0s' 1 2 3 4 ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
     const repaired = runWithDocker(stack.deployScript("cat", 0), duplicated);
     assert.ok(repaired.calls.includes("service update --force --detach --quiet cat_api"), repaired.calls.join("\n"));
     assert.match(repaired.stderr, /cat_api runs two tasks in slot 1 2 outside an update: replacing its tasks/);
@@ -182,6 +182,14 @@ test("a service left with two running tasks in one slot outside an update gets i
     assert.ok(!overlapping.calls.some((c) => c.startsWith("service update")), overlapping.calls.join("\n"));
     const surplusOnly = runWithDocker(stack.deployScript("cat", 0), duplicated.replace("cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2", "cat_api.1\\ncat_api.2\\ncat_api.3"));
     assert.ok(!surplusOnly.calls.some((c) => c.startsWith("service update")), surplusOnly.calls.join("\n"));
+});
+
+test("tasks still counted on a machine that is down, or being stopped, are no surplus: the stack has converged", () => {
+    // `docker service ls` counts a task of a dead machine until it reports; it is no longer meant to run.
+    const stale = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 3/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running --format {{.CurrentState}}"*) echo "Running 1 minute"; echo "Running 2 minutes" ;; "stack services"*) echo "cat_api 2/2" ;; esac`;
+    const deployed = runWithDocker(stack.deployScript("cat", 0), stale);
+    assert.equal(deployed.status, 0, deployed.stderr);
+    assert.ok(!deployed.calls.some((c) => c.startsWith("service update")), deployed.calls.join("\n"));
 });
 
 test("a failed update ends the wait at once, with the reason", () => {

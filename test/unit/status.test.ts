@@ -53,12 +53,15 @@ test("consumer lag is read from NATS's /jsz answer: waiting and unacknowledged p
 });
 
 test("one screen: a machine that is down shows as down, with its tasks, the services and the pipeline", () => {
-    const status = parseStatus("== machines\nm-0|manager Leader|Ready|Active\nw-0|worker|Down|Active\n== services\ncat_collector|1/2|reg/pipeline:1\n== tasks\nm-0|cat_collector.1|Running 2 minutes ago\n== pipeline\n");
+    const status = parseStatus(
+        "== machines\nm-0|manager Leader|Ready|Active\nw-0|worker|Down|Active\n== services\ncat_collector|1/2|reg/pipeline:1\n" +
+            "== tasks\nm-0|cat_collector.1|Running 2 minutes ago\nm-0|cat_gateway.8nsk9pwbk91m55wsq2iqz5jiw|Running 3 minutes ago\nm-0|cat_collector.2|Preparing 1 second ago\n== pipeline\n",
+    );
     const screen = renderStatus({ stack: "cat", readFrom: "m-1", unreachable: ["m-0 (connection refused)"], status, activity: { eventsPerSecond: 12.25, profiles: 40 } });
     assert.match(screen, /^read from m-1; no answer from m-0 \(connection refused\)/);
     assert.match(screen, /^w-0 +worker +down +active$/m);
     assert.match(screen, /^cat_collector +1\/2 +reg\/pipeline:1$/m);
-    assert.match(screen, /^m-0: cat_collector\.1 \(running 2 minutes ago\)$/m);
+    assert.match(screen, /^m-0: cat_collector\.1, cat_gateway, cat_collector\.2 \(preparing 1 second ago\)$/m);
     assert.match(screen, /^w-0: no tasks$/m);
     assert.match(screen, /^events\/s over the last minute: 12\.3$/m);
     assert.match(screen, /^profiles: 40$/m);
