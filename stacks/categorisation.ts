@@ -19,17 +19,20 @@ export const replicatedDataFrom = 3;
 export const scalableServices = ["collector", "categoriser", "profile-writer", "profile-api"] as const;
 
 // A task counts as running only after its first passing check, one interval after it starts: short
-// intervals make a deploy, a scale and a rolling update converge sooner.
+// intervals make a deploy, a scale and a rolling update converge sooner. The first passing check
+// ends the start period, so a long one costs nothing; it lets a role wait for a NATS cluster that
+// is still forming (a change from 1 to 3 managers) without being restarted. Once started, a task
+// fails after 5 failed checks in a row.
 const httpHealth: HealthCheck = {
     test: ["CMD", "node", "-e", "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"],
     interval: "3s",
     timeout: "3s",
-    retries: 3,
-    startPeriod: "20s",
+    retries: 5,
+    startPeriod: "90s",
 };
 
-const natsHealth = (path: string): HealthCheck => ({ test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${path}`], interval: "2s", timeout: "3s", retries: 3, startPeriod: "10s" });
-const redisHealth = (port: number): HealthCheck => ({ test: ["CMD", "redis-cli", "-p", String(port), "ping"], interval: "2s", timeout: "3s", retries: 3, startPeriod: "5s" });
+const natsHealth = (path: string): HealthCheck => ({ test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${path}`], interval: "2s", timeout: "3s", retries: 5, startPeriod: "60s" });
+const redisHealth = (port: number): HealthCheck => ({ test: ["CMD", "redis-cli", "-p", String(port), "ping"], interval: "2s", timeout: "3s", retries: 5, startPeriod: "30s" });
 
 const taxonomyFile = "/etc/categorisation/taxonomy.tsv";
 
@@ -154,7 +157,7 @@ export function categorisationStack(layout: CategorisationLayout): StackDefiniti
                 image: "gateway",
                 replicas: 1,
                 ports: [{ target: 8080, published: gatewayPort }],
-                healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], interval: "2s", timeout: "3s", retries: 3, startPeriod: "5s" },
+                healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], interval: "2s", timeout: "3s", retries: 5, startPeriod: "30s" },
                 stopGracePeriod: "10s",
                 resources: { memory: "128M" },
             },

@@ -113,7 +113,7 @@ test("health checks, images and commands come from the definition", () => {
     assert.equal(compose.services.categoriser.image, "10.0.0.2:5000/categorisation/pipeline:abc");
     assert.deepEqual(compose.services.categoriser.command, ["categoriser"]);
     assert.deepEqual(compose.services.redis.healthcheck.test, ["CMD", "redis-cli", "-p", "6379", "ping"]);
-    assert.equal(compose.services.redis.healthcheck.start_period, "5s");
+    assert.equal(compose.services.redis.healthcheck.start_period, "30s");
     assert.equal(compose.services.collector.stop_grace_period, "20s");
 });
 
