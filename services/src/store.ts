@@ -24,10 +24,11 @@ const REBASE_EXP = 64;
 /** Seconds of per-second counts the store keeps (`stats:per-second`), for the rate of the last minute. */
 export const RATE_SECONDS = 120;
 
-// KEYS: stats:pipeline, stats:per-second, stats:profiles, then seen, scores and meta of each visit. ARGV: halfLife,
-// topN, ttl, the current second, then for each visit: ts, outcome, the number of credits, and that
-// many nodeId, credit pairs. Returns 1 (applied) or 0 (seen before) per visit, in order. The
-// visits applied are also counted per second (the last ${RATE_SECONDS} s are kept), for a rate.
+// KEYS: stats:pipeline, stats:per-second, stats:profiles, then seen, scores and meta of each
+// visit. ARGV: halfLife, topN, ttl, the current second, then for each visit: ts, outcome, the
+// number of credits, and that many nodeId, credit pairs. Returns 1 (applied) or 0 (seen before)
+// per visit, in order. The visits applied are also counted per second (RATE_SECONDS kept), and
+// the profiles as they are created.
 const APPLY_LUA = `
 local skey = KEYS[1]
 local rkey = KEYS[2]
