@@ -43,7 +43,7 @@ retry() {
 # with fewer or more running tasks than it should have (a global service needs at least one), or
 # with an update under way; exits non-zero when an update failed or was rolled back. Two docker
 # calls, whatever the number of services (a call per service and field took seconds per look),
-# and one more per service that seems to run too many tasks.
+# and two more per service that seems to run too many tasks.
 unconverged() {
     counts=$(docker service ls "$@" --format '{{.Name}} {{.Mode}} {{.Replicas}}')
     [ -n "$counts" ] || return 0
@@ -52,9 +52,12 @@ unconverged() {
         desired=${replicas#*/}
         if [ "$mode" = global ] && [ "$desired" = 0 ]; then desired='at least 1'; fi
         if [ "$running" -gt "$desired" ] 2>/dev/null; then
-            # Tasks being stopped, and those of a machine that is down, count as running until
-            # they report: only the running tasks that are meant to run can be too many.
-            running=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service" | grep -c '^Running' || true)
+            # A machine that is down keeps counting its tasks as running until it reports again:
+            # count the running tasks of machines that are up (tasks being stopped still count,
+            # and are waited for).
+            up_nodes=$(docker node ls --format '{{.Hostname}} {{.Status}}' | awk '$2 == "Ready" { print $1 }')
+            running=$(docker service ps --format '{{.Node}} {{.CurrentState}}' "$service" |
+                awk -v up="$up_nodes" 'BEGIN { n = split(up, names, "\n"); for (i = 1; i <= n; i++) ready[names[i]] = 1 } $2 == "Running" && ($1 in ready) { c++ } END { print c + 0 }')
         fi
         [ "$running" = "$desired" ] || echo "$service runs $running of $desired"
     done <<EOF

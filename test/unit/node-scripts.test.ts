@@ -173,7 +173,7 @@ test("a stack deploy reads its Compose file from stdin and fails in time naming 
 });
 
 test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {
-    const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running --format {{.CurrentState}}"*) printf 'Running 1 minute\\n%.0s' 1 2 3 4 ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
+    const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "node ls --format"*) echo "n1 Ready" ;; "service ps --format {{.Node}} {{.CurrentState}}"*) printf 'n1 Running 1 minute\\n%.0s' 1 2 3 4 ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
     const repaired = runWithDocker(stack.deployScript("cat", 0), duplicated);
     assert.ok(repaired.calls.includes("service update --force --detach --quiet cat_api"), repaired.calls.join("\n"));
     assert.match(repaired.stderr, /cat_api runs two tasks in slot 1 2 outside an update: replacing its tasks/);
@@ -184,12 +184,17 @@ test("a service left with two running tasks in one slot outside an update gets i
     assert.ok(!surplusOnly.calls.some((c) => c.startsWith("service update")), surplusOnly.calls.join("\n"));
 });
 
-test("tasks still counted on a machine that is down, or being stopped, are no surplus: the stack has converged", () => {
+test("tasks still counted on a machine that is down are no surplus; a task being stopped is waited for", () => {
     // `docker service ls` counts a task of a dead machine until it reports; it is no longer meant to run.
-    const stale = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 3/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "service ps --filter desired-state=running --format {{.CurrentState}}"*) echo "Running 1 minute"; echo "Running 2 minutes" ;; "stack services"*) echo "cat_api 2/2" ;; esac`;
+    const stale = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 3/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "node ls --format"*) echo "n1 Ready"; echo "n2 Down" ;; "service ps --format {{.Node}} {{.CurrentState}}"*) echo "n1 Running 1 minute"; echo "n1 Running 2 minutes"; echo "n2 Running 3 minutes"; echo "n1 Shutdown 4 minutes" ;; "stack services"*) echo "cat_api 2/2" ;; esac`;
     const deployed = runWithDocker(stack.deployScript("cat", 0), stale);
     assert.equal(deployed.status, 0, deployed.stderr);
     assert.ok(!deployed.calls.some((c) => c.startsWith("service update")), deployed.calls.join("\n"));
+    // A task being stopped on a machine that is up still runs: the wait goes on until it has stopped.
+    const stopping = runWithDocker(stack.deployScript("cat", 0), stale.replace('echo "n2 Down"', 'echo "n2 Ready"'));
+    assert.notEqual(stopping.status, 0);
+    assert.match(stopping.stderr, /- cat_api runs 3 of 2/);
+    assert.ok(!stopping.calls.some((c) => c.startsWith("service update")), stopping.calls.join("\n"));
 });
 
 test("a failed update ends the wait at once, with the reason", () => {
