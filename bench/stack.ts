@@ -71,7 +71,10 @@ async function nodeContainersFloor(count: number): Promise<{ up: number; destroy
                 }
             }
         });
-        const destroy = timed(() => docker(["rm", "--force", "--volumes", ...names]) && docker(["volume", "rm", ...names]));
+        const destroy = timed(() => {
+            docker(["rm", "--force", ...names]);
+            docker(["volume", "rm", ...names]);
+        });
         return { up, destroy };
     } finally {
         spawnSync("docker", ["rm", "--force", ...names], { stdio: "ignore" });
