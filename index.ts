@@ -2,6 +2,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { ComposeStack, loadComposeStacks, localComposeIo } from "./components/compose";
 import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
 import { RegistryImages } from "./components/images";
 import { BaseImage } from "./components/images/base";
@@ -15,6 +16,8 @@ import { categorisationStack, gatewayPort, scalableServices } from "./stacks/cat
 const rawConfig = readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject());
 const settings = validateConfig(rawConfig, scalableServices);
 const categorisation = categorisationStack({ managers: settings.managers });
+// A provider "hosts" without `registry` has nowhere to push images built for the machines.
+const userStacks = loadComposeStacks(settings.stacks, process.cwd(), localComposeIo(), settings.provider !== "hosts" || settings.registry !== undefined);
 const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
 
 const key = machineKey("ssh-key", settings.ssh);
@@ -22,7 +25,7 @@ const baseImage = new BaseImage("base-image", { tag: settings.local.baseImage })
 const machines = provisionMachines(settings, {
     publicKey: key.publicKey,
     baseImage,
-    images: Object.keys(categorisation.images),
+    images: [...Object.keys(categorisation.images), ...userStacks.flatMap((s) => Object.keys(s.builds).map((service) => `${s.name}/${service}`))],
     imageRepository: settings.stackName,
     gatewayPort,
 });
@@ -39,6 +42,7 @@ function deployStack(registry: pulumi.Output<ImageRegistry>) {
         replicas: settings.replicas,
         taxonomy,
         encryptNetwork: machines.access.encryptOverlay,
+        endpointMode: cluster.endpointMode,
         edgeNodes: settings.managers,
     }, { dependsOn: [cluster] });
     // A gateway answers on every manager; the provider may put one address in front of them all.
@@ -53,9 +57,18 @@ function deployStack(registry: pulumi.Output<ImageRegistry>) {
     };
 }
 if (!machines.registry) {
-    pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the stack is not deployed (set registry.address to a registry your machines can pull from)");
+    pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");
 }
 const deployed = machines.registry && deployStack(machines.registry);
+// Your own stacks, each beside the built-in one: a change to one touches no other.
+const ownStacks = userStacks.map((stack) => new ComposeStack(`stack-${stack.name}`, {
+    connection: cluster.leaderConnection,
+    stack,
+    registry: machines.registry,
+    repository: settings.stackName,
+    baseImage,
+    endpointMode: cluster.endpointMode,
+}, { dependsOn: [cluster] }));
 
 export const provider = settings.provider;
 export const stackName = settings.stackName;
@@ -68,3 +81,4 @@ export const services = deployed?.services;
 export const gatewayUrls = deployed?.gatewayUrls;
 export const collectorUrl = deployed?.collectorUrl;
 export const profilesUrl = deployed?.profilesUrl;
+export const stacks = pulumi.all(ownStacks.map((s) => s.services)).apply((list) => Object.fromEntries(list.map((services, i) => [userStacks[i].name, services])));

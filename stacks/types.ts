@@ -2,7 +2,7 @@
 
 /** An image the program builds from the project's sources and ships to the nodes. */
 export interface ImageDefinition {
-    /** Build context, relative to the project root. */
+    /** Build context: relative to the project root, or absolute. */
     context: string;
     /** Dockerfile, relative to the context. */
     dockerfile: string;
@@ -10,6 +10,10 @@ export interface ImageDefinition {
     inputs: string[];
     /** Run in the context before the build (for example, compile). */
     prepare?: string;
+    /** `--build-arg`s besides BASE_IMAGE. */
+    buildArgs?: Record<string, string>;
+    /** The Dockerfile stage to build. */
+    target?: string;
 }
 
 export interface HealthCheck {

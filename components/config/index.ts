@@ -166,6 +166,15 @@ export interface SwarmConfig {
     /** Present when provider is "aws" (or when aws settings are given). */
     aws?: AwsSettings;
     taxonomyFile?: string;
+    /** Your own Compose stacks, deployed beside the built-in one: stack name -> file and replica overrides. */
+    stacks: Record<string, StackSettings>;
+}
+
+export interface StackSettings {
+    /** The Compose file: relative to the project directory, or absolute. */
+    file: string;
+    /** Service name -> replica count, overriding the file's `deploy.replicas`. */
+    replicas: Record<string, number>;
 }
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
@@ -183,6 +192,7 @@ export interface RawConfig {
     aws?: unknown;
     taxonomyFile?: unknown;
     registry?: unknown;
+    stacks?: unknown;
     /** Keys set in the program's config namespace that it does not know, with the namespace. */
     unknownKeys?: string[];
 }
@@ -260,6 +270,47 @@ function validateLocal(raw: unknown, problems: string[]): LocalSettings {
         } else settings.privileged = raw.privileged as LocalSettings["privileged"];
     }
     return settings;
+}
+
+/** The `stacks` map: names and shapes only; the files are read by loadComposeStacks. */
+function validateStacks(raw: unknown, builtInStack: string, problems: string[]): Record<string, StackSettings> {
+    const stacks: Record<string, StackSettings> = {};
+    if (raw === undefined) return stacks;
+    if (!isObject(raw)) {
+        problems.push(`stacks: ${show(raw)} is not a map of stack name to {file, replicas}`);
+        return stacks;
+    }
+    for (const [name, entry] of Object.entries(raw)) {
+        const key = `stacks.${name}`;
+        const before = problems.length;
+        if (!dockerName.test(name) || name.length > 40) {
+            problems.push(`${key}: ${show(name)} is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)`);
+        } else if (name === builtInStack) {
+            problems.push(`${key}: clashes with the built-in stack ${show(builtInStack)} (stackName); choose another name`);
+        }
+        if (!isObject(entry)) {
+            problems.push(`${key}: ${show(entry)} is not an object {file, replicas}`);
+            continue;
+        }
+        for (const k of Object.keys(entry)) {
+            if (k !== "file" && k !== "replicas") problems.push(`${key}.${k}: unknown key; allowed: file, replicas`);
+        }
+        if (typeof entry.file !== "string" || entry.file.trim() === "") {
+            problems.push(`${key}.file: ${show(entry.file)} is not a path to a Compose file`);
+        }
+        const replicas: Record<string, number> = {};
+        if (entry.replicas !== undefined && !isObject(entry.replicas)) {
+            problems.push(`${key}.replicas: ${show(entry.replicas)} is not a map of service name to replica count`);
+        } else {
+            for (const [service, count] of Object.entries(entry.replicas ?? {})) {
+                const value = asNumber(count);
+                if (!isInteger(value) || value < 0) problems.push(`${key}.replicas.${service}: ${show(count)} is not an integer >= 0`);
+                else replicas[service] = value;
+            }
+        }
+        if (problems.length === before) stacks[name] = { file: entry.file as string, replicas };
+    }
+    return stacks;
 }
 
 function validateHosts(raw: unknown, provider: ProviderName | undefined, problems: string[]): HostEntry[] {
@@ -451,6 +502,8 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
         } else taxonomyFile = raw.taxonomyFile;
     }
 
+    const stacks = validateStacks(raw.stacks, stackName, problems);
+
     const aws = validateAws(raw.aws, provider === "aws", raw.awsRegion, problems);
 
     const local = validateLocal(raw.local, problems);
@@ -461,10 +514,10 @@ export function validateConfig(raw: RawConfig, knownServices: readonly string[])
     }
 
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, registry, taxonomyFile };
+    return { provider, managers, workers, replicas, stackName, local, hosts, ssh, aws, registry, taxonomyFile, stacks };
 }
 
-const configKeys: Exclude<keyof RawConfig, "awsRegion" | "unknownKeys">[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile"];
+const configKeys: Exclude<keyof RawConfig, "awsRegion" | "unknownKeys">[] = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks"];
 
 /** Edit distance (insertions, deletions, substitutions) between two keys. */
 export function editDistance(a: string, b: string): number {

@@ -40,6 +40,8 @@ export interface ImageBuildSpec {
     platform?: string;
     /** Registry login user; the password comes on stdin. */
     loginUser?: string;
+    buildArgs?: Record<string, string>;
+    target?: string;
 }
 
 /** Builds and pushes the image unless the registry has it already; prints the pull reference. */
@@ -54,7 +56,10 @@ export function buildAndPushScript(spec: ImageBuildSpec): string {
         INSECURE: spec.insecure ?? false,
         PLATFORM: spec.platform ?? "",
         LOGIN_USER: spec.loginUser ?? "",
-    });
+    }, [
+        ...Object.entries(spec.buildArgs ?? {}).flatMap(([name, value]) => ["--build-arg", `${name}=${value}`]),
+        ...(spec.target ? ["--target", spec.target] : []),
+    ]);
 }
 
 export interface RegistryImagesArgs {
@@ -87,7 +92,7 @@ export class RegistryImages extends pulumi.ComponentResource {
         const password = registry.apply((r) => r.credentials?.password);
         // One build at a time: they share build contexts and the machine's CPUs.
         const refs = Object.entries(args.images).map(([key, image]) => {
-            const contextDir = path.join(args.root, image.context);
+            const contextDir = path.resolve(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);
             const built = new Command(`${name}-${key}`, {
                 create: pulumi.all([endpoint, args.baseImage]).apply(([r, baseImage]) =>
@@ -101,6 +106,8 @@ export class RegistryImages extends pulumi.ComponentResource {
                         insecure: r.insecure,
                         platform: r.platform,
                         loginUser: r.loginUser,
+                        buildArgs: image.buildArgs,
+                        target: image.target,
                     }),
                 ),
                 credentials: password,

@@ -17,6 +17,8 @@ export interface DockerStackArgs {
     /** Content of the taxonomy TSV, deployed as a swarm config. */
     taxonomy: string;
     encryptNetwork?: boolean;
+    /** See SwarmCluster.endpointMode. */
+    endpointMode: pulumi.Input<EndpointMode>;
     /** How many nodes carry the definition's edge label: the tasks of each service that publishes ports. */
     edgeNodes: number;
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
@@ -29,19 +31,11 @@ export interface DockerStackArgs {
  */
 export class DockerStack extends pulumi.ComponentResource {
     public readonly services: pulumi.Output<Record<string, { image: string; replicas: number }>>;
-    public readonly endpointMode: pulumi.Output<EndpointMode>;
 
     constructor(name: string, args: DockerStackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:stack:DockerStack", name, {}, opts);
         const timeout = args.timeoutSeconds ?? 600;
         const labels = { "com.docker.stack.namespace": args.stackName };
-
-        // IPVS present: virtual IPs and the routing mesh; absent: DNS round-robin and host ports.
-        const detect = new Command(`${name}-endpoint-mode`, {
-            connection: args.connection,
-            create: scripts.endpointModeScript(),
-        }, { parent: this });
-        this.endpointMode = detect.stdout.apply((mode) => (mode === "vip" ? "vip" : "dnsrr"));
 
         // Swarm configs cannot change: a new content gets a new name, made before the old one goes.
         const hash = crypto.createHash("sha256").update(args.taxonomy).digest("hex").slice(0, 12);
@@ -55,7 +49,7 @@ export class DockerStack extends pulumi.ComponentResource {
             triggers: [configName],
         }, { parent: this });
 
-        const options = pulumi.all([args.images, this.endpointMode]).apply(([images, endpointMode]) => ({
+        const options = pulumi.all([args.images, args.endpointMode]).apply(([images, endpointMode]) => ({
             images,
             replicas: args.replicas,
             endpointMode,
@@ -74,6 +68,6 @@ export class DockerStack extends pulumi.ComponentResource {
             timeoutSeconds: timeout + 120,
         }, { parent: this, dependsOn: [taxonomy] });
         this.services = pulumi.all([options, deploy.id]).apply(([o]) => describeServices(args.definition, o));
-        this.registerOutputs({ services: this.services, endpointMode: this.endpointMode });
+        this.registerOutputs({ services: this.services });
     }
 }

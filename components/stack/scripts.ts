@@ -5,9 +5,6 @@ import { labelArgs, scriptsIn } from "../shell";
 
 const script = scriptsIn(__dirname);
 
-/** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
-export const endpointModeScript = (): string => script("endpoint-mode");
-
 /** Creates a swarm config from stdin unless one of that name exists (configs are immutable). */
 export const createConfigScript = (name: string, labels: Record<string, string>): string =>
     script("config-create", { NAME: name }, labelArgs("--label", labels));

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Command, defaultDialAttempts, SshConnection } from "../command";
 import { Role } from "../config";
+import type { EndpointMode } from "../stack/compose";
 import * as scripts from "./scripts";
 
 /** A machine as every node provider describes it. */
@@ -64,6 +65,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly nodeIds: pulumi.Output<Record<string, string>>;
     /** The join tokens (secret). */
     public readonly joinTokens: pulumi.Output<Record<Role, string>>;
+    /**
+     * How services find each other: `vip` (virtual IPs and the routing mesh) where manager 0's
+     * kernel has IPVS, else `dnsrr` (DNS round-robin, ports published on the machines themselves).
+     */
+    public readonly endpointMode: pulumi.Output<EndpointMode>;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // No args to super(): they hold the private key.
@@ -111,6 +117,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
             create: pulumi.output(leader).apply((n) => scripts.initScript(n.privateAddress)),
             delete: scripts.dissolveScript(),
         }, { parent: this });
+        const detect = new Command(`${name}-endpoint-mode`, {
+            connection: leaderConnection,
+            create: scripts.endpointModeScript(),
+            triggers: [init.id],
+        }, { parent: this, dependsOn: [init] });
+        this.endpointMode = detect.stdout.apply((mode) => (mode === "vip" ? "vip" : "dnsrr"));
         const tokens = new Command(`${name}-tokens`, {
             connection: leaderConnection,
             create: scripts.tokensScript(),
@@ -188,6 +200,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             sshUser: this.sshUser,
             dockerHost: this.dockerHost,
             nodeIds: this.nodeIds,
+            endpointMode: this.endpointMode,
         });
     }
 }

@@ -14,6 +14,9 @@ export const readyScript = (timeoutSeconds: number): string => script("ready", {
 /** Makes manager 0 the first manager, unless it already is one. Prints its node ID. */
 export const initScript = (advertiseAddress: string): string => script("init", { ADVERTISE_ADDRESS: advertiseAddress });
 
+/** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
+export const endpointModeScript = (): string => script("endpoint-mode");
+
 /** Tears the swarm down on manager 0 when the cluster itself is destroyed. */
 export const dissolveScript = (): string => script("dissolve");
 

@@ -163,13 +163,13 @@ test("registry: an address, and where the machines pull from when it differs", (
 });
 
 test("a key of the swarm: namespace that the program does not read is refused, naming the closest known key", () => {
-    const setKeys = ["swarm:worker", "swarm:managers", "swarm:stacks", "aws:region", "swarm:replica"];
+    const setKeys = ["swarm:worker", "swarm:managers", "swarm:dashboard", "aws:region", "swarm:replica"];
     const raw = readRawConfig((k) => ({ managers: "1" })[k], undefined, setKeys, "swarm");
-    assert.deepEqual(raw.unknownKeys, ["swarm:worker", "swarm:stacks", "swarm:replica"]);
+    assert.deepEqual(raw.unknownKeys, ["swarm:worker", "swarm:dashboard", "swarm:replica"]);
     const problems = problemsOf(raw);
     assert.match(problems[0], /^swarm:worker: not a setting of this program; did you mean swarm:workers\? known: provider, managers, workers/);
     assert.match(problems[2], /^swarm:replica: .*did you mean swarm:replicas\?/);
     // Nothing close: no guess, the known keys only.
-    assert.match(problems[1], /^swarm:stacks: not a setting of this program; known: /);
+    assert.match(problems[1], /^swarm:dashboard: not a setting of this program; known: /);
     assert.deepEqual(readRawConfig(() => undefined, undefined, ["swarm:workers", "other:x"]).unknownKeys, []);
 });

@@ -61,7 +61,7 @@ test("every rendered script starts with set -eu and parses", () => {
         swarm.readMembershipScript(),
         stack.readServicesScript("categorisation"),
         stack.readConfigScript("c"),
-        stack.endpointModeScript(),
+        swarm.endpointModeScript(),
         stack.createConfigScript("c", { a: "b" }),
         stack.removeConfigScript("c"),
         stack.deployScript("categorisation", 60),

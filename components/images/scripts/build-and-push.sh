@@ -4,7 +4,8 @@
 # image as the machines pull it. The build takes the context CONTEXT_DIR, its DOCKERFILE and
 # BASE_IMAGE (present on this machine's engine), for PLATFORM when set; PREPARE, when not empty,
 # is a command line run in the context first (it sees TARGET_PLATFORM). A registry that wants a
-# login (LOGIN_USER set) gets its password on stdin; INSECURE=true is a plain-HTTP registry.
+# login (LOGIN_USER set) gets its password on stdin; INSECURE=true is a plain-HTTP registry. The
+# arguments are more options of `docker build` (build args, target).
 : "${PUSH_REF:?}" "${PULL_REF:?}" "${CONTEXT_DIR:?}" "${DOCKERFILE:?}" "${BASE_IMAGE:?}"
 PREPARE=${PREPARE:-} PLATFORM=${PLATFORM:-} LOGIN_USER=${LOGIN_USER:-} INSECURE=${INSECURE:-false}
 registry=${PUSH_REF%%/*}
@@ -24,7 +25,7 @@ if pushed; then
     exit 0
 fi
 if [ -n "$PREPARE" ]; then (cd "$CONTEXT_DIR" && TARGET_PLATFORM=$PLATFORM sh -eu -c "$PREPARE"); fi
-set -- --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF"
+set -- "$@" --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF"
 if [ -n "$PLATFORM" ]; then set -- "$@" --platform "$PLATFORM"; fi
 docker build "$@" "$CONTEXT_DIR" >&2
 docker push "$PUSH_REF" >&2

@@ -1,0 +1,141 @@
+// Your own stacks (config `stacks`): the checks of each file, run with the real Docker CLI, and
+// the rendering of what is deployed.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, test } from "node:test";
+import { parse } from "yaml";
+import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/compose/file";
+import { ConfigError, StackSettings, validateConfig } from "../../components/config";
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compose-stacks-"));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
+const write = (relative: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, relative)), { recursive: true });
+    fs.writeFileSync(path.join(dir, relative), text);
+};
+
+write("shop/compose.yaml", `
+services:
+  web:
+    build:
+      context: ./web
+      args: { GREETING: hello }
+    env_file: web.env
+    ports: ["8000:8000"]
+    deploy: { replicas: 2 }
+  cache:
+    image: shop-cache:1
+    deploy: { mode: global }
+`);
+write("shop/web.env", "MODE=test\n");
+write("shop/web/Dockerfile", "FROM scratch\n");
+write("shop/web/app.js", "console.log(1)\n");
+write("shop/web/.dockerignore", "node_modules\n*.log\n");
+write("shop/web/node_modules/x/index.js", "x\n");
+write("shop/web/debug.log", "noise\n");
+
+const io = localComposeIo();
+const load = (stacks: Record<string, StackSettings>, hasRegistry = true) => loadComposeStacks(stacks, dir, io, hasRegistry);
+const problemsOf = (stacks: Record<string, StackSettings>, hasRegistry = true): string[] => {
+    try {
+        load(stacks, hasRegistry);
+    } catch (err) {
+        assert.ok(err instanceof ConfigError, String(err));
+        return err.problems;
+    }
+    assert.fail("expected a ConfigError");
+};
+
+test("a stack's file is read, normalised by the Docker CLI, and its build context hashed as Docker sends it", () => {
+    const [shop] = load({ shop: { file: "shop/compose.yaml", replicas: { web: 3 } } });
+    assert.equal(shop.name, "shop");
+    assert.equal(shop.file, path.join(dir, "shop/compose.yaml"));
+    assert.deepEqual(Object.keys(shop.builds), ["web"]);
+    const web = shop.builds.web;
+    assert.equal(web.context, path.join(dir, "shop/web"));
+    assert.equal(web.dockerfile, "Dockerfile");
+    assert.deepEqual(web.buildArgs, { GREETING: "hello" });
+    // .dockerignore'd files do not version the image.
+    assert.deepEqual(web.inputs, [".dockerignore", "Dockerfile", "app.js"]);
+    // The env file is read here: the manager does not have it.
+    const services = shop.project.services as Record<string, { environment?: Record<string, string> }>;
+    assert.deepEqual(services.web.environment, { MODE: "test" });
+});
+
+test("rendering: built services name their pushed image, config replicas win, no env_file", () => {
+    const [shop] = load({ shop: { file: "shop/compose.yaml", replicas: { web: 3 } } });
+    const compose = parse(renderStackCompose(shop, { images: { web: "10.0.0.1:5000/categorisation/shop/web:abc" }, endpointMode: "vip" }));
+    assert.equal(compose.version, "3.8");
+    assert.equal(compose.services.web.image, "10.0.0.1:5000/categorisation/shop/web:abc");
+    assert.equal(compose.services.web.build, undefined);
+    assert.equal(compose.services.web.env_file, undefined);
+    assert.equal(compose.services.web.deploy.replicas, 3);
+    assert.equal(compose.services.web.ports[0].mode, "ingress");
+    assert.equal(compose.services.cache.image, "shop-cache:1");
+    assert.deepEqual(describeStackServices(shop, { web: "ref" }), { web: { image: "ref", replicas: 3 }, cache: { image: "shop-cache:1" } });
+});
+
+test("rendering for kernels without IPVS: DNS round-robin and ports published on the machines", () => {
+    const [shop] = load({ shop: { file: "shop/compose.yaml", replicas: {} } });
+    const compose = parse(renderStackCompose(shop, { images: { web: "ref" }, endpointMode: "dnsrr" }));
+    for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, "dnsrr");
+    assert.deepEqual(compose.services.web.ports, [{ mode: "host", target: 8000, published: 8000, protocol: "tcp" }]);
+    assert.equal(compose.services.web.deploy.replicas, 2);
+});
+
+test("a replica edit changes only that service's count in the rendered file", () => {
+    const render = (replicas: Record<string, number>) => renderStackCompose(load({ shop: { file: "shop/compose.yaml", replicas } })[0], { images: { web: "ref" }, endpointMode: "vip" });
+    const before = render({ web: 2 }).split("\n");
+    const after = render({ web: 5 }).split("\n");
+    const changed = before.filter((line, i) => line !== after[i]);
+    assert.deepEqual(changed.map((l) => l.trim()), ["replicas: 2"]);
+});
+
+test("bad input: each error names the stack, the file and the key", () => {
+    write("bad/syntax.yaml", "services:\n  web:\n    image: [unclosed\n");
+    write("bad/spec.yaml", "services:\n  web:\n    image: a\n    deploy: { replicas: many }\n");
+    write("bad/none.yaml", "services:\n  web:\n    environment: { A: b }\n");
+    write("bad/config-file.yaml", "services:\n  web:\n    image: a\n    configs: [c]\nconfigs:\n  c:\n    file: ./c.txt\n");
+    write("bad/c.txt", "c\n");
+    const file = (relative: string) => path.join(dir, relative);
+    const [missing] = problemsOf({ gone: { file: "nowhere/compose.yaml", replicas: {} } });
+    assert.equal(missing, `stacks.gone: ${file("nowhere/compose.yaml")}: cannot read the file: it does not exist`);
+    const [syntax] = problemsOf({ syntax: { file: "bad/syntax.yaml", replicas: {} } });
+    assert.match(syntax, new RegExp(`^stacks\\.syntax: ${file("bad/syntax.yaml")}: not valid YAML: .*at line \\d+, column \\d+$`));
+    const [spec] = problemsOf({ spec: { file: "bad/spec.yaml", replicas: {} } });
+    assert.match(spec, new RegExp(`^stacks\\.spec: ${file("bad/spec.yaml")}: breaks the Compose specification: services\\.web\\.deploy\\.replicas must be a integer`));
+    const [none] = problemsOf({ none: { file: "bad/none.yaml", replicas: {} } });
+    assert.match(none, /^stacks\.none: .*none\.yaml: services\.web: needs an image or a build section$/);
+    const [configFile] = problemsOf({ cf: { file: "bad/config-file.yaml", replicas: {} } });
+    assert.match(configFile, /^stacks\.cf: .*config-file\.yaml: configs\.c\.file: files are not shipped to the swarm/);
+    const [unknown] = problemsOf({ shop: { file: file("shop/compose.yaml"), replicas: { webb: 2 } } });
+    assert.equal(unknown, `stacks.shop.replicas.webb: ${file("shop/compose.yaml")} has no such service; valid services: cache, web`);
+    const [global] = problemsOf({ shop: { file: "shop/compose.yaml", replicas: { cache: 2 } } });
+    assert.match(global, /^stacks\.shop\.replicas\.cache: the service runs in global mode/);
+    const [noRegistry] = problemsOf({ shop: { file: "shop/compose.yaml", replicas: {} } }, false);
+    assert.match(noRegistry, /^stacks\.shop: .*compose\.yaml: services web have a build section, and there is no registry to push them to: set registry\.address$/);
+    // Every stack's problems at once.
+    assert.equal(problemsOf({ a: { file: "bad/spec.yaml", replicas: {} }, b: { file: "bad/none.yaml", replicas: {} } }).length, 2);
+});
+
+test("config: stacks are a map of name to {file, replicas}; the built-in stack's name is taken", () => {
+    const problemsOfConfig = (stacks: unknown): string[] => {
+        try {
+            validateConfig({ stacks }, ["collector"]);
+        } catch (err) {
+            assert.ok(err instanceof ConfigError);
+            return err.problems;
+        }
+        return [];
+    };
+    assert.deepEqual(validateConfig({ stacks: { shop: { file: "shop.yaml", replicas: { web: "2" } } } }, []).stacks, { shop: { file: "shop.yaml", replicas: { web: 2 } } });
+    assert.deepEqual(validateConfig({}, []).stacks, {});
+    assert.deepEqual(problemsOfConfig({ categorisation: { file: "x.yaml" } }), ["stacks.categorisation: clashes with the built-in stack \"categorisation\" (stackName); choose another name"]);
+    assert.deepEqual(problemsOfConfig({ Shop: { file: "x.yaml" } }), ["stacks.Shop: \"Shop\" is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)"]);
+    assert.deepEqual(problemsOfConfig({ shop: { file: "" } }), ["stacks.shop.file: \"\" is not a path to a Compose file"]);
+    assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replica: {} } }), ["stacks.shop.replica: unknown key; allowed: file, replicas"]);
+    assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replicas: { web: -1 } } }), ["stacks.shop.replicas.web: -1 is not an integer >= 0"]);
+    assert.deepEqual(problemsOfConfig(["shop"]), ["stacks: [\"shop\"] is not a map of stack name to {file, replicas}"]);
+});
