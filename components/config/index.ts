@@ -1,5 +1,6 @@
 // The project's configuration (namespace `swarm`): parsed and validated before any resource is
 // made. Every error names the key, the bad value and what is allowed.
+import { RunError } from "@pulumi/pulumi/errors";
 import type { AwsMachineSettings } from "../aws";
 import { isIpv4, parseCidr } from "../network";
 
@@ -197,7 +198,8 @@ export interface RawConfig {
     unknownKeys?: string[];
 }
 
-export class ConfigError extends Error {
+/** A RunError: Pulumi shows its message alone, without a stack trace of the program. */
+export class ConfigError extends RunError {
     constructor(public readonly problems: string[]) {
         super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         this.name = "ConfigError";

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { runScript } from "../../components/command/provider";
 import { deployScript, removeScript as removeStackScript } from "../../components/stack/scripts";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
-import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas } from "../helpers/swarm";
+import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas, serviceVersions } from "../helpers/swarm";
 
 let copy: string;
 let stack: TestStack;
@@ -150,6 +150,105 @@ test("a replica count for an unknown service fails clearly and changes nothing",
         stack.run(["config", "rm", "--path", "replicas.categorizer"]);
     }
     assert.equal(await serviceIds(), before);
+    const preview = stack.run(["preview", "--expect-no-changes"], true);
+    assert.equal(preview.status, 0, preview.stdout + preview.stderr);
+});
+
+/** Writes the files of a user's own stack: two services built from one local context. */
+function writeShopStack(dir: string): string {
+    fs.mkdirSync(path.join(dir, "app"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "app", "Dockerfile"), [
+        "ARG BASE_IMAGE=debian:bookworm-slim",
+        "FROM ${BASE_IMAGE}",
+        "ARG ROLE=web",
+        "RUN echo \"$ROLE\" > /role",
+        "STOPSIGNAL SIGKILL",
+        "CMD [\"sleep\", \"infinity\"]",
+        "",
+    ].join("\n"));
+    const file = path.join(dir, "compose.yaml");
+    fs.writeFileSync(file, [
+        "services:",
+        "  web:",
+        "    build: ./app",
+        "    environment: { SHOP_MODE: test }",
+        "  worker:",
+        "    build: { context: ./app, args: { ROLE: worker } }",
+        "    deploy: { replicas: 2 }",
+        "",
+    ].join("\n"));
+    return file;
+}
+
+test("stacks.shop: your own Compose stack is built, pushed and deployed beside the built-in one; a replica edit is one update", async () => {
+    const file = writeShopStack(path.join(stack.work, "shop"));
+    const before = await serviceVersions(stack);
+    stack.setConfig({ "stacks.shop.file": file });
+    stack.up();
+    expectConverged(await serviceReplicas(stack, "shop"), { web: 1, worker: 2 });
+    const images = (await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=shop --format '{{.Image}}'")).trim().split("\n");
+    for (const image of images) assert.match(image, /^10\.214\.0\.2:5000\/categorisation\/shop\/(web|worker):[0-9a-f]{12}$/);
+    const outputs = stack.output<Record<string, Record<string, { image: string; replicas: number }>>>("stacks");
+    assert.deepEqual(Object.fromEntries(Object.entries(outputs.shop).map(([n, s]) => [n, s.replicas])), { web: 1, worker: 2 });
+    // The build arg reached the build: the worker's image (as pushed from here) says it is the worker.
+    const worker = images.find((i) => i.includes("/shop/worker:"))!.replace("10.214.0.2:5000", "127.0.0.1:5300");
+    assert.equal(spawnSync("docker", ["run", "--rm", "--entrypoint", "cat", worker, "/role"], { encoding: "utf8" }).stdout, "worker\n");
+    assert.match(status(), /^shop_worker +2\/2 +\S+\/categorisation\/shop\/worker:/m);
+
+    stack.setConfig({ "stacks.shop.replicas.web": "3" });
+    const preview = stack.run(["preview", "--json"]);
+    const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
+    assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-shop-deploy"]]);
+    stack.up();
+    expectConverged(await serviceReplicas(stack, "shop"), { web: 3, worker: 2 });
+    // The built-in stack was not touched by any of it.
+    assert.equal(await serviceVersions(stack), before);
+});
+
+test("bad stacks: a missing file, bad YAML, a spec breach, an unknown service and the built-in name each get their error; nothing changes", async () => {
+    const dir = path.join(stack.work, "bad");
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "syntax.yaml"), "services:\n  web:\n    image: [unclosed\n");
+    fs.writeFileSync(path.join(dir, "spec.yaml"), "services:\n  web:\n    image: a\n    deploy: { replicas: many }\n");
+    const shop = await serviceVersions(stack, "shop");
+    /** Sets the keys, expects preview and up to fail with each message, then removes the keys. */
+    const expectRefused = (values: Record<string, string>, messages: RegExp[]) => {
+        stack.setConfig(values);
+        try {
+            const preview = stack.run(["preview"], true);
+            assert.notEqual(preview.status, 0);
+            for (const message of messages) assert.match(preview.stdout + preview.stderr, message);
+            assert.notEqual(stack.run(["up", "--yes", "--skip-preview"], true).status, 0);
+        } finally {
+            for (const key of Object.keys(values)) stack.run(["config", "rm", "--path", key]);
+        }
+    };
+    // The names are checked with the rest of the config; the files once the config is valid.
+    expectRefused({ "stacks.categorisation.file": path.join(stack.work, "shop", "compose.yaml") }, [/stacks\.categorisation: clashes with the built-in stack "categorisation"/]);
+    expectRefused({
+        "stacks.gone.file": path.join(dir, "missing.yaml"),
+        "stacks.syntax.file": path.join(dir, "syntax.yaml"),
+        "stacks.spec.file": path.join(dir, "spec.yaml"),
+        "stacks.shop.replicas.webb": "2",
+    }, [
+        /stacks\.gone: \S+missing\.yaml: cannot read the file: it does not exist/,
+        /stacks\.syntax: \S+syntax\.yaml: not valid YAML: .* at line \d+, column \d+/,
+        /stacks\.spec: \S+spec\.yaml: breaks the Compose specification: services\.web\.deploy\.replicas must be a integer/,
+        /stacks\.shop\.replicas\.webb: \S+compose\.yaml has no such service; valid services: web, worker/,
+    ]);
+    assert.equal(await serviceVersions(stack, "shop"), shop);
+    assert.equal((await stack.onManager("docker stack ls --format '{{.Name}}' | sort")).trim(), "categorisation\nshop");
+    const preview = stack.run(["preview", "--expect-no-changes"], true);
+    assert.equal(preview.status, 0, preview.stdout + preview.stderr);
+});
+
+test("a stack removed from config is removed from the swarm, and nothing else changes", async () => {
+    const before = await serviceVersions(stack);
+    stack.run(["config", "rm", "--path", "stacks.shop"]);
+    stack.up();
+    const left = await stack.onManager("docker service ls -q --filter label=com.docker.stack.namespace=shop; docker network ls -q --filter label=com.docker.stack.namespace=shop");
+    assert.equal(left.trim(), "");
+    assert.equal(await serviceVersions(stack), before);
     const preview = stack.run(["preview", "--expect-no-changes"], true);
     assert.equal(preview.status, 0, preview.stdout + preview.stderr);
 });

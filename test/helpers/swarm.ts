@@ -63,14 +63,19 @@ export async function assertSwarmMatchesOutputs(stack: TestStack, managers: numb
 export const idsByHost = (rows: NodeRow[]) => Object.fromEntries(rows.map((r) => [r.hostname, r.id]));
 
 /** Service name (without the stack prefix) -> "running/desired", as `docker service ls` shows. */
-export async function serviceReplicas(stack: TestStack): Promise<Record<string, string>> {
-    const out = await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=categorisation --format '{{.Name}} {{.Replicas}} {{.ID}}'");
+export async function serviceReplicas(stack: TestStack, namespace = "categorisation"): Promise<Record<string, string>> {
+    const out = await stack.onManager(`docker service ls --filter label=com.docker.stack.namespace=${namespace} --format '{{.Name}} {{.Replicas}} {{.ID}}'`);
     return Object.fromEntries(
         out.trim().split("\n").filter(Boolean).map((line) => {
             const [name, replicas] = line.split(" ");
-            return [name.replace(/^categorisation_/, ""), replicas];
+            return [name.slice(namespace.length + 1), replicas];
         }),
     );
+}
+
+/** Each service of the stack with the version of its spec: a deploy that changed it shows. */
+export async function serviceVersions(stack: TestStack, namespace = "categorisation"): Promise<string> {
+    return (await stack.onManager(`for id in $(docker service ls --quiet --filter label=com.docker.stack.namespace=${namespace}); do docker service inspect --format '{{.Spec.Name}} {{.Version.Index}}' "$id"; done | sort`)).trim();
 }
 
 export function expectConverged(actual: Record<string, string>, expected: Record<string, number>): void {
