@@ -136,7 +136,7 @@ export function categorisationStack(layout: CategorisationLayout): StackDefiniti
             pipeline: {
                 context: "services",
                 dockerfile: "Dockerfile",
-                inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "../.nvmrc"],
+                inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "dashboard", "../.nvmrc"],
                 // The image takes the compiled code, the installed runtime packages and the Node.js
                 // pinned in the project's .nvmrc.
                 prepare: "bash scripts/prepare-image.sh >&2",

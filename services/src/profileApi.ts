@@ -1,6 +1,8 @@
 // profile API: GET /profiles/:userId -> {userId, interests: [{nodeId, name, score}]}, highest first;
-// GET /stats (the pipeline's counters) and GET /activity (events/s over the last minute, profiles).
+// GET /stats (the pipeline's counters), GET /activity (events/s over the last minute, profiles),
+// and the pipeline's page: GET /dashboard and GET /dashboard/data (see dashboard.ts).
 import type { Config } from "./config.js";
+import { dashboardRoutes, startLagSampler, swarmRoleProbe } from "./dashboard.js";
 import { sendJson } from "./http.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
@@ -12,6 +14,7 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
   const store = await openStore(cfg);
   const metrics = new Metrics();
   const health = async () => ({ redis: await store.ping() });
+  const lagSampler = startLagSampler(cfg, store);
   const { http, port } = await serveRole(cfg, "profile-api", metrics, health, [
     {
       method: "GET",
@@ -38,11 +41,13 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
     { method: "GET", path: /^\/stats$/, handler: async (_q, res) => sendJson(res, 200, await store.stats()) },
     // The events applied per second over the last minute and the number of profiles, for `npm run status`.
     { method: "GET", path: /^\/activity$/, handler: async (_q, res) => sendJson(res, 200, await store.activity()) },
+    ...dashboardRoutes(store, taxonomy, swarmRoleProbe(cfg.port)),
   ]);
   return {
     port,
     async stop() {
       await http.close(cfg.shutdownTimeoutMs);
+      await lagSampler.stop();
       await store.connection.close().catch(() => undefined);
     },
   };

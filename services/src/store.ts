@@ -10,7 +10,9 @@
 //
 // Keys: seen:<eventId> (string with TTL), profile:<userId>:scores (sorted set
 // nodeId -> value relative to the user's epoch), profile:<userId>:meta (hash:
-// epoch, events, updated), stats:pipeline (hash of counters).
+// epoch, events, updated), stats:pipeline (hash of counters), stats:per-second (visits applied per
+// second), stats:profiles (the number of profiles), stats:interests (visits per most specific
+// interest credited), stats:lag (the consumers' lag, sampled by the profile API).
 import { createHash } from "node:crypto";
 import { createClient, ErrorReply } from "redis";
 import type { Config } from "./config.js";
@@ -21,18 +23,20 @@ import { currentScores, type Credit, type ScoringSettings } from "./scoring.js";
 /** Stored values are rebased (scaled down, epoch moved to the visit) when they would grow past 2^REBASE_EXP. */
 const REBASE_EXP = 64;
 
-/** Seconds of per-second counts the store keeps (`stats:per-second`), for the rate of the last minute. */
-export const RATE_SECONDS = 120;
+/** Seconds of per-second counts (`stats:per-second`) and lag samples (`stats:lag`) the store keeps: the dashboard's charts. */
+export const RATE_SECONDS = 600;
 
-// KEYS: stats:pipeline, stats:per-second, stats:profiles, then seen, scores and meta of each
-// visit. ARGV: halfLife, topN, ttl, the current second, then for each visit: ts, outcome, the
-// number of credits, and that many nodeId, credit pairs. Returns 1 (applied) or 0 (seen before)
-// per visit, in order. The visits applied are also counted per second (RATE_SECONDS kept), and
-// the profiles as they are created.
+// KEYS: stats:pipeline, stats:per-second, stats:profiles, stats:interests, then seen, scores and
+// meta of each visit. ARGV: halfLife, topN, ttl, the current second, then for each visit: ts,
+// outcome, the number of credits, and that many nodeId, credit pairs (the most specific first).
+// Returns 1 (applied) or 0 (seen before) per visit, in order. The visits applied are also counted
+// per second (RATE_SECONDS kept), the profiles as they are created, and each visit's most specific
+// interest.
 const APPLY_LUA = `
 local skey = KEYS[1]
 local rkey = KEYS[2]
 local pkey = KEYS[3]
+local ikey = KEYS[4]
 local halfLife = tonumber(ARGV[1])
 local topN = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
@@ -61,6 +65,7 @@ local function apply(seen, zkey, mkey, ts, outcome, first, credits)
     redis.call('HSET', mkey, 'epoch', epoch)
     e = 0
   end
+  redis.call('HINCRBY', ikey, ARGV[first], 1)
   local mult = 2 ^ e
   for i = first, first + 2 * credits - 1, 2 do
     redis.call('ZINCRBY', zkey, tonumber(ARGV[i + 1]) * mult, ARGV[i])
@@ -76,8 +81,8 @@ end
 local results = {}
 local applied = 0
 local a = 5
-for v = 1, (#KEYS - 3) / 3 do
-  local k = 3 * v + 1
+for v = 1, (#KEYS - 4) / 3 do
+  local k = 3 * v + 2
   local credits = tonumber(ARGV[a + 2])
   results[v] = apply(KEYS[k], KEYS[k + 1], KEYS[k + 2], tonumber(ARGV[a]), ARGV[a + 1], a + 3, credits)
   applied = applied + results[v]
@@ -254,7 +259,18 @@ const keys = {
   stats: "stats:pipeline",
   perSecond: "stats:per-second",
   profiles: "stats:profiles",
+  interests: "stats:interests",
+  lag: "stats:lag",
 };
+
+/** What a consumer has yet to do: messages not delivered yet, and delivered but not acknowledged. */
+export interface ConsumerLag {
+  pending: number;
+  unacked: number;
+}
+
+/** Consumer lags of one moment, by "stream/consumer". */
+export type LagSample = Record<string, ConsumerLag>;
 
 /** HGETALL's flat reply as a record. */
 function pairs(reply: unknown): Record<string, string> {
@@ -298,7 +314,7 @@ export class ProfileStore {
    * Returns, per visit, false when its event id was seen before.
    */
   async applyAll(visits: Visit[], now = Date.now()): Promise<boolean[]> {
-    const cmdKeys = [keys.stats, keys.perSecond, keys.profiles];
+    const cmdKeys = [keys.stats, keys.perSecond, keys.profiles, keys.interests];
     const args = [String(this.scoring.halfLifeMs), String(this.scoring.topN), String(this.seenTtlSeconds), String(Math.floor(now / 1000))];
     for (const v of visits) {
       cmdKeys.push(keys.seen(v.eventId), keys.scores(v.userId), keys.meta(v.userId));
@@ -347,6 +363,39 @@ export class ProfileStore {
       if (at < current && at >= current - seconds) applied += Number(count);
     }
     return { eventsPerSecond: applied / seconds, profiles: Number(profiles ?? 0) };
+  }
+
+  /** Visits applied in each of the last `seconds` whole seconds, oldest first. */
+  async throughput(seconds = RATE_SECONDS, now = Date.now()): Promise<Array<{ t: number; applied: number }>> {
+    const perSecond = pairs(await this.connection.send(["HGETALL", keys.perSecond]));
+    const current = Math.floor(now / 1000);
+    return Array.from({ length: seconds }, (_, i) => {
+      const t = current - seconds + i;
+      return { t, applied: Number(perSecond[t] ?? 0) };
+    });
+  }
+
+  /** The `n` interests most visited (each visit counts its most specific interest), most first. */
+  async topInterests(n = 10): Promise<Array<{ nodeId: string; visits: number }>> {
+    const counts = pairs(await this.connection.send(["HGETALL", keys.interests]));
+    return Object.entries(counts)
+      .map(([nodeId, visits]) => ({ nodeId, visits: Number(visits) }))
+      .sort((a, b) => b.visits - a.visits || a.nodeId.localeCompare(b.nodeId))
+      .slice(0, n);
+  }
+
+  /** Keeps a lag sample under its second; samples older than RATE_SECONDS go. */
+  async recordLag(sample: LagSample, now = Date.now()): Promise<void> {
+    const second = Math.floor(now / 1000);
+    await this.connection.send(["ZADD", keys.lag, String(second), JSON.stringify({ t: second, lag: sample })]);
+    await this.connection.send(["ZREMRANGEBYSCORE", keys.lag, "-inf", `(${second - RATE_SECONDS}`]);
+  }
+
+  /** The lag samples of the last `seconds`, oldest first. */
+  async lagHistory(seconds = RATE_SECONDS, now = Date.now()): Promise<Array<{ t: number; lag: LagSample }>> {
+    const from = Math.floor(now / 1000) - seconds;
+    const members = (await this.connection.send(["ZRANGE", keys.lag, String(from), "+inf", "BYSCORE"])) as string[];
+    return members.map((m) => JSON.parse(m) as { t: number; lag: LagSample });
   }
 
   async stats(): Promise<Record<string, number>> {

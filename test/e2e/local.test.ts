@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { runScript } from "../../components/command/provider";
 import { deployScript, removeScript as removeStackScript } from "../../components/stack/scripts";
+import { artifactsDir, withBrowser } from "../helpers/browser";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas, serviceVersions } from "../helpers/swarm";
 
@@ -92,6 +93,42 @@ test("every service runs its declared replicas, and events posted to collectorUr
     const cook = await eventually(() => profile(`cook-${run}`), (p) => (p?.interests.length ?? 0) > 0, "cook's profile");
     assert.match(cook!.interests.map((i) => i.name).join(","), /Food & Drink|Baking|Desserts|Cooking/);
     assert.equal((await fetch(`${stack.output<string>("profilesUrl")}/nobody-${run}`)).status, 404);
+});
+
+test("the pipeline's page in a real browser: first data, the events posted, the roles alive and a profile lookup", async () => {
+    const gateway = stack.output<string[]>("gatewayUrls")[0];
+    await withBrowser(async (browser) => {
+        const page = await browser.newPage();
+        await page.setViewport({ width: 1280, height: 900 });
+        const response = await page.goto(`${gateway}/dashboard`);
+        assert.equal(response?.status(), 200);
+        await page.waitForSelector("body[data-loaded=true]", { timeout: 30_000 });
+
+        // Events posted now show in the page: throughput, the interest, the profile.
+        const run = `page-${Date.now().toString(36)}`;
+        await postEvents(Array.from({ length: 20 }, (_, i) => ({ eventId: `${run}-${i}`, userId: run, url: `https://www.nba.com/news/game-${i}`, title: "NBA playoff bracket: who plays who" })));
+        // Run in the page (strings: the test's TypeScript knows no DOM).
+        await page.waitForFunction("Number(document.getElementById('events-per-second').textContent) > 0", { timeout: 30_000 });
+        await page.waitForFunction("[...document.querySelectorAll('#interests td')].some((td) => td.textContent === 'Basketball')", { timeout: 30_000 });
+        const profiles = Number(await page.$eval("#profiles", (e) => e.textContent));
+        assert.ok(profiles >= 3, `profiles shown: ${profiles}`);
+        await page.waitForFunction("document.querySelectorAll('#lag tr').length === 2", { timeout: 30_000 });
+        assert.match(await page.$eval("#lag", (e) => e.textContent ?? ""), /EVENTS\/categoriser\d+ waiting/);
+
+        // The roles count themselves: as many as the swarm runs.
+        const declared = declaredReplicas();
+        const roles = ["collector", "categoriser", "profile-writer", "profile-api"];
+        await page.waitForFunction(roles.map((role) => `document.querySelector('tr[data-role="${role}"] td.n')?.textContent === '${declared[role]}'`).join(" && "), { timeout: 30_000 });
+
+        await page.type("#user-id", run);
+        await page.click("#lookup button");
+        await page.waitForSelector(`#profile[data-user="${run}"]`, { timeout: 15_000 });
+        assert.match(await page.$eval("#profile", (e) => e.textContent ?? ""), /^Basketball/);
+
+        fs.mkdirSync(artifactsDir, { recursive: true });
+        await page.screenshot({ path: path.join(artifactsDir, "dashboard.png"), fullPage: true });
+    });
+    assert.ok(fs.statSync(path.join(artifactsDir, "dashboard.png")).size > 10_000);
 });
 
 /** `npm run status` in the project copy, as a user runs it. */

@@ -102,6 +102,32 @@ describe("pipeline", { skip: skip ?? false }, () => {
     assert.ok(s.tier1Accuracy >= 0.8, `tier-1 accuracy ${s.tier1Accuracy}`);
   });
 
+  test("the dashboard: its page, and data that counts the events posted, their interests and the consumers' lag", async () => {
+    const page = await fetch(`${api.url}/dashboard`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await page.text(), /<title>Categorisation pipeline<\/title>/);
+    type Data = { throughput: Array<{ t: number; applied: number }>; lag: Array<{ t: number; lag: Record<string, { pending: number; unacked: number }> }>; roles: Record<string, number>; topInterests: Array<{ nodeId: string; name: string; visits: number }>; profiles: number };
+    const data = async () => (await (await fetch(`${api.url}/dashboard/data`)).json()) as Data;
+    const before = await data();
+    const user = uid("dash");
+    const events = Array.from({ length: 5 }, (_, i) => ({ eventId: uid(`dash-e${i}`), userId: user, url: "https://www.espn.com/nba/story/_/id/1/lakers-beat-celtics", title: "Lakers beat Celtics in overtime" }));
+    assert.equal((await post(events)).status, 202);
+    await waitFor("the events in the dashboard's throughput", async () => {
+      const applied = (d: Data) => d.throughput.reduce((sum, s) => sum + s.applied, 0);
+      return applied(await data()) - applied(before) >= 5;
+    }, 15_000);
+    const after = await data();
+    const top = after.topInterests.find((i) => i.name === "Basketball");
+    assert.ok(top, `Basketball among ${JSON.stringify(after.topInterests)}`);
+    assert.ok(top.visits - (before.topInterests.find((i) => i.name === "Basketball")?.visits ?? 0) >= 5);
+    // The profile API samples the consumers every 2 s.
+    await waitFor("lag samples", async () => (await data()).lag.length > 0, 10_000);
+    assert.deepEqual(Object.keys((await data()).lag.at(-1)!.lag).sort(), ["CATEGORISED/profile-writer", "EVENTS/categoriser"]);
+    // No swarm DNS here: no task of any role is found.
+    assert.deepEqual(after.roles, { collector: 0, categoriser: 0, "profile-writer": 0, "profile-api": 0 });
+  });
+
   test("a categoriser killed mid-stream (SIGKILL) loses nothing: events in = events reflected", async () => {
     const n = 3000;
     const users = Array.from({ length: 25 }, (_, i) => uid(`kill-u${i}`));

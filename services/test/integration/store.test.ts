@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { creditsFor, defaultScoring, type Credit, type ScoringSettings } from "../../src/scoring.js";
-import { plainConnection, ProfileStore, type Outcome } from "../../src/store.js";
+import { plainConnection, ProfileStore, RATE_SECONDS, type Outcome } from "../../src/store.js";
 import { parseTaxonomy } from "../../src/taxonomy.js";
 import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { requireBinaries, startRedis, stopAll } from "../helpers/procs.js";
@@ -176,5 +176,26 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     assert.deepEqual(await s.activity(60, at(1060)), { eventsPerSecond: 4 / 60, profiles: 2 });
     // A minute later the first second has left the window.
     assert.deepEqual(await s.activity(60, at(1061)), { eventsPerSecond: 2 / 60, profiles: 2 });
+  });
+
+  test("dashboard data: per-second throughput, the most visited interests, lag samples kept for RATE_SECONDS", async () => {
+    const s = store();
+    await s.init();
+    const at = (second: number) => second * 1000 + 500;
+    const visit = (eventId: string, nodeId: string) => ({ eventId, userId: "d1", ts: 5000, outcome: "written" as const, credits: creditsFor(tax, nodeId, 1, s.scoring) });
+    await s.applyAll([visit("d1", "3"), visit("d2", "3"), visit("d3", "2")], at(2000));
+    await s.applyAll([visit("d4", "3"), visit("d1", "3")], at(2002));
+    assert.deepEqual(await s.throughput(4, at(2003)), [{ t: 1999, applied: 0 }, { t: 2000, applied: 3 }, { t: 2001, applied: 0 }, { t: 2002, applied: 1 }]);
+    // Each visit counts its most specific interest once (not its ancestors); the repeat of d1 not at all.
+    assert.deepEqual(await s.topInterests(), [{ nodeId: "3", visits: 3 }, { nodeId: "2", visits: 1 }]);
+    await s.recordLag({ "EVENTS/categoriser": { pending: 5, unacked: 1 } }, at(3000));
+    await s.recordLag({ "EVENTS/categoriser": { pending: 0, unacked: 0 } }, at(3000 + RATE_SECONDS));
+    assert.deepEqual(await s.lagHistory(RATE_SECONDS, at(3000 + RATE_SECONDS)), [
+      { t: 3000, lag: { "EVENTS/categoriser": { pending: 5, unacked: 1 } } },
+      { t: 3000 + RATE_SECONDS, lag: { "EVENTS/categoriser": { pending: 0, unacked: 0 } } },
+    ]);
+    // A sample older than RATE_SECONDS goes when the next is recorded.
+    await s.recordLag({}, at(3001 + RATE_SECONDS));
+    assert.equal((await s.lagHistory(2 * RATE_SECONDS, at(3001 + RATE_SECONDS))).length, 2);
   });
 });
