@@ -297,9 +297,8 @@ function validateStacks(raw: unknown, builtInStack: string, problems: string[]):
         for (const k of Object.keys(entry)) {
             if (k !== "file" && k !== "replicas") problems.push(`${key}.${k}: unknown key; allowed: file, replicas`);
         }
-        if (typeof entry.file !== "string" || entry.file.trim() === "") {
-            problems.push(`${key}.file: ${show(entry.file)} is not a path to a Compose file`);
-        }
+        if (entry.file === undefined) problems.push(`${key}.file: required: the path to the stack's Compose file`);
+        else if (typeof entry.file !== "string" || entry.file.trim() === "") problems.push(`${key}.file: ${show(entry.file)} is not a path to a Compose file`);
         const replicas: Record<string, number> = {};
         if (entry.replicas !== undefined && !isObject(entry.replicas)) {
             problems.push(`${key}.replicas: ${show(entry.replicas)} is not a map of service name to replica count`);

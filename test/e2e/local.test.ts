@@ -143,13 +143,19 @@ function status(): string {
     return result.stdout;
 }
 
-test("npm run status shows every machine, service and task, the pipeline's rate, lag and profiles", () => {
+test("npm run status shows every machine, service and task, the pipeline's rate, lag and profiles", async () => {
     const screen = status();
     const machines = [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")].map((n) => n.name);
     assert.match(screen, new RegExp(`^${machines[0]} +manager Leader +ready +active$`, "m"));
     for (const worker of machines.slice(1)) assert.match(screen, new RegExp(`^${worker} +worker +ready +active$`, "m"));
     for (const [service, replicas] of Object.entries(declaredReplicas())) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
-    for (const machine of machines) assert.match(screen, new RegExp(`^${machine}: .*categorisation_`, "m"));
+    // Each machine's tasks as Docker lists them (the scheduler may leave a machine without any).
+    for (const machine of machines) {
+        const tasks = (await stack.onManager(`docker node ps ${machine} --filter desired-state=running --format '{{.Name}}'`)).trim().split("\n").filter(Boolean).sort();
+        const shown = new RegExp(`^${machine}: (.*)$`, "m").exec(screen)?.[1];
+        assert.deepEqual(shown === "no tasks" ? [] : shown?.split(", ").sort(), tasks, `tasks of ${machine}`);
+    }
+    assert.ok(machines.some((machine) => new RegExp(`^${machine}: .*categorisation_collector`, "m").test(screen)));
     // The events posted by the test before were applied within the last minute.
     assert.match(screen, /^events\/s over the last minute: (?!0\.0$)\d+\.\d$/m);
     assert.match(screen, /^profiles: [1-9]\d*$/m);
@@ -248,7 +254,7 @@ test("bad stacks: a missing file, bad YAML, a spec breach, an unknown service an
     fs.writeFileSync(path.join(dir, "syntax.yaml"), "services:\n  web:\n    image: [unclosed\n");
     fs.writeFileSync(path.join(dir, "spec.yaml"), "services:\n  web:\n    image: a\n    deploy: { replicas: many }\n");
     const shop = await serviceVersions(stack, "shop");
-    /** Sets the keys, expects preview and up to fail with each message, then removes the keys. */
+    /** Sets the keys, expects preview and up to fail with each message, then removes what it set. */
     const expectRefused = (values: Record<string, string>, messages: RegExp[]) => {
         stack.setConfig(values);
         try {
@@ -257,7 +263,9 @@ test("bad stacks: a missing file, bad YAML, a spec breach, an unknown service an
             for (const message of messages) assert.match(preview.stdout + preview.stderr, message);
             assert.notEqual(stack.run(["up", "--yes", "--skip-preview"], true).status, 0);
         } finally {
-            for (const key of Object.keys(values)) stack.run(["config", "rm", "--path", key]);
+            // A new stack's whole entry (removing only its `file` would leave an empty one behind).
+            const entries = new Set(Object.keys(values).map((key) => (key.endsWith(".file") ? key.slice(0, -".file".length) : key)));
+            for (const key of entries) stack.run(["config", "rm", "--path", key]);
         }
     };
     // The names are checked with the rest of the config; the files once the config is valid.

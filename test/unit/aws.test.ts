@@ -20,6 +20,7 @@ interface Outcome {
     collectorUrl?: string;
     gatewayUrls?: string[];
     services?: Record<string, { image: string; replicas: number }>;
+    stacks?: Record<string, Record<string, { image: string; replicas?: number }>>;
     registrations: Registration[];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     calls: { token: string; inputs: any }[];
@@ -44,9 +45,22 @@ const base = { "swarm:provider": "aws", "aws:region": "eu-west-1", "swarm:aws": 
 const production = runProgram({ ...base, "swarm:managers": "3", "swarm:workers": "3", "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], spotWorkers: true } });
 const onDemand = runProgram({ ...base, "swarm:managers": "1", "swarm:workers": "2" });
 
+const withOwnStack = runProgram({ ...base, "swarm:stacks": { visits: { file: "examples/visits/compose.yaml", replicas: { web: 3 } } } });
+
 const ofType = (outcome: Outcome, type: string) => outcome.registrations.filter((r) => r.type === type);
 const instances = (outcome: Outcome) => ofType(outcome, "aws:ec2/instance:Instance");
 const commands = (outcome: Outcome) => ofType(outcome, "pulumi-nodejs:dynamic/command:Command");
+
+test("your own stack's built images get ECR repositories of their own, and the stack pulls them from there", () => {
+    assert.equal(withOwnStack.error, undefined);
+    const repositories = ofType(withOwnStack, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
+    assert.deepEqual(repositories, ["categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis", "categorisation/visits/redis", "categorisation/visits/web"]);
+    const visits = withOwnStack.stacks!.visits;
+    assert.match(visits.web.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/visits\/web:[0-9a-f]{12}$/);
+    assert.equal(visits.web.replicas, 3);
+    const deploy = commands(withOwnStack).find((c) => c.name === "stack-visits-deploy")!;
+    assert.match(String(deploy.inputs.stdin), /image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/visits\/redis:/);
+});
 
 test("the program runs to its outputs", () => {
     assert.equal(production.error, undefined);

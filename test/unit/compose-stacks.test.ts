@@ -135,6 +135,7 @@ test("config: stacks are a map of name to {file, replicas}; the built-in stack's
     assert.deepEqual(problemsOfConfig({ categorisation: { file: "x.yaml" } }), ["stacks.categorisation: clashes with the built-in stack \"categorisation\" (stackName); choose another name"]);
     assert.deepEqual(problemsOfConfig({ Shop: { file: "x.yaml" } }), ["stacks.Shop: \"Shop\" is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)"]);
     assert.deepEqual(problemsOfConfig({ shop: { file: "" } }), ["stacks.shop.file: \"\" is not a path to a Compose file"]);
+    assert.deepEqual(problemsOfConfig({ shop: {} }), ["stacks.shop.file: required: the path to the stack's Compose file"]);
     assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replica: {} } }), ["stacks.shop.replica: unknown key; allowed: file, replicas"]);
     assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replicas: { web: -1 } } }), ["stacks.shop.replicas.web: -1 is not an integer >= 0"]);
     assert.deepEqual(problemsOfConfig(["shop"]), ["stacks: [\"shop\"] is not a map of stack name to {file, replicas}"]);
