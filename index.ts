@@ -43,6 +43,7 @@ function deployStack(registry: pulumi.Output<ImageRegistry>) {
         taxonomy,
         encryptNetwork: machines.access.encryptOverlay,
         endpointMode: cluster.endpointMode,
+        swarmId: cluster.swarmId,
         edgeNodes: settings.managers,
     }, { dependsOn: [cluster] });
     // A gateway answers on every manager; the provider may put one address in front of them all.
@@ -68,6 +69,7 @@ const ownStacks = userStacks.map((stack) => new ComposeStack(`stack-${stack.name
     repository: settings.stackName,
     baseImage,
     endpointMode: cluster.endpointMode,
+    swarmId: cluster.swarmId,
 }, { dependsOn: [cluster] }));
 
 export const provider = settings.provider;

@@ -321,6 +321,13 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult, observed?: strin
     });
 }
 
+/** The lines a script wrote with `warn` (lib.sh), as warnings of `pulumi up`. */
+async function relayWarnings(stderr: string): Promise<void> {
+    for (const line of stderr.split("\n")) {
+        if (line.startsWith("warning: ")) await warn(line.slice("warning: ".length));
+    }
+}
+
 /**
  * A warning in the output of `pulumi up` or `destroy`. The dynamic-provider host gets the engine's
  * address as its first argument but gives providers no log, so this calls the engine's Log itself;
@@ -375,6 +382,7 @@ export const commandProvider = {
     },
     async create(inputs: CommandInputs) {
         const result = await runScript(inputs, inputs.create);
+        await relayWarnings(result.stderr);
         return { id: crypto.randomUUID(), outs: outputsOf(inputs, result, await observe(inputs, result.hostKey)) };
     },
     async update(_id: string, olds: CommandOutputs, news: CommandInputs) {
@@ -385,6 +393,7 @@ export const commandProvider = {
         }
         const pinnedNews = { ...news, connection: pinnedConnection(news.connection, pinned) };
         const result = await runScript(pinnedNews, news.update ?? news.create);
+        await relayWarnings(result.stderr);
         return { outs: outputsOf(news, result, await observe(pinnedNews, result.hostKey ?? pinned)) };
     },
     async delete(_id: string, props: CommandOutputs) {

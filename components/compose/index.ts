@@ -20,6 +20,8 @@ export interface ComposeStackArgs {
     /** The base image, as a BaseImage's output (the builds get it as the BASE_IMAGE build arg). */
     baseImage: pulumi.Input<string>;
     endpointMode: pulumi.Input<EndpointMode>;
+    /** See SwarmCluster.swarmId. */
+    swarmId: pulumi.Input<string>;
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
     timeoutSeconds?: number;
 }
@@ -49,7 +51,7 @@ export class ComposeStack extends pulumi.ComponentResource {
         const compose = pulumi.all([built, args.endpointMode]).apply(([images, endpointMode]) => renderStackCompose(args.stack, { images, endpointMode }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,
-            create: scripts.deployScript(stackName, timeout),
+            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.deployScript(stackName, timeout, swarmId)),
             delete: scripts.removeScript(stackName, timeout),
             read: scripts.readServicesScript(stackName),
             stdin: compose,

@@ -10,6 +10,11 @@ fail() {
     exit 1
 }
 
+# warn MESSAGE...: a warning that `pulumi up` shows (the command resource relays it).
+warn() {
+    printf 'warning: %s\n' "$*" >&2
+}
+
 # wait_until SECONDS MESSAGE COMMAND [ARG...]: runs COMMAND every 2 s until it succeeds; fails
 # with MESSAGE once SECONDS have passed.
 wait_until() {
@@ -27,6 +32,11 @@ wait_for_docker() {
     wait_until "$1" "the Docker engine did not answer within ${1}s" docker_answers
 }
 docker_answers() { docker info >/dev/null 2>&1; }
+
+# in_swarm SWARM_ID: fails unless this machine manages swarm SWARM_ID.
+in_swarm() {
+    [ "$(docker info --format '{{.Swarm.Cluster.ID}}' 2>/dev/null)" = "$1" ] || fail "$(hostname) is not a manager of swarm $1"
+}
 
 # retry COMMAND [ARG...]: runs COMMAND, and again up to 4 more times a second apart while it
 # fails (the swarm refuses concurrent updates of one object: "update out of sequence").

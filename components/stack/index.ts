@@ -19,6 +19,8 @@ export interface DockerStackArgs {
     encryptNetwork?: boolean;
     /** See SwarmCluster.endpointMode. */
     endpointMode: pulumi.Input<EndpointMode>;
+    /** See SwarmCluster.swarmId: a swarm formed again gets the stack deployed again. */
+    swarmId: pulumi.Input<string>;
     /** How many nodes carry the definition's edge label: the tasks of each service that publishes ports. */
     edgeNodes: number;
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
@@ -42,7 +44,7 @@ export class DockerStack extends pulumi.ComponentResource {
         const configName = `${args.stackName}_taxonomy_${hash}`;
         const taxonomy = new Command(`${name}-taxonomy`, {
             connection: args.connection,
-            create: scripts.createConfigScript(configName, labels),
+            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.createConfigScript(configName, labels, swarmId)),
             delete: scripts.removeConfigScript(configName),
             read: scripts.readConfigScript(configName),
             stdin: args.taxonomy,
@@ -59,7 +61,7 @@ export class DockerStack extends pulumi.ComponentResource {
         }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,
-            create: scripts.deployScript(args.stackName, timeout),
+            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.deployScript(args.stackName, timeout, swarmId)),
             delete: scripts.removeScript(args.stackName, timeout),
             // Refresh sees services scaled, changed or removed by hand; up deploys them back.
             read: scripts.readServicesScript(args.stackName),

@@ -5,9 +5,9 @@ import { labelArgs, scriptsIn } from "../shell";
 
 const script = scriptsIn(__dirname);
 
-/** Creates a swarm config from stdin unless one of that name exists (configs are immutable). */
-export const createConfigScript = (name: string, labels: Record<string, string>): string =>
-    script("config-create", { NAME: name }, labelArgs("--label", labels));
+/** Creates a swarm config from stdin unless one of that name exists (configs are immutable), on a manager of swarm `swarmId`. */
+export const createConfigScript = (name: string, labels: Record<string, string>, swarmId: string): string =>
+    script("config-create", { NAME: name, SWARM_ID: swarmId }, labelArgs("--label", labels));
 
 export const removeConfigScript = (name: string): string => script("config-remove", { NAME: name });
 
@@ -18,11 +18,11 @@ export const readConfigScript = (name: string): string => script("config-read", 
 export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack });
 
 /**
- * Deploys the Compose file read from stdin, then waits until every service of the stack runs
- * its desired replicas and no update is under way. On timeout it fails naming each service that
- * did not converge, with the errors of its tasks.
+ * Deploys the Compose file read from stdin on a manager of swarm `swarmId`, then waits until every
+ * service of the stack runs its desired replicas and no update is under way. On timeout it fails
+ * naming each service that did not converge, with the errors of its tasks.
  */
-export const deployScript = (stack: string, timeoutSeconds: number): string => script("deploy", { STACK: stack, TIMEOUT: timeoutSeconds });
+export const deployScript = (stack: string, timeoutSeconds: number, swarmId: string): string => script("deploy", { STACK: stack, TIMEOUT: timeoutSeconds, SWARM_ID: swarmId });
 
 /** Removes the stack, waits until its services and networks are gone, then removes its volumes. */
 export const removeScript = (stack: string, timeoutSeconds: number): string => script("remove", { STACK: stack, TIMEOUT: timeoutSeconds });

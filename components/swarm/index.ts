@@ -70,6 +70,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
      * kernel has IPVS, else `dnsrr` (DNS round-robin, ports published on the machines themselves).
      */
     public readonly endpointMode: pulumi.Output<EndpointMode>;
+    /** The swarm's ID: a new one when the swarm was formed again (its only manager lost its disk). */
+    public readonly swarmId: pulumi.Output<string>;
 
     constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
         // No args to super(): they hold the private key.
@@ -111,11 +113,24 @@ export class SwarmCluster extends pulumi.ComponentResource {
         };
 
         const leader = args.managers[0];
-        const leaderConnection = ready(leader, "manager-0").connection;
+        const leaderReady = ready(leader, "manager-0");
+        const leaderConnection = leaderReady.connection;
+        // The other managers say, before manager 0 is made a manager, whether they manage a swarm
+        // that knew it: a manager 0 made anew then joins that swarm instead of forming a second one.
+        const peerReadies = args.managers.slice(1).map((node, i) => ready(node, `manager-${i + 1}`));
+        const leaderName = pulumi.output(leader).apply((n) => n.name);
+        const peers = peerReadies.map((peer, i) => new Command(`${name}-manager-${i + 1}-peer`, {
+            connection: peer.connection,
+            create: leaderName.apply(scripts.peerScript),
+            triggers: [leaderReady.instance],
+        }, { parent: this, additionalSecretOutputs: ["stdout"] }));
         const init = new Command(`${name}-init`, {
             connection: leaderConnection,
-            create: pulumi.output(leader).apply((n) => scripts.initScript(n.privateAddress)),
+            // A machine made anew runs it again (an update: the old machine's swarm is not dissolved).
+            create: pulumi.all([leader, leaderReady.instance]).apply(([n, instance]) => scripts.initScript(n.privateAddress, instance)),
+            update: pulumi.all([leader, leaderReady.instance]).apply(([n, instance]) => scripts.initScript(n.privateAddress, instance, true)),
             delete: scripts.dissolveScript(),
+            stdin: pulumi.secret(pulumi.all(peers.map((p) => p.stdout)).apply((lines) => lines.filter(Boolean).join("\n"))),
         }, { parent: this });
         const detect = new Command(`${name}-endpoint-mode`, {
             connection: leaderConnection,
@@ -125,10 +140,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this.endpointMode = detect.stdout.apply((mode) => (mode === "vip" ? "vip" : "dnsrr"));
         const tokens = new Command(`${name}-tokens`, {
             connection: leaderConnection,
-            create: scripts.tokensScript(),
+            create: init.stdout.apply(scripts.tokensScript),
             triggers: [init.id],
         }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
         const joinTokens = pulumi.secret(tokens.stdout.apply((json) => JSON.parse(json) as Record<Role, string>));
+        this.swarmId = pulumi.unsecret(tokens.stdout.apply((json) => (JSON.parse(json) as { swarm: string }).swarm));
+        // With one manager, a manager 0 made anew formed a new swarm: the workers leave the old one.
+        const soleManagerId = args.managers.length === 1 ? init.stdout : pulumi.output("");
         const tokenFor = (role: Role) => pulumi.secret(joinTokens.apply((t) => t[role]));
         const managerAddress = pulumi.output(leader).apply((n) => n.privateAddress);
 
@@ -143,8 +161,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // One node other than manager 0: record (removes it from the node list on delete), join
         // (leaves on delete), admit (labels; demotes and drains on delete). Creation runs in that
         // order and deletion in the reverse one, which is the order a clean removal needs.
-        const addNode = (node: pulumi.Input<SwarmNode>, label: string, role: Role, after: pulumi.Resource[], roleLabels: Record<string, string>): Command => {
-            const nodeReady = ready(node, label);
+        const addNode = (node: pulumi.Input<SwarmNode>, nodeReady: ReturnType<typeof ready>, label: string, role: Role, after: pulumi.Resource[], roleLabels: Record<string, string>): Command => {
             // A machine made anew is a new node: its steps are replaced with it.
             const triggers = [nodeReady.instance];
             const record = new Command(`${name}-${label}-record`, {
@@ -155,7 +172,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             }, { parent: this, dependsOn: after });
             const join = new Command(`${name}-${label}-join`, {
                 connection: nodeReady.connection,
-                create: managerAddress.apply((address) => scripts.joinScript(address, timeout)),
+                create: pulumi.all([managerAddress, soleManagerId]).apply(([address, sole]) => scripts.joinScript(address, timeout, role === "worker" ? sole : "")),
                 delete: scripts.leaveScript(),
                 // Refresh sees a machine that left the swarm; up joins it again.
                 read: scripts.readMembershipScript(),
@@ -175,10 +192,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // Managers one at a time: each waits for the previous one to be admitted.
         let previous: Command = admitLeader;
         args.managers.slice(1).forEach((node, i) => {
-            previous = addNode(node, `manager-${i + 1}`, "manager", [previous], managerLabels(i + 1));
+            previous = addNode(node, peerReadies[i], `manager-${i + 1}`, "manager", [previous], managerLabels(i + 1));
         });
         // Workers all at once.
-        const workerAdmits = args.workers.map((node, i) => addNode(node, `worker-${i}`, "worker", [], {}));
+        const workerAdmits = args.workers.map((node, i) => addNode(node, ready(node, `worker-${i}`), `worker-${i}`, "worker", [], {}));
 
         const hostnameOf = pulumi.all(hostnames).apply((pairs) => Object.fromEntries(pairs));
         const describe = (nodes: pulumi.Input<SwarmNode>[]) =>
@@ -201,6 +218,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
             dockerHost: this.dockerHost,
             nodeIds: this.nodeIds,
             endpointMode: this.endpointMode,
+            swarmId: this.swarmId,
         });
     }
 }

@@ -11,8 +11,17 @@ export const bootScript = (timeoutSeconds: number): string => script("boot", { T
 /** Waits until the node's Docker engine answers this login; prints the node's hostname. */
 export const readyScript = (timeoutSeconds: number): string => script("ready", { TIMEOUT: timeoutSeconds });
 
-/** Makes manager 0 the first manager, unless it already is one. Prints its node ID. */
-export const initScript = (advertiseAddress: string): string => script("init", { ADVERTISE_ADDRESS: advertiseAddress });
+/**
+ * Makes manager 0 a manager unless it is one: it joins the other managers' swarm when their
+ * `peerScript` lines come on stdin (it was made anew), and forms the swarm otherwise. Prints its
+ * node ID. `instance` (the machine) makes it run again when the machine is made anew; `again` says
+ * it is such a run, where forming a swarm is worth a warning (the old one is lost).
+ */
+export const initScript = (advertiseAddress: string, instance: string, again = false): string =>
+    script("init", { ADVERTISE_ADDRESS: advertiseAddress, INSTANCE: instance, AGAIN: again });
+
+/** On another manager: its manager join token and address, if it manages a swarm that knew manager 0 (`leaderName`). */
+export const peerScript = (leaderName: string): string => script("peer", { LEADER_NAME: leaderName });
 
 /** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
 export const endpointModeScript = (): string => script("endpoint-mode");
@@ -20,12 +29,15 @@ export const endpointModeScript = (): string => script("endpoint-mode");
 /** Tears the swarm down on manager 0 when the cluster itself is destroyed. */
 export const dissolveScript = (): string => script("dissolve");
 
-/** Prints the join tokens as JSON, for a secret output. */
-export const tokensScript = (): string => script("tokens");
+/** On manager 0 (`nodeId`): the join tokens and the swarm's ID as JSON, for a secret output. */
+export const tokensScript = (nodeId: string): string => script("tokens", { NODE_ID: nodeId });
 
-/** Joins the swarm of the manager at `managerAddress` with the token on stdin; prints the node ID. */
-export const joinScript = (managerAddress: string, timeoutSeconds: number): string =>
-    script("join", { MANAGER_ADDRESS: managerAddress, TIMEOUT: timeoutSeconds });
+/**
+ * Joins the swarm of the manager at `managerAddress` with the token on stdin; prints the node ID.
+ * `soleManagerId` (swarms of one manager): a machine in a swarm without that manager leaves it first.
+ */
+export const joinScript = (managerAddress: string, timeoutSeconds: number, soleManagerId = ""): string =>
+    script("join", { MANAGER_ADDRESS: managerAddress, TIMEOUT: timeoutSeconds, SOLE_MANAGER_ID: soleManagerId });
 
 /** Makes the node leave the swarm: gracefully, retried, then by force only if it is no longer a manager. */
 export const leaveScript = (): string => script("leave");

@@ -98,3 +98,30 @@ test("docker kill of manager 0 during the stream: nothing lost, ingestion goes o
     console.log(`manager 0 killed: ${summary.sent} sent, ${summary.failed} failed, ${JSON.stringify(outage(summary, 15_000))}`);
     await assertNothingLost(summary, "manager 0 killed");
 });
+
+test("manager 0 lost with its disk (container and volume removed): up --refresh brings it back as a manager of the same swarm", async () => {
+    const managers = stack.output<NodeOutput[]>("managers");
+    const manager0 = managers[0].name;
+    const onManager1 = (script: string) => stack.onManager(script, 1);
+    const swarmBefore = (await onManager1("docker info --format '{{.Swarm.Cluster.ID}}'")).trim();
+    spawnSync("docker", ["rm", "--force", manager0], { stdio: "inherit" });
+    killed.splice(killed.indexOf(manager0), 1);
+    const volume = spawnSync("docker", ["volume", "rm", `${manager0}-docker`], { encoding: "utf8" });
+    assert.equal(volume.status, 0, volume.stderr);
+
+    const started = Date.now();
+    const up = stack.run(["up", "--refresh", "--yes", "--skip-preview"]);
+    console.log(`# manager 0 made anew, up --refresh: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.doesNotMatch(up.stdout + up.stderr, /formed again/);
+    // The same swarm, never a second one; manager 0 is one of its managers again, and no Down entry stays.
+    assert.equal((await stack.onManager("docker info --format '{{.Swarm.Cluster.ID}}'")).trim(), swarmBefore);
+    const nodes = (await onManager1("docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'")).trim().split("\n").sort();
+    assert.equal(nodes.length, 5, nodes.join("\n"));
+    assert.ok(nodes.every((line) => / Ready/.test(line)), nodes.join("\n"));
+    assert.equal(nodes.filter((line) => /(Leader|Reachable)$/.test(line)).length, 3, nodes.join("\n"));
+    assert.match(nodes.find((line) => line.startsWith(`${manager0} `)) ?? "", / Ready (Leader|Reachable)$/);
+    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 180), declaredReplicas(3));
+    console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
+    assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
+});

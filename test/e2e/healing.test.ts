@@ -93,6 +93,24 @@ test("(b) a worker removed with its disk: up makes it anew under its name, it jo
     assert.equal(after[worker(1)], before[worker(1)], "the other nodes are untouched");
 });
 
+test("the only manager removed with its disk: up says the swarm was lost, forms it again, the workers join it and the stack is deployed again", async () => {
+    const manager0 = stack.output<NodeOutput[]>("managers")[0].name;
+    const swarmBefore = (await stack.onManager("docker info --format '{{.Swarm.Cluster.ID}}'")).trim();
+    const workerIds = idsByHost(await nodeList(stack));
+    docker(["rm", "--force", manager0]);
+    docker(["volume", "rm", `${manager0}-docker`]);
+    const started = Date.now();
+    const up = timed("up --refresh", ["up", "--refresh", "--yes", "--skip-preview"]);
+    assert.match(up.stdout + up.stderr, /the swarm was lost with its managers' disks, and is formed again/);
+    assert.notEqual((await stack.onManager("docker info --format '{{.Swarm.Cluster.ID}}'")).trim(), swarmBefore, "a new swarm");
+    const rows = await assertSwarmMatchesOutputs(stack, 1, 2);
+    for (const row of rows.filter((r) => r.hostname !== manager0)) assert.notEqual(row.id, workerIds[row.hostname], `${row.hostname} joined the new swarm`);
+    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 180), declaredReplicas());
+    console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
+    assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
+});
+
 test("(f) a dead worker is scaled away, and destroy finishes with another worker dead, leaving nothing", async () => {
     docker(["kill", worker(1)]);
     stack.setConfig({ workers: "1" });

@@ -104,14 +104,18 @@ test("the pipeline's page in a real browser: first data, the events posted, the 
         assert.equal(response?.status(), 200);
         await page.waitForSelector("body[data-loaded=true]", { timeout: 30_000 });
 
-        // Events posted now show in the page: throughput, the interest, the profile.
+        // Events posted now show in the page: throughput, the interest's count, one more profile.
+        const shown = async () => page.evaluate(`({
+            basketball: Number([...document.querySelectorAll("#interests tr")].find((tr) => tr.cells[0].textContent === "Basketball")?.cells[1].textContent ?? 0),
+            profiles: Number(document.getElementById("profiles").textContent),
+        })`) as Promise<{ basketball: number; profiles: number }>;
+        const before = await shown();
         const run = `page-${Date.now().toString(36)}`;
         await postEvents(Array.from({ length: 20 }, (_, i) => ({ eventId: `${run}-${i}`, userId: run, url: `https://www.nba.com/news/game-${i}`, title: "NBA playoff bracket: who plays who" })));
         // Run in the page (strings: the test's TypeScript knows no DOM).
         await page.waitForFunction("Number(document.getElementById('events-per-second').textContent) > 0", { timeout: 30_000 });
-        await page.waitForFunction("[...document.querySelectorAll('#interests td')].some((td) => td.textContent === 'Basketball')", { timeout: 30_000 });
-        const profiles = Number(await page.$eval("#profiles", (e) => e.textContent));
-        assert.ok(profiles >= 3, `profiles shown: ${profiles}`);
+        await page.waitForFunction(`Number([...document.querySelectorAll("#interests tr")].find((tr) => tr.cells[0].textContent === "Basketball")?.cells[1].textContent ?? 0) >= ${before.basketball + 20}`, { timeout: 30_000 });
+        await page.waitForFunction(`Number(document.getElementById("profiles").textContent) >= ${before.profiles + 1}`, { timeout: 30_000 });
         await page.waitForFunction("document.querySelectorAll('#lag tr').length === 2", { timeout: 30_000 });
         assert.match(await page.$eval("#lag", (e) => e.textContent ?? ""), /EVENTS\/categoriser\d+ waiting/);
 
@@ -151,7 +155,8 @@ test("npm run status shows every machine, service and task, the pipeline's rate,
     for (const [service, replicas] of Object.entries(declaredReplicas())) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
     // Each machine's tasks as Docker lists them (the scheduler may leave a machine without any).
     for (const machine of machines) {
-        const tasks = (await stack.onManager(`docker node ps ${machine} --filter desired-state=running --format '{{.Name}}'`)).trim().split("\n").filter(Boolean).sort();
+        // A global service's task is named after its node too; the status names it by its service.
+        const tasks = (await stack.onManager(`docker node ps ${machine} --filter desired-state=running --format '{{.Name}}'`)).trim().split("\n").filter(Boolean).map((t) => t.replace(/\.[a-z0-9]{25}$/, "")).sort();
         const shown = new RegExp(`^${machine}: (.*)$`, "m").exec(screen)?.[1];
         assert.deepEqual(shown === "no tasks" ? [] : shown?.split(", ").sort(), tasks, `tasks of ${machine}`);
     }
@@ -380,7 +385,8 @@ test("a stack that does not converge fails in time, naming the service and its t
         "",
     ].join("\n");
     try {
-        await assert.rejects(runScript({ connection: stack.managerConnection(), stdin: compose }, deployScript(name, 20)), (err: Error) => {
+        const swarmId = (await stack.onManager("docker info --format '{{.Swarm.Cluster.ID}}'")).trim();
+        await assert.rejects(runScript({ connection: stack.managerConnection(), stdin: compose }, deployScript(name, 20, swarmId)), (err: Error) => {
             assert.match(err.message, new RegExp(`stack ${name} did not converge within 20s`));
             assert.match(err.message, new RegExp(`- ${name}_unpullable runs 0 of 1`));
             assert.match(err.message, /No such image|manifest|pull|connection refused/i);

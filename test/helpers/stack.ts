@@ -69,14 +69,14 @@ export class TestStack {
     }
 
     /** SSH connection to manager 0, from the stack's outputs. */
-    managerConnection(): SshConnection {
-        const [manager] = this.output<{ host: string; port: number }[]>("managers");
+    managerConnection(index = 0): SshConnection {
+        const manager = this.output<{ host: string; port: number }[]>("managers")[index];
         return { host: manager.host, port: manager.port, user: this.output<string>("sshUser"), privateKey: this.output<string>("sshPrivateKey") };
     }
 
-    /** Runs a script on manager 0 and returns its stdout. */
-    async onManager(script: string): Promise<string> {
-        return (await runScript({ connection: this.managerConnection() }, script)).stdout;
+    /** Runs a script on manager 0 (or manager `index`) and returns its stdout. */
+    async onManager(script: string, index = 0): Promise<string> {
+        return (await runScript({ connection: this.managerConnection(index) }, script)).stdout;
     }
 
     /** Destroys the stack, removes it and whatever Docker objects carry its label. */

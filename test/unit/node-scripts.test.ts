@@ -27,7 +27,9 @@ function runWithDocker(script: string, answers: string, stdin = "", others: Reco
     try {
         const log = path.join(dir, "calls");
         fs.writeFileSync(log, "");
-        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\n${answers}\n`, { mode: 0o755 });
+        // Every stand-in manages swarm-1 (deploys check they run on a manager of the swarm meant).
+        const swarmId = `case "$*" in "info --format {{.Swarm.Cluster.ID}}") echo swarm-1; exit 0 ;; esac`;
+        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\nprintf '%s\\n' "$*" >>'${log}'\n${swarmId}\n${answers}\n`, { mode: 0o755 });
         // sleep is instant here: waits are counted, not felt.
         fs.writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\n", { mode: 0o755 });
         for (const [name, body] of Object.entries(others)) fs.writeFileSync(path.join(dir, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
@@ -50,9 +52,10 @@ test("every rendered script starts with set -eu and parses", () => {
     const scripts = [
         swarm.bootScript(60),
         swarm.readyScript(60),
-        swarm.initScript("10.0.0.10"),
+        swarm.initScript("10.0.0.10", "i-0"),
+        swarm.peerScript("manager-0"),
         swarm.dissolveScript(),
-        swarm.tokensScript(),
+        swarm.tokensScript("n0"),
         swarm.joinScript("10.0.0.10", 60),
         swarm.leaveScript(),
         swarm.admitScript("abc123", "worker-0", { "swarm.role": "worker" }, 60),
@@ -62,9 +65,9 @@ test("every rendered script starts with set -eu and parses", () => {
         stack.readServicesScript("categorisation"),
         stack.readConfigScript("c"),
         swarm.endpointModeScript(),
-        stack.createConfigScript("c", { a: "b" }),
+        stack.createConfigScript("c", { a: "b" }, "swarm-1"),
         stack.removeConfigScript("c"),
-        stack.deployScript("categorisation", 60),
+        stack.deployScript("categorisation", 60, "swarm-1"),
         stack.removeScript("categorisation", 60),
     ];
     for (const script of scripts) {
@@ -96,8 +99,20 @@ test("joining reads the token from stdin, joins the given manager, and never ini
     assert.ok(already.calls.every((c) => !c.startsWith("swarm join")), "a member does not join again");
 });
 
+test("a worker whose swarm lost its only manager (made anew) leaves it and joins the new one", () => {
+    // Active until it leaves.
+    const answers = (managers: string) => `case "$*" in *LocalNodeState*) if [ -e "$(dirname "$0")/left" ]; then echo inactive; else echo active; fi ;;
+        "swarm leave --force") touch "$(dirname "$0")/left" ;; *RemoteManagers*) echo "${managers}" ;; *NodeID*) echo node-8 ;; esac`;
+    const moved = runWithDocker(swarm.joinScript("10.0.0.10", 60, "new0"), answers("old0 "), "SWMTKN-1-secret");
+    assert.equal(moved.status, 0, moved.stderr);
+    assert.ok(moved.calls.includes("swarm leave --force"));
+    assert.ok(moved.calls.includes("swarm join --token SWMTKN-1-secret 10.0.0.10:2377"), moved.calls.join("\n"));
+    const member = runWithDocker(swarm.joinScript("10.0.0.10", 60, "new0"), answers("new0 "), "SWMTKN-1-secret");
+    assert.ok(member.calls.every((c) => !c.startsWith("swarm leave") && !c.startsWith("swarm join")), member.calls.join("\n"));
+});
+
 test("init runs once on manager 0, is skipped on an active manager and refused on a worker", () => {
-    const script = swarm.initScript("10.0.0.10");
+    const script = swarm.initScript("10.0.0.10", "i-0");
     const fresh = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; *NodeID*) echo n0 ;; esac`);
     assert.ok(fresh.calls.includes("swarm init --advertise-addr 10.0.0.10 --listen-addr 10.0.0.10:2377"), fresh.calls.join("\n"));
     assert.equal(fresh.stdout.trim(), "n0");
@@ -109,15 +124,52 @@ test("init runs once on manager 0, is skipped on an active manager and refused o
     assert.match(worker.stderr, /already in a swarm as a worker/);
 });
 
+test("a manager 0 made anew joins the other managers' swarm as a manager, trying each; never a second init", () => {
+    const script = swarm.initScript("10.0.0.10", "i-1");
+    const peers = "SWMTKN-1-mgr 10.0.0.11\nSWMTKN-1-mgr 10.0.0.12\n";
+    // The first peer does not answer, the second takes it in.
+    const rejoined = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; *NodeID*) echo n9 ;; *10.0.0.11:2377) exit 1 ;; esac`, peers);
+    assert.equal(rejoined.status, 0, rejoined.stderr);
+    assert.deepEqual(rejoined.calls.filter((c) => c.startsWith("swarm")), [
+        "swarm join --token SWMTKN-1-mgr --advertise-addr 10.0.0.10 --listen-addr 10.0.0.10:2377 10.0.0.11:2377",
+        "swarm join --token SWMTKN-1-mgr --advertise-addr 10.0.0.10 --listen-addr 10.0.0.10:2377 10.0.0.12:2377",
+    ]);
+    assert.equal(rejoined.stdout.trim(), "n9");
+    assert.doesNotMatch(rejoined.stderr, /SWMTKN/);
+    const refused = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; "swarm join"*) exit 1 ;; esac`, peers);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /the other managers have a swarm, and .* could not join it at any of 10\.0\.0\.11 10\.0\.0\.12/);
+    assert.ok(refused.calls.every((c) => !c.startsWith("swarm init")));
+});
+
+test("a peer manager names its swarm only when that swarm knew manager 0", () => {
+    const knows = runWithDocker(swarm.peerScript("m-0"), `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet --filter node.label=swarm.node=m-0") echo old0 ;; "swarm join-token -q manager") echo SWMTKN-1-mgr ;; *NodeAddr*) echo 10.0.0.11 ;; esac`);
+    assert.equal(knows.stdout, "SWMTKN-1-mgr 10.0.0.11\n");
+    const foreign = runWithDocker(swarm.peerScript("m-0"), `case "$*" in *ControlAvailable*) echo true ;; esac`);
+    assert.equal(foreign.stdout, "");
+    const none = runWithDocker(swarm.peerScript("m-0"), `case "$*" in *ControlAvailable*) echo false ;; esac`);
+    assert.equal(none.stdout, "");
+});
+
+test("tokens come from manager 0 itself, with the swarm's ID", () => {
+    const tokens = runWithDocker(swarm.tokensScript("n0"), `case "$*" in *Swarm.NodeID*) echo n0 ;; *" worker") echo SWMTKN-w ;; *" manager") echo SWMTKN-m ;; *Cluster.ID*) echo swarm-1 ;; esac`);
+    assert.deepEqual(JSON.parse(tokens.stdout), { worker: "SWMTKN-w", manager: "SWMTKN-m", swarm: "swarm-1" });
+    const elsewhere = runWithDocker(swarm.tokensScript("n0"), `case "$*" in *Swarm.NodeID*) echo n5 ;; esac`);
+    assert.notEqual(elsewhere.status, 0);
+});
+
 test("admitting waits for Ready, sets the labels exactly as given, and removes this machine's stale Down entries only", () => {
     const answers = `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1; echo other ;;
-        *"old1") echo "worker-0|down" ;; *"other") echo "worker-1|down" ;; esac`;
+        *"old1") echo "worker-0|down|worker" ;; *"other") echo "worker-1|down|worker" ;; *"oldm") echo "worker-0|down|manager" ;; esac`;
     const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { "swarm.role": "worker", "it's": "a b*" }, 60), answers);
     assert.equal(admitted.status, 0, admitted.stderr);
     assert.ok(admitted.calls.includes("node update --label-add it's=a b* --label-add swarm.role=worker abc123"), admitted.calls.join("\n"));
     assert.ok(admitted.calls.includes("node rm old1"), "the Down entry this machine left when it rejoined");
     assert.ok(admitted.calls.every((c) => c !== "node rm other" && c !== "node rm abc123"), "another machine's entry, and its own, stay");
     assert.throws(() => swarm.admitScript("x", "x", { "a=b": "c" }, 1), /no '='/);
+    // A manager's stale entry (manager 0 made anew) is demoted before it is removed.
+    const manager = runWithDocker(swarm.admitScript("abc123", "worker-0", {}, 60), answers.replace("echo abc123; echo old1; echo other", "echo abc123; echo oldm"));
+    assert.deepEqual(manager.calls.filter((c) => c.endsWith("oldm") && !c.startsWith("node inspect")), ["node demote oldm", "node rm oldm"]);
 });
 
 test("draining demotes a manager before draining it, and waits until its tasks run elsewhere", () => {
@@ -155,43 +207,49 @@ test("removal takes this machine's Down entry off the list, forces out one that 
 
 test("a stack deploy reads its Compose file from stdin and fails in time naming what did not converge", () => {
     const converging = `case "$*" in "service ls --filter"*--format*) echo "cat_collector replicated 2/2"; echo "cat_gateway global 1/1" ;; "service ls --quiet"*) echo s1; echo s2 ;; "service inspect"*) echo "cat_collector completed update completed"; echo "cat_gateway " ;; "stack services"*) echo "cat_collector 2/2" ;; esac`;
-    const deployed = runWithDocker(stack.deployScript("cat", 60), converging, "services: {}");
+    const deployed = runWithDocker(stack.deployScript("cat", 60, "swarm-1"), converging, "services: {}");
     assert.equal(deployed.status, 0, deployed.stderr);
-    assert.ok(deployed.calls[0].startsWith("stack deploy --prune --with-registry-auth --compose-file - cat"));
+    assert.equal(deployed.calls[0], "info --format {{.Swarm.Cluster.ID}}");
+    assert.ok(deployed.calls[1].startsWith("stack deploy --prune --with-registry-auth --compose-file - cat"));
     assert.equal(deployed.stdout.trim(), "cat_collector 2/2");
+    // A manager of another swarm (the swarm was formed again) is not deployed to.
+    const elsewhere = runWithDocker(stack.deployScript("cat", 60, "swarm-2"), converging);
+    assert.notEqual(elsewhere.status, 0);
+    assert.match(elsewhere.stderr, /is not a manager of swarm swarm-2/);
+    assert.equal(elsewhere.calls.length, 1);
     // Two docker calls per look, whatever the number of services.
-    assert.deepEqual(deployed.calls.slice(1, 4), [
+    assert.deepEqual(deployed.calls.slice(2, 5), [
         "service ls --filter label=com.docker.stack.namespace=cat --format {{.Name}} {{.Mode}} {{.Replicas}}",
         "service ls --quiet --filter label=com.docker.stack.namespace=cat",
         "service inspect --format {{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.Message}}{{end}} s1 s2",
     ]);
-    const stuck = runWithDocker(stack.deployScript("cat", 0), converging.replace("cat_collector replicated 2/2", "cat_collector replicated 1/2").replace("cat_gateway global 1/1", "cat_gateway global 0/0"));
+    const stuck = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), converging.replace("cat_collector replicated 2/2", "cat_collector replicated 1/2").replace("cat_gateway global 1/1", "cat_gateway global 0/0"));
     assert.notEqual(stuck.status, 0);
     assert.match(stuck.stderr, /stack cat did not converge within 0s:\n- cat_collector runs 1 of 2\n(.*\n)*- cat_gateway runs 0 of at least 1/);
-    const updating = runWithDocker(stack.deployScript("cat", 0), converging.replace("cat_collector completed update completed", "cat_collector updating update in progress"));
+    const updating = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), converging.replace("cat_collector completed update completed", "cat_collector updating update in progress"));
     assert.match(updating.stderr, /- cat_collector is updating/);
 });
 
 test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {
     const duplicated = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "node ls --format"*) echo "n1 Ready" ;; "service ps --format {{.Node}} {{.CurrentState}}"*) printf 'n1 Running 1 minute\\n%.0s' 1 2 3 4 ;; "service ps --filter desired-state=running"*) printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;; esac`;
-    const repaired = runWithDocker(stack.deployScript("cat", 0), duplicated);
+    const repaired = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), duplicated);
     assert.ok(repaired.calls.includes("service update --force --detach --quiet cat_api"), repaired.calls.join("\n"));
     assert.match(repaired.stderr, /cat_api runs two tasks in slot 1 2 outside an update: replacing its tasks/);
     // A surplus while an update runs (start-first) is the update's own overlap: left alone.
-    const overlapping = runWithDocker(stack.deployScript("cat", 0), duplicated.replace("cat_api completed update completed", "cat_api updating update in progress"));
+    const overlapping = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), duplicated.replace("cat_api completed update completed", "cat_api updating update in progress"));
     assert.ok(!overlapping.calls.some((c) => c.startsWith("service update")), overlapping.calls.join("\n"));
-    const surplusOnly = runWithDocker(stack.deployScript("cat", 0), duplicated.replace("cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2", "cat_api.1\\ncat_api.2\\ncat_api.3"));
+    const surplusOnly = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), duplicated.replace("cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2", "cat_api.1\\ncat_api.2\\ncat_api.3"));
     assert.ok(!surplusOnly.calls.some((c) => c.startsWith("service update")), surplusOnly.calls.join("\n"));
 });
 
 test("tasks still counted on a machine that is down are no surplus; a task being stopped is waited for", () => {
     // `docker service ls` counts a task of a dead machine until it reports; it is no longer meant to run.
     const stale = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 3/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_api completed update completed" ;; "node ls --format"*) echo "n1 Ready"; echo "n2 Down" ;; "service ps --format {{.Node}} {{.CurrentState}}"*) echo "n1 Running 1 minute"; echo "n1 Running 2 minutes"; echo "n2 Running 3 minutes"; echo "n1 Shutdown 4 minutes" ;; "stack services"*) echo "cat_api 2/2" ;; esac`;
-    const deployed = runWithDocker(stack.deployScript("cat", 0), stale);
+    const deployed = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), stale);
     assert.equal(deployed.status, 0, deployed.stderr);
     assert.ok(!deployed.calls.some((c) => c.startsWith("service update")), deployed.calls.join("\n"));
     // A task being stopped on a machine that is up still runs: the wait goes on until it has stopped.
-    const stopping = runWithDocker(stack.deployScript("cat", 0), stale.replace('echo "n2 Down"', 'echo "n2 Ready"'));
+    const stopping = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), stale.replace('echo "n2 Down"', 'echo "n2 Ready"'));
     assert.notEqual(stopping.status, 0);
     assert.match(stopping.stderr, /- cat_api runs 3 of 2/);
     assert.ok(!stopping.calls.some((c) => c.startsWith("service update")), stopping.calls.join("\n"));
@@ -205,10 +263,10 @@ test("a failed update ends the wait at once, with the reason", () => {
 });
 
 test("a swarm config is created from stdin only when missing", () => {
-    const created = runWithDocker(stack.createConfigScript("tax-1", { "com.docker.stack.namespace": "cat" }), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
+    const created = runWithDocker(stack.createConfigScript("tax-1", { "com.docker.stack.namespace": "cat" }, "swarm-1"), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
     assert.equal(created.calls.at(-1), "config create --label com.docker.stack.namespace=cat tax-1 -");
-    const existing = runWithDocker(stack.createConfigScript("tax-1", {}), "exit 0", "tsv");
-    assert.equal(existing.calls.length, 1);
+    const existing = runWithDocker(stack.createConfigScript("tax-1", {}, "swarm-1"), "exit 0", "tsv");
+    assert.deepEqual(existing.calls, ["info --format {{.Swarm.Cluster.ID}}", "config inspect tax-1"]);
 });
 
 test("leaving retries gracefully, then forces out only a node that is no longer a manager", () => {

@@ -3,7 +3,9 @@
 # Deploys the Compose file read from stdin as stack STACK, then waits until every service of the
 # stack runs its desired replicas and no update is under way. After TIMEOUT seconds it fails
 # naming each service that did not converge, with the errors of its tasks. Prints the services.
-: "${STACK:?}" "${TIMEOUT:?}"
+# SWARM_ID is the swarm this is meant for (a swarm formed again gets the stack deployed again).
+: "${STACK:?}" "${TIMEOUT:?}" "${SWARM_ID:?}"
+in_swarm "$SWARM_ID"
 docker stack deploy --prune --with-registry-auth --compose-file - "$STACK" >&2
 filter="label=com.docker.stack.namespace=$STACK"
 deadline=$(($(date +%s) + TIMEOUT))

@@ -1,13 +1,32 @@
 #!/bin/sh
 # shellcheck shell=sh
-# Makes manager 0 the first manager, unless it already is one. Prints its node ID.
-: "${ADVERTISE_ADDRESS:?}"
+# Makes manager 0 a manager, unless it already is one: it joins the swarm of the other managers
+# when they have one (stdin: `TOKEN ADDRESS` lines from peer.sh; manager 0 was made anew), and
+# forms the swarm otherwise. Prints its node ID. INSTANCE is the machine (made anew: run again);
+# AGAIN=true when it runs again, where forming a swarm means the old one is lost.
+: "${ADVERTISE_ADDRESS:?}" "${INSTANCE:?}" "${AGAIN:?}"
+peers=$(cat)
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 if [ "$state" = active ]; then
     if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
         fail "$(hostname) is already in a swarm as a worker: make it leave (docker swarm leave) or choose another manager 0"
     fi
+elif [ -n "$peers" ]; then
+    token=$(printf '%s\n' "$peers" | awk 'NR == 1 { print $1 }')
+    joined=false
+    for address in $(printf '%s\n' "$peers" | awk '{ print $2 }'); do
+        if docker swarm join --token "$token" --advertise-addr "$ADVERTISE_ADDRESS" --listen-addr "$ADVERTISE_ADDRESS:2377" "$address:2377" >/dev/null; then
+            echo "$(hostname) joined the swarm of the manager at $address again" >&2
+            joined=true
+            break
+        fi
+    done
+    [ "$joined" = true ] || fail "the other managers have a swarm, and $(hostname) could not join it at any of $(printf '%s\n' "$peers" | awk '{ print $2 }' | tr '\n' ' ')"
 else
+    if [ "$AGAIN" = true ]; then
+        # With a single manager, a manager 0 made anew (its disk lost) means the swarm is gone.
+        warn "$(hostname) is in no swarm and no other manager has one: the swarm was lost with its managers' disks, and is formed again (the workers join it, the stacks are deployed again with empty volumes)"
+    fi
     docker swarm init --advertise-addr "$ADVERTISE_ADDRESS" --listen-addr "$ADVERTISE_ADDRESS:2377" >/dev/null
 fi
 docker info --format '{{.Swarm.NodeID}}'
