@@ -153,6 +153,15 @@ test("npm run status shows every machine, service and task, the pipeline's rate,
     assert.match(screen, new RegExp(`^${machines[0]} +manager Leader +ready +active$`, "m"));
     for (const worker of machines.slice(1)) assert.match(screen, new RegExp(`^${worker} +worker +ready +active$`, "m"));
     for (const [service, replicas] of Object.entries(declaredReplicas())) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
+    // Every service and machine as `docker service ls` and `docker node ls` show them.
+    for (const line of (await stack.onManager("docker service ls --format '{{.Name}} {{.Replicas}} {{.Image}}'")).trim().split("\n")) {
+        const [service, replicas, image] = line.split(" ");
+        assert.match(screen, new RegExp(`^${service} +${replicas} +${image}$`, "m"));
+    }
+    for (const line of (await stack.onManager("docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}}'")).trim().split("\n")) {
+        const [machine, state, availability] = line.split(" ");
+        assert.match(screen, new RegExp(`^${machine} +(manager Leader|worker) +${state.toLowerCase()} +${availability.toLowerCase()}$`, "m"));
+    }
     // Each machine's tasks as Docker lists them (the scheduler may leave a machine without any).
     for (const machine of machines) {
         // A global service's task is named after its node too; the status names it by its service.
