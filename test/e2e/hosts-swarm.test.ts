@@ -2,6 +2,7 @@
 // would be, and a registry they pull from) become a swarm running the stack, and destroy removes
 // the stack and makes them leave the swarm.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
@@ -10,6 +11,7 @@ import { prepareBaseImageScript } from "../../components/images/base";
 import { contentTag, nodeImageDir, nodeImageTag, registryImageDir } from "../../components/local";
 import * as local from "../../components/local/scripts";
 import { TestStack, removeLabelled, uniqueStackName } from "../helpers/stack";
+import { eventually } from "../helpers/swarm";
 
 const machinesLabel = uniqueStackName("hosts-machines");
 const labels = { "swarm.stack": machinesLabel };
@@ -72,6 +74,26 @@ test("the hosts provider forms a swarm on existing machines, deploys the stack, 
         assert.match(image, /^10\.216\.0\.2:5000\/categorisation\//);
     }
     assert.equal(stack.output<Record<string, { replicas: number }>>("services").categoriser.replicas, 2);
+
+    // A listed machine that left the swarm shows in the refreshed preview, and up joins it again.
+    await runScript({ connection: connectionTo(machines[1].sshPort) }, "docker swarm leave --force >/dev/null");
+    const refreshed = JSON.parse(stack.run(["preview", "--refresh", "--json"]).stdout) as { steps?: { op: string; urn: string }[] };
+    assert.deepEqual((refreshed.steps ?? []).filter((s) => !["same", "refresh", "read"].includes(s.op)).map((s) => `${s.op} ${s.urn.split("::").pop()}`), ["update swarm-worker-0-join", "update swarm-worker-0-admit"]);
+    stack.run(["up", "--refresh", "--yes", "--skip-preview"]);
+    assert.equal(await swarmState(machines[1].sshPort), "active");
+    const rejoined = (await stack.onManager("docker node ls --format '{{.Hostname}} {{.Status}}'")).trim().split("\n").sort();
+    assert.deepEqual(rejoined, [`${machines[0].name} Ready`, `${machines[1].name} Ready`], "joined again, and no Down entry stays");
+
+    // An unreachable machine is named in the refresh, which still finishes.
+    spawnSync("docker", ["stop", machines[1].name], { stdio: "ignore" });
+    try {
+        const unreachable = stack.run(["preview", "--refresh", "--diff"], true);
+        assert.equal(unreachable.status, 0, unreachable.stderr);
+        assert.match(unreachable.stdout, new RegExp(`cannot reach worker-0 \\(root@127\\.0\\.0\\.1:${machines[1].sshPort}\\)`));
+    } finally {
+        spawnSync("docker", ["start", machines[1].name], { stdio: "ignore" });
+    }
+    await eventually(() => swarmState(machines[1].sshPort).catch(() => ""), (state) => state === "active", "the machine back in the swarm", 120);
 
     const destroy = stack.run(["destroy", "--yes", "--skip-preview"]);
     assert.match(destroy.stdout, /stack-deploy deleted/);
