@@ -136,7 +136,7 @@ test("(g) a destroy killed (SIGKILL) after the swarm was dissolved finishes when
     // Killed the moment the engine moves on from dissolving the swarm to manager 0's own steps:
     // the swarm is gone, the machines are not.
     const events = path.join(stack.work, "destroy-events.jsonl");
-    const providerProcesses = () => spawnSync("pgrep", ["-f", "cmd/dynamic-provider/index.js"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
+    const providerProcesses = () => spawnSync("pgrep", ["-f", "cmd/dynamic-provider/index.js|pulumi-language-nodejs"], { encoding: "utf8" }).stdout.split("\n").filter(Boolean);
     const providersBefore = providerProcesses();
     const destroy = spawn(path.join(projectRoot, ".tools", "bin", "pulumi"), ["--non-interactive", "destroy", "--yes", "--skip-preview", "--stack", stack.name, "--event-log", events], { cwd: stack.dir, env: { ...pulumiEnv(stack.env), PULUMI_DEBUG_COMMANDS: "true" }, stdio: "ignore" }); // the debug commands bring --event-log
     const exited = new Promise((resolve) => destroy.on("exit", resolve));
@@ -145,7 +145,7 @@ test("(g) a destroy killed (SIGKILL) after the swarm was dissolved finishes when
     while (!pastDissolve() && destroy.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     destroy.kill("SIGKILL");
     await exited;
-    // The plugins that destroy started (they run in process groups of their own) die with it, as
+    // The plugins that destroy started (language host, dynamic providers: process groups of their own) die with it, as
     // when the machine running them goes: none is left running after the test.
     for (const pid of providerProcesses()) if (!providersBefore.includes(pid)) spawnSync("kill", ["-9", pid]);
     assert.ok(pastDissolve(), "the destroy got past the swarm's dissolution before it was killed");
