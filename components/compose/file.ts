@@ -6,7 +6,7 @@ import * as path from "path";
 import ignore from "@balena/dockerignore";
 import { isMap, parseDocument, stringify } from "yaml";
 import type { ImageDefinition } from "../../stacks/types";
-import { ConfigError, StackSettings } from "../config";
+import { ConfigError, isObject, StackSettings } from "../config";
 import type { EndpointMode } from "../stack/compose";
 
 type Json = Record<string, unknown>;
@@ -35,7 +35,6 @@ export interface ComposeIo {
     listFiles(dir: string): string[];
 }
 
-const isObject = (value: unknown): value is Json => typeof value === "object" && value !== null && !Array.isArray(value);
 const buildKeys = ["context", "dockerfile", "args", "target"];
 
 /** The build of one service: its context on this machine and the files whose content versions the image. */

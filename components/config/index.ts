@@ -216,7 +216,7 @@ export const localDefaults: LocalSettings = {
 
 const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
