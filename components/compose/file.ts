@@ -8,6 +8,7 @@ import { isMap, parseDocument, stringify } from "yaml";
 import type { ImageDefinition } from "../../stacks/types";
 import { ConfigError, isObject, StackSettings } from "../config";
 import type { EndpointMode } from "../stack/compose";
+import { stackDataLabel } from "../swarm/scripts";
 
 type Json = Record<string, unknown>;
 
@@ -184,7 +185,20 @@ export function renderStackCompose(stack: ComposeStackFile, options: StackRender
         if (Object.keys(deploy).length > 0) service.deploy = deploy;
         services[name] = service;
     }
-    return stringify({ ...stack.project, version: stack.version, services });
+    return stringify({ ...stack.project, version: stack.version, services, ...labelledVolumes(stack.project.volumes) });
+}
+
+/** The file's own volumes (not `external` ones) carry `stackDataLabel`: they go with the machines that leave the swarm. */
+function labelledVolumes(volumes: unknown): { volumes?: Json } {
+    if (!isObject(volumes)) return {};
+    return {
+        volumes: Object.fromEntries(Object.entries(volumes).map(([name, original]) => {
+            const volume: Json = isObject(original) ? original : {};
+            if (volume.external) return [name, volume];
+            const labels = Array.isArray(volume.labels) ? [...volume.labels, `${stackDataLabel}=true`] : { ...(isObject(volume.labels) ? volume.labels : {}), [stackDataLabel]: "true" };
+            return [name, { ...volume, labels }];
+        })),
+    };
 }
 
 /** The `services` output: each service's image and, unless it runs in global mode, its replica count. */

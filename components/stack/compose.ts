@@ -1,6 +1,7 @@
 // Renders a stack definition and the config into the Compose file `docker stack deploy` reads.
 import { stringify } from "yaml";
 import { ServiceDefinition, StackDefinition } from "../../stacks/types";
+import { stackDataLabel } from "../swarm/scripts";
 
 /** `vip`: virtual IPs (needs IPVS in the kernel). `dnsrr`: DNS round-robin. */
 export type EndpointMode = "vip" | "dnsrr";
@@ -83,7 +84,7 @@ export function renderCompose(definition: StackDefinition, options: RenderOption
         Object.entries(definition.services).map(([name, s]) => [name, renderService(definition, s, replicas[name], options)]),
     );
     const volumes = Object.fromEntries(
-        Object.values(definition.services).flatMap((s) => Object.keys(s.volumes ?? {})).map((v) => [v, {}]),
+        Object.values(definition.services).flatMap((s) => Object.keys(s.volumes ?? {})).map((v) => [v, { labels: { [stackDataLabel]: "true" } }]),
     );
     const usesTaxonomy = Object.values(definition.services).some((s) => s.taxonomyAt);
     return stringify({

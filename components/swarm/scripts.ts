@@ -5,6 +5,12 @@ import { labelArgs, scriptsIn } from "../shell";
 
 const script = scriptsIn(__dirname);
 
+/**
+ * Carried by every volume of the stacks the program deploys. A machine that leaves the swarm
+ * removes the volumes with it: their data belongs to a swarm the machine is no longer in.
+ */
+export const stackDataLabel = "swarm.stack-data";
+
 /** Waits until cloud-init has finished, where it runs (its exit 2, recoverable errors, passes). */
 export const bootScript = (timeoutSeconds: number): string => script("boot", { TIMEOUT: timeoutSeconds });
 
@@ -39,8 +45,11 @@ export const tokensScript = (nodeId: string): string => script("tokens", { NODE_
 export const joinScript = (managerAddress: string, timeoutSeconds: number, soleManagerId = ""): string =>
     script("join", { MANAGER_ADDRESS: managerAddress, TIMEOUT: timeoutSeconds, SOLE_MANAGER_ID: soleManagerId });
 
-/** Makes the node leave the swarm: gracefully, retried, then by force only if it is no longer a manager. */
-export const leaveScript = (): string => script("leave");
+/**
+ * Makes the node leave the swarm: gracefully, retried, then by force only if it is no longer a
+ * manager; then removes the stacks' volumes on it (those labelled `stackDataLabel`).
+ */
+export const leaveScript = (): string => script("leave", { STACK_DATA_LABEL: stackDataLabel });
 
 /** On a manager: waits until the node is Ready, sets its labels, and removes the Down entries it left before. */
 export const admitScript = (nodeId: string, nodeName: string, labels: Record<string, string>, timeoutSeconds: number): string =>

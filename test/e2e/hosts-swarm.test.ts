@@ -3,6 +3,8 @@
 // the stack and makes them leave the swarm.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
@@ -54,6 +56,8 @@ test("the hosts provider forms a swarm on existing machines, deploys the stack, 
     stack = new TestStack(uniqueStackName("hosts"));
     stack.setConfig({ provider: "hosts", "ssh.publicKey": key.public, "registry.address": `127.0.0.1:${registry.hostPort}`, "registry.pullAddress": `${registry.address}:5000` });
     stack.setConfig({ "ssh.privateKey": key.private }, true);
+    // A stack of your own with a volume on every machine: destroy must leave none of it behind.
+    stack.setConfig({ "stacks.keep.file": writeVolumeStack(path.join(stack.work, "keep")) });
     machines.forEach((m, i) => {
         stack!.setConfig({ [`hosts[${i}].host`]: "127.0.0.1", [`hosts[${i}].port`]: String(m.sshPort), [`hosts[${i}].role`]: m.role, [`hosts[${i}].privateAddress`]: m.address });
     });
@@ -74,6 +78,7 @@ test("the hosts provider forms a swarm on existing machines, deploys the stack, 
         assert.match(image, /^10\.216\.0\.2:5000\/categorisation\//);
     }
     assert.equal(stack.output<Record<string, { replicas: number }>>("services").categoriser.replicas, 2);
+    for (const m of machines) assert.deepEqual(await stackVolumes(m.sshPort), ["keep_holder-data"], `${m.name} holds the stack's volume`);
 
     // A listed machine that left the swarm shows in the refreshed preview, and up joins it again.
     await runScript({ connection: connectionTo(machines[1].sshPort) }, "docker swarm leave --force >/dev/null");
@@ -98,6 +103,20 @@ test("the hosts provider forms a swarm on existing machines, deploys the stack, 
     const destroy = stack.run(["destroy", "--yes", "--skip-preview"]);
     assert.match(destroy.stdout, /stack-deploy deleted/);
     for (const m of machines) assert.equal(await swarmState(m.sshPort), "inactive", `${m.name} left the swarm`);
-    const volumes = await runScript({ connection: connectionTo(machines[0].sshPort) }, "docker volume ls --quiet --filter label=com.docker.stack.namespace=categorisation");
-    assert.equal(volumes.stdout.trim(), "", "the stack's volumes are removed");
+    for (const m of machines) assert.deepEqual(await stackVolumes(m.sshPort), [], `no stack's volume is left on ${m.name}`);
 });
+
+/** The volumes of stacks (any) on the machine at `port`. */
+async function stackVolumes(port: number): Promise<string[]> {
+    const volumes = await runScript({ connection: connectionTo(port) }, "docker volume ls --quiet --filter label=com.docker.stack.namespace");
+    return volumes.stdout.split("\n").filter(Boolean).sort();
+}
+
+/** A stack with one task and one volume on every machine (a global service), built from the base image. */
+function writeVolumeStack(dir: string): string {
+    fs.mkdirSync(path.join(dir, "app"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "app", "Dockerfile"), "ARG BASE_IMAGE=debian:bookworm-slim\nFROM ${BASE_IMAGE}\nSTOPSIGNAL SIGKILL\nCMD [\"sleep\", \"infinity\"]\n");
+    const file = path.join(dir, "compose.yaml");
+    fs.writeFileSync(file, "services:\n  holder:\n    build: ./app\n    volumes: [holder-data:/data]\n    deploy: { mode: global }\nvolumes:\n  holder-data: {}\n");
+    return file;
+}

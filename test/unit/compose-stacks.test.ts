@@ -8,6 +8,7 @@ import { after, test } from "node:test";
 import { parse } from "yaml";
 import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/compose/file";
 import { ConfigError, StackSettings, validateConfig } from "../../components/config";
+import { stackDataLabel } from "../../components/swarm/scripts";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compose-stacks-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -28,6 +29,12 @@ services:
   cache:
     image: shop-cache:1
     deploy: { mode: global }
+    volumes: [cache-data:/data, shared:/shared]
+volumes:
+  cache-data:
+    labels: { tier: cache }
+  shared:
+    external: true
 `);
 write("shop/web.env", "MODE=test\n");
 write("shop/web/Dockerfile", "FROM scratch\n");
@@ -75,6 +82,9 @@ test("rendering: built services name their pushed image, config replicas win, no
     assert.equal(compose.services.web.ports[0].mode, "ingress");
     assert.equal(compose.services.cache.image, "shop-cache:1");
     assert.deepEqual(describeStackServices(shop, { web: "ref" }), { web: { image: "ref", replicas: 3 }, cache: { image: "shop-cache:1" } });
+    // The stack's own volumes are marked to go with a machine that leaves the swarm; external ones are not its own.
+    assert.deepEqual(compose.volumes["cache-data"].labels, { tier: "cache", [stackDataLabel]: "true" });
+    assert.equal(compose.volumes.shared.labels, undefined);
 });
 
 test("rendering for kernels without IPVS: DNS round-robin and ports published on the machines", () => {

@@ -66,6 +66,8 @@ test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, s
         assert.deepEqual(compose.services[name].volumes, [`${name}-data:/data`]);
     }
     assert.deepEqual(Object.keys(compose.volumes).sort(), ["nats-data", "redis-data"]);
+    // They go with a machine that leaves the swarm.
+    assert.deepEqual(compose.volumes["redis-data"], { labels: { "swarm.stack-data": "true" } });
     assert.equal(compose.services.collector.environment.NATS_URL, "nats://nats:4222");
     assert.equal(compose.services.collector.environment.REDIS_SENTINELS, undefined);
 });

@@ -274,11 +274,24 @@ test("leaving retries gracefully, then forces out only a node that is no longer 
     const worker = runWithDocker(swarm.leaveScript(), answers(false));
     assert.equal(worker.status, 0, worker.stderr);
     assert.equal(worker.calls.filter((c) => c === "swarm leave").length, 3);
-    assert.equal(worker.calls.at(-1), "swarm leave --force");
+    assert.equal(worker.calls.filter((c) => c.startsWith("swarm leave")).at(-1), "swarm leave --force");
     const manager = runWithDocker(swarm.leaveScript(), answers(true));
     assert.notEqual(manager.status, 0);
     assert.match(manager.stderr, /is still a manager: not forcing it out/);
     assert.ok(manager.calls.every((c) => c !== "swarm leave --force"));
+});
+
+test("a machine that left removes the stacks' volumes, and keeps with a warning those another container uses", () => {
+    const volumes = `case "$*" in *LocalNodeState*) echo inactive ;; "volume ls --quiet --filter label=${swarm.stackDataLabel}") printf 'cat_redis-data\\ncat_nats-data\\n' ;; esac`;
+    const removed = runWithDocker(swarm.leaveScript(), volumes);
+    assert.equal(removed.status, 0, removed.stderr);
+    assert.equal(removed.calls.at(-1), "volume rm cat_redis-data cat_nats-data");
+    assert.ok(removed.calls.every((c) => !c.startsWith("swarm leave")), "it had left already");
+    const inUse = runWithDocker(swarm.leaveScript(), volumes.replace("esac", `"volume rm"*) exit 1 ;; esac`));
+    assert.equal(inUse.status, 0, inUse.stderr);
+    assert.match(inUse.stderr, /warning: .*kept the stack volumes that another container still uses: cat_redis-data cat_nats-data/);
+    const none = runWithDocker(swarm.leaveScript(), `case "$*" in *LocalNodeState*) echo inactive ;; esac`);
+    assert.ok(none.calls.every((c) => !c.startsWith("volume rm")));
 });
 
 test("boot waits for cloud-init: done or done with recoverable errors (exit 2) pass, a failure or no end fails", () => {
