@@ -78,7 +78,7 @@ test("the hosts provider forms a swarm on existing machines, deploys the stack, 
         assert.match(image, /^10\.216\.0\.2:5000\/categorisation\//);
     }
     assert.equal(stack.output<Record<string, { replicas: number }>>("services").categoriser.replicas, 2);
-    for (const m of machines) assert.deepEqual(await stackVolumes(m.sshPort), ["keep_holder-data"], `${m.name} holds the stack's volume`);
+    for (const m of machines) assert.ok((await stackVolumes(m.sshPort)).includes("keep_holder-data"), `${m.name} holds the stack's volume`);
 
     // A listed machine that left the swarm shows in the refreshed preview, and up joins it again.
     await runScript({ connection: connectionTo(machines[1].sshPort) }, "docker swarm leave --force >/dev/null");
