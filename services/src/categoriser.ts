@@ -8,7 +8,7 @@ import { subjects, type Config } from "./config.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
-import { connectJetStream, natsUp, runWorker } from "./stream.js";
+import { closeNats, connectJetStream, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 import type { PageVisit } from "./validate.js";
 
@@ -86,7 +86,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     async stop() {
       await worker.stop();
       await http.close(1000);
-      await nc.drain();
+      await closeNats(nc);
     },
   };
 }

@@ -6,7 +6,7 @@ import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
-import { connectJetStream, isStreamFull, natsUp } from "./stream.js";
+import { closeNats, connectJetStream, isStreamFull, natsUp } from "./stream.js";
 import { validateBody } from "./validate.js";
 
 export async function startCollector(cfg: Config): Promise<Running> {
@@ -80,7 +80,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
     port,
     async stop() {
       await http.close(cfg.shutdownTimeoutMs);
-      await nc.drain();
+      await closeNats(nc);
     },
   };
 }

@@ -9,7 +9,7 @@ import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { creditsFor, type Credit } from "./scoring.js";
 import { openStore, type Outcome, type Visit } from "./store.js";
-import { connectJetStream, natsUp, runWorker } from "./stream.js";
+import { closeNats, connectJetStream, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 
 export async function startProfileWriter(cfg: Config): Promise<Running> {
@@ -97,7 +97,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       clearInterval(flusher);
       flush();
       await http.close(1000);
-      await nc.drain();
+      await closeNats(nc);
       await store.connection.close().catch(() => undefined);
     },
   };

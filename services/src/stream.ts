@@ -48,6 +48,23 @@ export async function connectJetStream(cfg: Config, name: string): Promise<{ nc:
 
 export const natsUp = (nc: NatsConnection): boolean => !nc.isClosed() && !nc.isDraining();
 
+/** How long a stop waits for the connection to drain before closing it. */
+export const drainBoundMs = 2_000;
+
+/**
+ * Drains the connection (buffered acks and publishes are flushed), then closes it; a server that
+ * no longer answers (its task was stopped with the stack, its machine died) ends the drain after
+ * `drainBoundMs`. Without the bound the stop waited for the server until the swarm's stop grace
+ * ran out and the task was killed. What was not acknowledged is delivered again.
+ */
+export async function closeNats(nc: NatsConnection): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, drainBoundMs)));
+  await Promise.race([nc.drain().catch(() => undefined), bound]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
+}
+
 /** Create or update the streams and the durable consumers (idempotent; every role calls it at start). */
 async function ensureTopology(nc: NatsConnection, cfg: Config): Promise<void> {
   const jsm = await jetstreamManager(nc);
