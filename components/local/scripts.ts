@@ -77,9 +77,23 @@ export interface RegistryContainerSpec extends ContainerSpec {
     hostPort: number;
 }
 
-/** Starts the registry container the nodes pull from (its storage on a volume); waits until it answers. */
+/**
+ * The storage of every local registry on this engine: content-addressed layers and tags that are
+ * content hashes, so that a stack made again, or another local stack, finds the images pushed
+ * before and pushes nothing. It outlives the stacks, like the engine's own image cache.
+ */
+export const registryCacheVolume = "swarm-registry-cache";
+
+/** Starts the registry container the nodes pull from (its storage on `registryCacheVolume`); waits until it answers. */
 export const createRegistryScript = (registry: RegistryContainerSpec): string =>
-    script("create-registry", { ...containerParams(registry), HOST_PORT: registry.hostPort }, labelArgs("--label", registry.labels));
+    script("create-registry", {
+        NAME: registry.name,
+        IMAGE: registry.image,
+        NETWORK: registry.network,
+        ADDRESS: registry.address,
+        HOST_PORT: registry.hostPort,
+        STORAGE_VOLUME: registryCacheVolume,
+    }, labelArgs("--label", registry.labels));
 
 /** What is there now of a container made here (`running`, `stopped`; exit 3 when gone), for refresh. */
 export const readContainerScript = (name: string): string => script("read-container", { NAME: name });

@@ -118,7 +118,7 @@ test("the local scripts render their .sh file with the spec as parameters", () =
     assert.equal(
         local.createRegistryScript(registry),
         renderScript(localScript("create-registry"), {
-            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", VOLUME: "p-registry-docker", HOST_PORT: 5350,
+            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", HOST_PORT: 5350, STORAGE_VOLUME: "swarm-registry-cache",
         }, labelFlags),
     );
     assert.equal(local.removeContainerScript("p-registry"), renderScript(localScript("remove-container"), { NAME: "p-registry", VOLUME: "p-registry-docker" }));
@@ -261,10 +261,11 @@ test("a new registry container is started and waited for until it answers", () =
     assert.equal(result.stdout, "");
     assert.deepEqual(result.calls, [
         ["docker", "container", "inspect", "p-registry"],
-        ["docker", "volume", "create", ...labelFlags, "p-registry-docker"],
+        // The storage every local registry shares, not labelled with the stack: it outlives it.
+        ["docker", "volume", "create", "--label", "swarm.cache=registry", "swarm-registry-cache"],
         [
             "docker", "run", "--detach", "--name", "p-registry", "--hostname", "p-registry", "--network", "p", "--ip", "10.0.0.2",
-            "--publish", "127.0.0.1:5350:5000", ...labelFlags, "--volume", "p-registry-docker:/var/lib/docker-registry", "swarm-registry:1",
+            "--publish", "127.0.0.1:5350:5000", ...labelFlags, "--volume", "swarm-registry-cache:/var/lib/docker-registry", "swarm-registry:1",
         ],
         ["docker", "start", "p-registry"],
         ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:5350/v2/"],
