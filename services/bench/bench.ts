@@ -127,7 +127,8 @@ async function scenario(categorisers: number) {
  */
 async function floor(count: number): Promise<number> {
   const [n, r] = await Promise.all([startNats(), startRedis()]);
-  const nc = await connect({ servers: n.url });
+  // The roles' client options: no up-front stack traces per request.
+  const nc = await connect({ servers: n.url, noAsyncTraces: true });
   const redis = createClient({ url: r.url });
   await redis.connect();
   const jsm = await jetstreamManager(nc);
