@@ -79,7 +79,7 @@ describe("images", { skip: skip ?? false }, () => {
     }, 30_000, 300);
     assert.equal(profile.interests[0].name, "Basketball", "default taxonomy: Sports > Basketball");
 
-    // Docker's own health checks (node for the pipeline, curl to the NATS monitor, redis-cli ping).
+    // Docker's own health checks (bash /dev/tcp for the pipeline, curl to the NATS monitor, redis-cli ping).
     const names = ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api"];
     await waitFor("every container healthy", async () => {
       const states = await Promise.all(names.map((n) => docker("inspect", "-f", "{{.State.Health.Status}}", `${id}-${n}`)));
