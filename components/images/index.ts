@@ -90,7 +90,6 @@ export class RegistryImages extends pulumi.ComponentResource {
         // Everything but the password, which stays secret and only ever travels on stdin.
         const endpoint = pulumi.unsecret(registry.apply(({ credentials, ...rest }) => ({ ...rest, loginUser: credentials?.username })));
         const password = registry.apply((r) => r.credentials?.password);
-        // One build at a time: they share build contexts and the machine's CPUs.
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = path.resolve(args.root, image.context);
             const tag = hashInputs(contextDir, image.inputs);

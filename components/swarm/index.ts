@@ -4,8 +4,6 @@ import { Role } from "../config";
 import type { EndpointMode } from "../stack/compose";
 import * as scripts from "./scripts";
 
-export { stackDataLabel } from "./scripts";
-
 /** A machine as every node provider describes it. */
 export interface SwarmNode {
     /** Name of the machine in this program (the outputs name it by its hostname). */
