@@ -83,4 +83,5 @@ export const services = deployed?.services;
 export const gatewayUrls = deployed?.gatewayUrls;
 export const collectorUrl = deployed?.collectorUrl;
 export const profilesUrl = deployed?.profilesUrl;
+export const machineImages = machines.machineImages;
 export const stacks = pulumi.all(ownStacks.map((s) => s.services)).apply((list) => Object.fromEntries(list.map((services, i) => [userStacks[i].name, services])));

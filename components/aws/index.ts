@@ -84,6 +84,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly securityGroupId: pulumi.Output<string>;
     /** DNS name of the network load balancer in front of the managers' gateways. */
     public readonly frontAddress: pulumi.Output<string>;
+    /** Machine name -> the AMI it was made from (each machine's own pin). */
+    public readonly machineImages: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:aws:AwsNodes", name, {}, opts);
@@ -156,9 +158,9 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         }, parent);
         const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags }, parent);
 
-        // Resolved once and kept: a newer image is taken only when asked for (aws.ami, or
-        // `pulumi up --replace` of the pin), never because Canonical published one.
-        const ami = s.ami
+        // The image a machine made from now on gets: aws.ami, else the newest Ubuntu image when the
+        // stack was first made (resolved once and kept, so Canonical publishing one changes nothing).
+        const newMachinesAmi = s.ami
             ? pulumi.output(s.ami)
             : new PinnedValue(`${name}-ami`, {
                 value: aws.ec2.getAmiOutput({
@@ -174,9 +176,14 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         this.registry = ecr.registry;
         const userData = ecr.host.apply((host) => cloudInitUserData(host));
 
+        const machineImages: Record<string, pulumi.Output<string>> = {};
         const machine = (role: Role, index: number): pulumi.Output<SwarmNode> => {
             const nodeName = `${name}-${role}-${index}`;
             const spot = role === "worker" && s.spotWorkers;
+            // Each machine keeps the image it was made with: a new aws.ami replaces no machine by
+            // itself, and `pulumi up --replace` of one machine's pin rolls that machine alone.
+            const ami = new PinnedValue(`${nodeName}-ami`, { value: newMachinesAmi }, parent).value;
+            machineImages[nodeName] = ami;
             const instance = new aws.ec2.Instance(nodeName, {
                 ami,
                 instanceType: role === "manager" ? s.managerInstanceType : s.workerInstanceType,
@@ -209,6 +216,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         };
         this.managers = Array.from({ length: args.managers }, (_, i) => machine("manager", i));
         this.workers = Array.from({ length: args.workers }, (_, i) => machine("worker", i));
+        this.machineImages = pulumi.all(machineImages);
         this.vpcId = vpcId;
         this.securityGroupId = group.id;
         this.frontAddress = gatewayLoadBalancer(name, {
@@ -227,6 +235,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
             vpcId: this.vpcId,
             securityGroupId: this.securityGroupId,
             frontAddress: this.frontAddress,
+            machineImages: this.machineImages,
         });
     }
 

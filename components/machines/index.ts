@@ -42,4 +42,6 @@ export interface Machines {
     edgeAddress(node: SwarmNode): string;
     /** One address in front of every edge machine (a load balancer), when the provider makes one. */
     readonly frontAddress?: pulumi.Output<string>;
+    /** Machine name -> the image it was made from, where the provider pins one per machine (AWS). */
+    readonly machineImages?: pulumi.Output<Record<string, string>>;
 }

@@ -48,3 +48,30 @@ test("pulumi up creates, a config change updates, destroy deletes", () => {
     assert.equal(fs.existsSync(path.join(traceDir, "current")), false);
     assert.deepEqual(log(), ["created", "updated", "deleted"]);
 });
+
+test("machine image pins: a new image replaces no machine; replacing one machine's pin makes that machine alone anew with it", () => {
+    const pins = path.join(projectRoot, "test", "fixtures", "pins");
+    const pinsStack = "pins";
+    const made = () => fs.readFileSync(path.join(traceDir, "made"), "utf8").trim().split("\n");
+    const images = () => JSON.parse(pulumi(["stack", "output", "machineImages", "--json", "--stack", pinsStack], pins, env).stdout) as Record<string, string>;
+    pulumi(["stack", "init", pinsStack], pins, env);
+    try {
+        pulumi(["config", "set", "traceDir", traceDir, "--stack", pinsStack], pins, env);
+        pulumi(["config", "set", "image", "ami-1", "--stack", pinsStack], pins, env);
+        pulumi(["up", "--yes", "--skip-preview", "--stack", pinsStack], pins, env);
+        assert.deepEqual(images(), { "machine-a": "ami-1", "machine-b": "ami-1" });
+
+        pulumi(["config", "set", "image", "ami-2", "--stack", pinsStack], pins, env);
+        const unchanged = pulumi(["preview", "--expect-no-changes", "--stack", pinsStack], pins, env, true);
+        assert.equal(unchanged.status, 0, `a new image alone changes no machine:\n${unchanged.stdout}${unchanged.stderr}`);
+
+        const urn = pulumi(["stack", "--show-urns", "--stack", pinsStack], pins, env).stdout.match(/urn:pulumi:\S+::machine-a-ami/)?.[0];
+        assert.ok(urn, "the pin of machine-a is listed");
+        pulumi(["up", "--yes", "--skip-preview", "--replace", urn, "--stack", pinsStack], pins, env);
+        assert.deepEqual(images(), { "machine-a": "ami-2", "machine-b": "ami-1" });
+        assert.deepEqual(made().sort(), ["machine-a ami-1", "machine-a ami-2", "machine-b ami-1"]);
+    } finally {
+        pulumi(["destroy", "--yes", "--skip-preview", "--stack", pinsStack], pins, env, true);
+        pulumi(["stack", "rm", "--yes", "--force", pinsStack], pins, env, true);
+    }
+});

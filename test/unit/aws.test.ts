@@ -21,6 +21,7 @@ interface Outcome {
     gatewayUrls?: string[];
     services?: Record<string, { image: string; replicas: number }>;
     stacks?: Record<string, Record<string, { image: string; replicas?: number }>>;
+    machineImages?: Record<string, string>;
     registrations: Registration[];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     calls: { token: string; inputs: any }[];
@@ -148,17 +149,35 @@ test("spot only on workers, and only when aws.spotWorkers is set", () => {
     assert.ok(instances(onDemand).every((i) => i.inputs.instanceMarketOptions === undefined));
 });
 
-test("the AMI is the newest Ubuntu 24.04 from Canonical when first made, then pinned; aws.ami overrides it", async () => {
-    const [pin] = ofType(production, "pulumi-nodejs:dynamic/aws:PinnedValue");
-    assert.equal(pin.inputs.value, "ami-0123456789abcdef0", "the lookup's result is what gets pinned");
+test("the AMI is the newest Ubuntu 24.04 from Canonical when first made, then pinned for the stack and for each machine", async () => {
+    const pins = ofType(production, "pulumi-nodejs:dynamic/aws:PinnedValue");
+    const lookupPin = pins.find((p) => p.name === "aws-ami");
+    assert.equal(lookupPin?.inputs.value, "ami-0123456789abcdef0", "the lookup's result is what gets pinned");
     const lookup = production.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
     assert.equal(lookup?.inputs.mostRecent, true);
+    // Every machine has a pin of its own, made from the stack's, and its instance runs that image.
+    assert.deepEqual(pins.map((p) => p.name).sort(), ["aws-ami", ...instances(production).map((i) => `${i.name}-ami`)].sort());
+    assert.deepEqual(production.machineImages, Object.fromEntries(instances(production).map((i) => [i.name, "ami-0123456789abcdef0"])));
+    assert.ok(instances(production).every((i) => i.inputs.ami === "ami-0123456789abcdef0"));
     // A newer image published later is a new lookup result: the pin keeps the first one.
     assert.deepEqual(await pinProvider.diff(), { changes: false });
     assert.deepEqual((await pinProvider.create({ value: "ami-1" })).outs, { value: "ami-1" });
-    const overridden = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], ami: "ami-0fedcba9876543210" } });
+});
+
+test("aws.ami is the image of machines made from then on; it replaces no machine by itself, one pin replaced rolls one machine", async () => {
+    const overridden = runProgram({ ...base, "swarm:managers": "3", "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], ami: "ami-0fedcba9876543210" } });
+    const pins = ofType(overridden, "pulumi-nodejs:dynamic/aws:PinnedValue");
+    assert.ok(pins.every((p) => p.name !== "aws-ami"), "an explicit AMI needs no lookup");
+    assert.ok(pins.every((p) => p.inputs.value === "ami-0fedcba9876543210"));
     assert.ok(instances(overridden).every((i) => i.inputs.ami === "ami-0fedcba9876543210"));
-    assert.deepEqual(ofType(overridden, "pulumi-nodejs:dynamic/aws:PinnedValue"), [], "an explicit AMI needs no lookup");
+    // On a running stack, the new aws.ami reaches every pin's inputs, and no pin changes: no
+    // instance's ami changes, so none is replaced. `pulumi up --replace` of one machine's pin makes
+    // that pin anew with the new image: only its instance gets it.
+    assert.deepEqual(await pinProvider.diff(), { changes: false });
+    assert.deepEqual((await pinProvider.create({ value: "ami-0fedcba9876543210" })).outs, { value: "ami-0fedcba9876543210" });
+    for (const instance of instances(overridden)) {
+        assert.equal(pins.filter((p) => p.name === `${instance.name}-ami`).length, 1, `${instance.name} has a pin of its own`);
+    }
 });
 
 test("only regular availability zones (no opt-in Local or Wavelength Zones) carry subnets", () => {
