@@ -51,9 +51,12 @@ export const joinScript = (managerAddress: string, timeoutSeconds: number, soleM
  */
 export const leaveScript = (): string => script("leave", { STACK_DATA_LABEL: stackDataLabel });
 
-/** On a manager: waits until the node is Ready, sets its labels, and removes the Down entries it left before. */
+/**
+ * On a manager: waits until the node is Ready, sets its labels, and removes the Down entries it
+ * left before (an entry of the same machine, by its `swarm.instance` label, once it is Down).
+ */
 export const admitScript = (nodeId: string, nodeName: string, labels: Record<string, string>, timeoutSeconds: number): string =>
-    script("admit", { NODE_ID: nodeId, NODE_NAME: nodeName, TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
+    script("admit", { NODE_ID: nodeId, NODE_NAME: nodeName, INSTANCE: labels["swarm.instance"] ?? "", TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
 
 /** The machine's swarm membership (`active <node ID>`), for refresh. */
 export const readMembershipScript = (): string => script("read-membership");

@@ -160,7 +160,7 @@ test("tokens come from manager 0 itself, with the swarm's ID", () => {
 
 test("admitting waits for Ready, sets the labels exactly as given, and removes this machine's stale Down entries only", () => {
     const answers = `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1; echo other ;;
-        *"old1") echo "worker-0|down|worker" ;; *"other") echo "worker-1|down|worker" ;; *"oldm") echo "worker-0|down|manager" ;; esac`;
+        *"old1") echo "worker-0|i-old|down|worker" ;; *"other") echo "worker-1|i-1|down|worker" ;; *"oldm") echo "worker-0|i-old|down|manager" ;; esac`;
     const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { "swarm.role": "worker", "it's": "a b*" }, 60), answers);
     assert.equal(admitted.status, 0, admitted.stderr);
     assert.ok(admitted.calls.includes("node update --label-add it's=a b* --label-add swarm.role=worker abc123"), admitted.calls.join("\n"));
@@ -170,6 +170,19 @@ test("admitting waits for Ready, sets the labels exactly as given, and removes t
     // A manager's stale entry (manager 0 made anew) is demoted before it is removed.
     const manager = runWithDocker(swarm.admitScript("abc123", "worker-0", {}, 60), answers.replace("echo abc123; echo old1; echo other", "echo abc123; echo oldm"));
     assert.deepEqual(manager.calls.filter((c) => c.endsWith("oldm") && !c.startsWith("node inspect")), ["node demote oldm", "node rm oldm"]);
+});
+
+test("admitting a machine that left and joined again waits until its earlier entry is Down, then removes it; a machine made anew that is still up stays", () => {
+    // The earlier entry of this machine (same instance) counts as up for two more looks, as when
+    // the managers have not yet missed its heartbeats; that of a machine made anew stays up.
+    const answers = `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1; echo replaced ;;
+        "node inspect --format {{.Status.State}} old1") n=$(cat "$(dirname "$0")/looks" 2>/dev/null || echo 0); echo $((n + 1)) > "$(dirname "$0")/looks"; [ "$n" -ge 2 ] && echo down || echo ready ;;
+        *"old1") echo "worker-0|10.0.0.5:22|ready|worker" ;; *"replaced") echo "worker-0|i-0abc|ready|worker" ;; esac`;
+    const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { "swarm.instance": "10.0.0.5:22" }, 60), answers);
+    assert.equal(admitted.status, 0, admitted.stderr);
+    assert.equal(admitted.calls.filter((c) => c === "node inspect --format {{.Status.State}} old1").length, 4, admitted.calls.join("\n"));
+    assert.ok(admitted.calls.includes("node rm old1"), admitted.calls.join("\n"));
+    assert.ok(admitted.calls.every((c) => c !== "node rm replaced"), "another instance of the machine, still up, is left to its own steps");
 });
 
 test("draining demotes a manager before draining it, and waits until its tasks run elsewhere", () => {

@@ -3,14 +3,29 @@
 # On a manager: waits until node NODE_ID is Ready, sets its labels (the --label-add flags given as
 # arguments), then removes the Down entries this machine (NODE_NAME, label swarm.node) left behind
 # when it left the swarm or was made anew and joined again (a manager's entry is demoted first).
+# An earlier entry of the same machine (INSTANCE, label swarm.instance: it left and joined again)
+# is stale even while the managers still count it up, since they notice a node that left by force
+# only once its heartbeats stop: it is waited for until it is Down. A machine made anew (another
+# instance) may still be up on purpose, and is removed by its own steps.
 : "${NODE_ID:?}" "${NODE_NAME:?}" "${TIMEOUT:?}"
+INSTANCE=${INSTANCE:-}
 is_ready() { [ "$(docker node inspect --format '{{.Status.State}}' "$NODE_ID" 2>/dev/null)" = ready ]; }
 wait_until "$TIMEOUT" "node $NODE_ID did not become Ready within ${TIMEOUT}s" is_ready
 if [ "$#" -gt 0 ]; then retry docker node update "$@" "$NODE_ID" >/dev/null; fi
+state_of() { docker node inspect --format '{{.Status.State}}' "$1" 2>/dev/null || echo gone; }
 for id in $(docker node ls --quiet); do
     [ "$id" != "$NODE_ID" ] || continue
-    entry=$(docker node inspect --format '{{index .Spec.Labels "swarm.node"}}|{{.Status.State}}|{{.Spec.Role}}' "$id")
-    case "$entry" in
+    entry=$(docker node inspect --format '{{index .Spec.Labels "swarm.node"}}|{{index .Spec.Labels "swarm.instance"}}|{{.Status.State}}|{{.Spec.Role}}' "$id")
+    name=${entry%%|*} rest=${entry#*|}
+    instance=${rest%%|*} rest=${rest#*|}
+    state=${rest%%|*} role=${rest#*|}
+    if [ "$name" = "$NODE_NAME" ] && [ -n "$INSTANCE" ] && [ "$instance" = "$INSTANCE" ] && [ "$state" = ready ]; then
+        deadline=$(($(date +%s) + 60))
+        while [ "$(state_of "$id")" = ready ] && [ "$(date +%s)" -lt "$deadline" ]; do sleep 1; done
+        state=$(state_of "$id")
+        [ "$state" != ready ] || warn "the earlier entry $id of $NODE_NAME still counts as up after 60s: left in place"
+    fi
+    case "$name|$state|$role" in
         "$NODE_NAME|down|manager") echo "removing the stale manager entry $id of $NODE_NAME" >&2; retry docker node demote "$id" >/dev/null ;;
         "$NODE_NAME|down|worker") echo "removing the stale entry $id of $NODE_NAME" >&2 ;;
         *) continue ;;
