@@ -9,10 +9,10 @@
 # instance) may still be up on purpose, and is removed by its own steps.
 : "${NODE_ID:?}" "${NODE_NAME:?}" "${TIMEOUT:?}"
 INSTANCE=${INSTANCE:-}
-is_ready() { [ "$(docker node inspect --format '{{.Status.State}}' "$NODE_ID" 2>/dev/null)" = ready ]; }
+state_of() { docker node inspect --format '{{.Status.State}}' "$1" 2>/dev/null || echo gone; }
+is_ready() { [ "$(state_of "$NODE_ID")" = ready ]; }
 wait_until "$TIMEOUT" "node $NODE_ID did not become Ready within ${TIMEOUT}s" is_ready
 if [ "$#" -gt 0 ]; then retry docker node update "$@" "$NODE_ID" >/dev/null; fi
-state_of() { docker node inspect --format '{{.Status.State}}' "$1" 2>/dev/null || echo gone; }
 for id in $(docker node ls --quiet); do
     [ "$id" != "$NODE_ID" ] || continue
     entry=$(docker node inspect --format '{{index .Spec.Labels "swarm.node"}}|{{index .Spec.Labels "swarm.instance"}}|{{.Status.State}}|{{.Spec.Role}}' "$id")
