@@ -144,7 +144,13 @@ export function categorisationStack(layout: CategorisationLayout): StackDefiniti
                 prepare: "bash scripts/prepare-image.sh >&2",
             },
             // Contexts of their own: sending the pipeline's context (its node_modules) with each took seconds.
-            nats: { context: "services/docker", dockerfile: "Dockerfile.nats", inputs: ["Dockerfile.nats", "nats-server.conf"] },
+            nats: {
+                context: "services/docker",
+                dockerfile: "Dockerfile.nats",
+                inputs: ["Dockerfile.nats", "nats-server.conf", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
+                // nats-server built from the Go module proxy (see the Dockerfile for why).
+                prepare: "bash nats-server/prepare.sh >&2",
+            },
             redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh"] },
             gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
         },

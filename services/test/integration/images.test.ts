@@ -40,6 +40,7 @@ describe("images", { skip: skip ?? false }, () => {
   before(async () => {
     await run("bash", [join(repoRoot, "scripts/build-base-image.sh")], { timeout: 600_000 });
     await run("bash", [join(servicesDir, "scripts/prepare-image.sh")], { timeout: 600_000 });
+    await run("bash", [join(servicesDir, "docker/nats-server/prepare.sh")], { timeout: 600_000 });
   });
   after(cleanup);
 
