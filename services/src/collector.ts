@@ -6,7 +6,7 @@ import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
-import { closeNats, connectJetStream, isStreamFull, natsUp } from "./stream.js";
+import { closeNats, connectJetStream, isStreamFull, natsUp, publishWithin } from "./stream.js";
 import { validateBody } from "./validate.js";
 
 export async function startCollector(cfg: Config): Promise<Running> {
@@ -51,8 +51,8 @@ export async function startCollector(cfg: Config): Promise<Running> {
     try {
       const acks = await Promise.all(
         // A stream whose leader is being elected (a NATS server died) has no responders for a
-        // few seconds: try again with backoff rather than fail the request.
-        v.value.map((ev) => js.publish(subject, JSON.stringify(ev), { msgID: ev.eventId, retries: cfg.publishRetries })),
+        // few seconds: tried again with backoff, within PUBLISH_TIMEOUT_MS.
+        v.value.map((ev) => publishWithin(js, subject, JSON.stringify(ev), ev.eventId, cfg.publishTimeoutMs)),
       );
       const duplicates = acks.filter((a) => a.duplicate).length;
       metrics.inc("eventsAccepted", acks.length - duplicates);

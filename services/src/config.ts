@@ -43,8 +43,8 @@ export interface Config {
   maxInFlight: number;
   /** Messages a categoriser or profile writer handles together (one store round trip). */
   maxBatch: number;
-  /** Attempts of a publish that finds no responder (a stream leader being elected), with backoff. */
-  publishRetries: number;
+  /** How long the collector tries to store an event (a stream leader being elected) before a 503. */
+  publishTimeoutMs: number;
   ackWaitMs: number;
   maxBodyBytes: number;
   limits: ValidationLimits;
@@ -73,7 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     duplicateWindowMs: num(env, "DUPLICATE_WINDOW_MS", 120_000, 1000),
     maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
     maxBatch: num(env, "WORK_BATCH", 200, 1),
-    publishRetries: num(env, "PUBLISH_RETRIES", 8, 1),
+    publishTimeoutMs: num(env, "PUBLISH_TIMEOUT_MS", 10_000, 100),
     ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
     maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
     limits: { ...defaultLimits, maxBatch: num(env, "MAX_BATCH", defaultLimits.maxBatch, 1) },

@@ -2,7 +2,7 @@
 // pull consumers, and a worker loop with a bound on messages in flight and a
 // graceful stop (finish what is in flight, return what is buffered).
 import { connect } from "@nats-io/transport-node";
-import { nanos, type NatsConnection } from "@nats-io/nats-core";
+import { errors, nanos, type NatsConnection } from "@nats-io/nats-core";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -15,6 +15,7 @@ import {
   StorageType,
   type JetStreamClient,
   type JsMsg,
+  type PubAck,
 } from "@nats-io/jetstream";
 import { subjects, type Config } from "./config.js";
 import { log } from "./log.js";
@@ -44,8 +45,34 @@ export async function connectJetStream(cfg: Config, name: string): Promise<{ nc:
   // A JetStream cluster that is still forming (no meta leader, too few peers) answers with errors
   // or not at all for a while.
   await connectWithRetry("JetStream", cfg.natsUrl, () => ensureTopology(nc, cfg));
-  // A request that finds no answer is tried again (publishes: see PUBLISH_RETRIES) after 5 s.
   return { nc, js: jetstream(nc, { timeout: 5_000 }) };
+}
+
+/** The wait for one publish's acknowledgement, within a `publishWithin` bound. */
+const publishAttemptMs = 3_000;
+
+/** No answer, or no stream leader to answer (being elected after a server was lost). */
+const isTransient = (e: unknown): boolean =>
+  e instanceof errors.TimeoutError ||
+  e instanceof errors.NoRespondersError ||
+  (e instanceof Error && e.cause instanceof errors.RequestError && e.cause.isNoResponders());
+
+/**
+ * Publishes to the stream, tried again with backoff while the stream gives no answer or has no
+ * leader, for at most `withinMs` in all: the caller answers within a bound it knows (the gateway
+ * retries a 503 on another collector) rather than waiting out every retry of the client.
+ */
+export async function publishWithin(js: JetStreamClient, subject: string, data: string, msgID: string, withinMs: number): Promise<PubAck> {
+  const deadline = Date.now() + withinMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await js.publish(subject, data, { msgID, timeout: Math.max(1, Math.min(publishAttemptMs, deadline - Date.now())) });
+    } catch (e) {
+      const pause = Math.min(100 * 2 ** attempt, 1_000);
+      if (!isTransient(e) || Date.now() + pause >= deadline) throw e;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
 }
 
 export const natsUp = (nc: NatsConnection): boolean => !nc.isClosed() && !nc.isDraining();
