@@ -42,6 +42,8 @@ short_hash() { sha256sum "$1" | cut -c1-12; }
 
 # curl talks to the registries the program pushes to
 have curl || apt_install curl ca-certificates || fail "curl is missing: install it"
+# unzip unpacks the Go toolchain that builds the NATS image's nats-server where no go is installed
+have go || have unzip || apt_install unzip || fail "unzip is missing (and no Go): install one of them"
 
 # ---------------------------------------------------------------------------------------------
 node_version=$(tr -d ' \nv' <"$root/.nvmrc")
