@@ -10,6 +10,7 @@ import type { Config } from "./config.js";
 import { sendJson, type Route } from "./http.js";
 import { log } from "./log.js";
 import type { LagSample, ProfileStore } from "./store.js";
+import { natsConnectOptions } from "./stream.js";
 import type { Taxonomy } from "./taxonomy.js";
 
 /** The roles the page counts, by their swarm service names. */
@@ -62,7 +63,7 @@ export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager | undefined;
   let stopped = false;
-  const connecting = connect({ servers: cfg.natsUrl.split(","), name: "profile-api", maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true })
+  const connecting = connect({ ...natsConnectOptions(cfg.natsUrl, "profile-api"), waitOnFirstConnect: true })
     .then(async (c) => {
       nc = c;
       jsm = await jetstreamManager(c);
