@@ -1,76 +1,58 @@
-// Wiring only: read the config, provision machines, form the swarm, deploy the stack, export.
+// Wiring only: read the config, provision machines, form the swarm, deploy the stacks, export.
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ComposeStack, loadComposeStacks, localComposeIo } from "./components/compose";
 import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
-import { RegistryImages } from "./components/images";
 import { BaseImage } from "./components/images/base";
-import { ImageRegistry } from "./components/machines";
-import { provisionMachines } from "./components/machines/provision";
+import { machineAccess, provisionMachines } from "./components/machines";
 import { machineKey } from "./components/ssh";
-import { DockerStack } from "./components/stack";
+import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
-import { categorisationStack, gatewayPort, scalableServices } from "./stacks/categorisation";
+import { categorisationStack, gatewayPort } from "./stacks/categorisation";
 
-const rawConfig = readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject());
-const settings = validateConfig(rawConfig, scalableServices);
-const categorisation = categorisationStack({ managers: settings.managers });
+const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject()));
 // A provider "hosts" without `registry` has nowhere to push images built for the machines.
-const userStacks = loadComposeStacks(settings.stacks, process.cwd(), localComposeIo(), settings.provider !== "hosts" || settings.registry !== undefined);
-const taxonomy = readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8"));
+const hasRegistry = settings.provider !== "hosts" || settings.registry !== undefined;
+const access = machineAccess(settings.provider);
+const pipeline = categorisationStack({
+    ...settings,
+    taxonomy: readTaxonomy(settings.taxonomyFile ?? path.join(__dirname, defaultTaxonomyFile), (f) => fs.readFileSync(f, "utf8")),
+    encryptNetwork: access.encryptOverlay,
+    projectDir: __dirname,
+});
+const ownStacks = loadComposeStacks(settings.stacks, process.cwd(), localComposeIo(), hasRegistry);
+const toDeploy = [...(hasRegistry ? [pipeline] : []), ...ownStacks];
 
 const key = machineKey("ssh-key", settings.ssh);
-const baseImage = new BaseImage("base-image", { tag: settings.local.baseImage }).tag;
-const machines = provisionMachines(settings, {
-    publicKey: key.publicKey,
-    baseImage,
-    images: [...Object.keys(categorisation.images), ...userStacks.flatMap((s) => Object.keys(s.builds).map((service) => `${s.name}/${service}`))],
-    imageRepository: settings.stackName,
-    gatewayPort,
-});
-const cluster = new SwarmCluster("swarm", { managers: machines.managers, workers: machines.workers, privateKey: key.privateKey, ...machines.access });
+const baseImage = new BaseImage("base-image", { tag: settings.baseImage }).tag;
+const machines = provisionMachines(settings, { publicKey: key.publicKey, baseImage, images: imagePaths(settings.stackName, toDeploy), imageRepository: settings.stackName, gatewayPort });
+const cluster = new SwarmCluster("swarm", { managers: machines.managers, workers: machines.workers, privateKey: key.privateKey, ...access });
+if (!hasRegistry) {
+    pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");
+}
 
-/** The categorisation stack: its images pushed to the machines' registry, deployed on the swarm. */
-function deployStack(registry: pulumi.Output<ImageRegistry>) {
-    const images = new RegistryImages("images", { images: categorisation.images, root: __dirname, repository: settings.stackName, registry, baseImage });
-    const stack = new DockerStack("stack", {
+// Each stack on its own: a change to one touches no other. The built-in one was a component of
+// another type, with its images beside it, in stacks made before it was a Compose stack.
+const deployed = new Map(toDeploy.map((stack) => {
+    const builtIn = stack === pipeline;
+    return [stack, new ComposeStack(builtIn ? "stack" : `stack-${stack.name}`, {
         connection: cluster.leaderConnection,
-        stackName: settings.stackName,
-        definition: categorisation,
-        images: images.refs,
-        replicas: settings.replicas,
-        taxonomy,
-        encryptNetwork: machines.access.encryptOverlay,
+        stack,
+        registry: machines.registry,
+        repository: settings.stackName,
+        baseImage,
         endpointMode: cluster.endpointMode,
         swarmId: cluster.swarmId,
         edgeNodes: settings.managers,
-    }, { dependsOn: [cluster] });
-    // A gateway answers on every manager; the provider may put one address in front of them all.
-    const edges = pulumi.all([pulumi.all(machines.managers), stack.services]).apply(([nodes]) => nodes.map((n) => machines.edgeAddress(n)));
-    // The URLs resolve once the stack is deployed.
-    const front = pulumi.all([machines.frontAddress ?? edges.apply((list) => list[0]), stack.services]).apply(([address]) => address);
-    return {
-        services: stack.services,
-        gatewayUrls: edges.apply((list) => list.map((address) => `http://${address}:${gatewayPort}`)),
-        collectorUrl: pulumi.interpolate`http://${front}:${gatewayPort}/events`,
-        profilesUrl: pulumi.interpolate`http://${front}:${gatewayPort}/profiles`,
-    };
-}
-if (!machines.registry) {
-    pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");
-}
-const deployed = machines.registry && deployStack(machines.registry);
-// Your own stacks, each beside the built-in one: a change to one touches no other.
-const ownStacks = userStacks.map((stack) => new ComposeStack(`stack-${stack.name}`, {
-    connection: cluster.leaderConnection,
-    stack,
-    registry: machines.registry,
-    repository: settings.stackName,
-    baseImage,
-    endpointMode: cluster.endpointMode,
-    swarmId: cluster.swarmId,
-}, { dependsOn: [cluster] }));
+        imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
+    }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
+}));
+const pipelineStack = deployed.get(pipeline);
+
+// A gateway answers on every manager; the provider may put one address in front of them all. The
+// URLs resolve once the stack is deployed.
+const edges = pulumi.all([pulumi.all(machines.managers), pipelineStack?.services]).apply(([nodes]) => nodes.map((n) => machines.edgeAddress(n)));
+const front = pulumi.all([machines.frontAddress ?? edges.apply((list) => list[0]), pipelineStack?.services]).apply(([address]) => `http://${address}:${gatewayPort}`);
 
 export const provider = settings.provider;
 export const stackName = settings.stackName;
@@ -79,9 +61,9 @@ export const sshPrivateKey = key.privateKey;
 export const dockerHost = cluster.dockerHost;
 export const managers = cluster.managers;
 export const workers = cluster.workers;
-export const services = deployed?.services;
-export const gatewayUrls = deployed?.gatewayUrls;
-export const collectorUrl = deployed?.collectorUrl;
-export const profilesUrl = deployed?.profilesUrl;
+export const services = pipelineStack?.services;
+export const gatewayUrls = pipelineStack && edges.apply((list) => list.map((address) => `http://${address}:${gatewayPort}`));
+export const collectorUrl = pipelineStack && pulumi.interpolate`${front}/events`;
+export const profilesUrl = pipelineStack && pulumi.interpolate`${front}/profiles`;
 export const machineImages = machines.machineImages;
-export const stacks = pulumi.all(ownStacks.map((s) => s.services)).apply((list) => Object.fromEntries(list.map((services, i) => [userStacks[i].name, services])));
+export const stacks = pulumi.all(Object.fromEntries(ownStacks.map((stack) => [stack.name, deployed.get(stack)!.services])));

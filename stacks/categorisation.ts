@@ -1,13 +1,17 @@
-// The categorisation pipeline as a Docker stack: collector -> categoriser pool -> profile writer,
-// on NATS JetStream and Redis, with the profile API, behind a gateway on every manager.
+// The categorisation pipeline as a Compose stack: collector -> categoriser pool -> profile writer,
+// on NATS JetStream and Redis, with the profile API, behind a gateway on every manager. A function
+// of the config that returns the Compose document, the images it builds and the taxonomy it
+// ships; the same component deploys it as any stack of yours.
 //
 // Two layouts of the data tier. With fewer than 3 managers: one NATS server and one Redis on
 // manager 0 (losing manager 0 stops the pipeline until it is back; nothing acknowledged is
 // lost). With 3 managers or more: a 3-server JetStream cluster whose streams keep 3 replicas, and
 // Redis with 2 replicas watched by 3 Sentinels, one of each per manager 0..2, so that any one
 // machine can go.
-import { nodeLabels } from "../components/swarm";
-import { HealthCheck, ServiceDefinition, StackDefinition } from "./types";
+import * as path from "path";
+import { checkReplicas, StackSpec } from "../components/stack/compose";
+import { ConfigError } from "../components/config";
+import { labels } from "../components/types";
 
 /** Port of the gateway: where `collectorUrl`, `profilesUrl` and `gatewayUrls` point. */
 export const gatewayPort = 8080;
@@ -16,7 +20,20 @@ export const gatewayPort = 8080;
 export const replicatedDataFrom = 3;
 
 /** The services whose replica count config may set: the stateless tier. */
-export const scalableServices = ["collector", "categoriser", "profile-writer", "profile-api"] as const;
+export const scalableServices = ["collector", "categoriser", "profile-writer", "profile-api"];
+
+/** The overlay network every service joins. */
+const network = "pipeline";
+
+type Json = Record<string, unknown>;
+
+interface HealthCheck {
+    test: string[];
+    interval: string;
+    timeout: string;
+    retries: number;
+    start_period: string;
+}
 
 // A task counts as running only after its first passing check, one interval after it starts: short
 // intervals make a deploy, a scale and a rolling update converge sooner. The first passing check
@@ -30,17 +47,17 @@ const httpHealth: HealthCheck = {
     interval: "2s",
     timeout: "3s",
     retries: 5,
-    startPeriod: "90s",
+    start_period: "90s",
 };
+const check = (test: string[], startPeriod: string): HealthCheck => ({ test, interval: "2s", timeout: "3s", retries: 5, start_period: startPeriod });
+const natsHealth = (urlPath: string) => check(["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${urlPath}`], "60s");
+const redisHealth = (port: number) => check(["CMD", "redis-cli", "-p", String(port), "ping"], "30s");
 
-const natsHealth = (path: string): HealthCheck => ({ test: ["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${path}`], interval: "2s", timeout: "3s", retries: 5, startPeriod: "60s" });
-const redisHealth = (port: number): HealthCheck => ({ test: ["CMD", "redis-cli", "-p", String(port), "ping"], interval: "2s", timeout: "3s", retries: 5, startPeriod: "30s" });
-
-const taxonomyFile = "/etc/categorisation/taxonomy.tsv";
+const taxonomyPath = "/etc/categorisation/taxonomy.tsv";
 
 /** How the pipeline reaches its stores, by layout. */
 function pipelineEnvironment(replicated: boolean): Record<string, string> {
-    const common = { TAXONOMY_FILE: taxonomyFile, PORT: "8080" };
+    const common = { TAXONOMY_FILE: taxonomyPath, PORT: "8080" };
     if (!replicated) return { ...common, NATS_URL: "nats://nats:4222", REDIS_URL: "redis://redis:6379" };
     return {
         ...common,
@@ -55,26 +72,79 @@ function pipelineEnvironment(replicated: boolean): Record<string, string> {
 
 const slots = [1, 2, 3];
 /** Slot i of the data tier lives on manager i-1. */
-const onSlot = (slot: number) => [`node.labels.${nodeLabels.managerIndex} == ${slot - 1}`];
+const onSlot = (slot: number) => [`node.labels.${labels.managerIndex} == ${slot - 1}`];
 /** Redis slot 1 keeps the single layout's volume: going to 3 managers keeps the profiles. */
 const redisVolume = (slot: number) => (slot === 1 ? "redis-data" : `redis-${slot}-data`);
 
-function singleDataTier(): Record<string, ServiceDefinition> {
-    const stateful = { replicas: 1, constraints: onSlot(1), stopGracePeriod: "30s", resources: { memory: "512M" } };
+interface ServiceShape {
+    /** Key of the stack's builds. */
+    image: string;
+    command?: string[];
+    environment?: Record<string, string>;
+    /** Named volumes: name -> mount path. A service with volumes is stateful: one task at a time, stopped before its successor starts. */
+    volumes?: Record<string, string>;
+    /** Mount the taxonomy config. */
+    taxonomy?: boolean;
+    /** A service that publishes a port runs on every edge node (global), published there in host mode. */
+    port?: number;
+    healthcheck: HealthCheck;
+    /** Time between SIGTERM and SIGKILL: the roles finish what is in flight within it. */
+    stopGracePeriod: string;
+    replicas?: number;
+    constraints?: string[];
+    memory: string;
+}
+
+/** One service of the Compose document. */
+function service(shape: ServiceShape): Json {
+    const stateful = shape.volumes !== undefined;
+    const edge = shape.port !== undefined;
+    const constraints = [...(shape.constraints ?? []), ...(edge ? [`node.labels.${labels.edge} == true`] : [])];
+    // Replicas of a stateless service go to different machines first: one machine never holds them all.
+    const preferences = stateful || edge ? [] : [{ spread: `node.labels.${labels.nodeName}` }];
     return {
-        nats: { ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth("/healthz") },
-        redis: { ...stateful, image: "redis", volumes: { "redis-data": "/data" }, healthcheck: redisHealth(6379) },
+        image: shape.image,
+        ...(shape.command ? { command: shape.command } : {}),
+        ...(shape.environment ? { environment: shape.environment } : {}),
+        networks: [network],
+        ...(shape.volumes ? { volumes: Object.entries(shape.volumes).map(([name, target]) => `${name}:${target}`) } : {}),
+        ...(shape.taxonomy ? { configs: [{ source: "taxonomy", target: taxonomyPath }] } : {}),
+        ...(edge ? { ports: [{ target: shape.port, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
+        healthcheck: shape.healthcheck,
+        stop_grace_period: shape.stopGracePeriod,
+        deploy: {
+            ...(edge ? { mode: "global" } : { mode: "replicated", replicas: shape.replicas ?? 1 }),
+            // vip unless the kernels lack IPVS (the renderer says dnsrr then).
+            endpoint_mode: "vip",
+            ...(constraints.length + preferences.length > 0
+                ? { placement: { ...(constraints.length > 0 ? { constraints } : {}), ...(preferences.length > 0 ? { preferences } : {}) } }
+                : {}),
+            // One task at a time, the new one healthy before the old one stops; a task that fails
+            // within `monitor` rolls the service back. A stateful task must stop before its
+            // successor mounts the same volume, and an edge task before its successor takes the port.
+            update_config: { parallelism: 1, order: stateful || edge ? "stop-first" : "start-first", failure_action: "rollback", monitor: "15s" },
+            rollback_config: { parallelism: 1, order: "stop-first" },
+            restart_policy: { condition: "any", delay: "5s" },
+            resources: { limits: { memory: shape.memory } },
+        },
     };
 }
 
-function replicatedDataTier(): Record<string, ServiceDefinition> {
-    const services: Record<string, ServiceDefinition> = {};
-    const stateful = { replicas: 1, stopGracePeriod: "30s" };
+function singleDataTier(): Record<string, Json> {
+    const stateful = { constraints: onSlot(1), stopGracePeriod: "30s", memory: "512M" };
+    return {
+        nats: service({ ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth("/healthz") }),
+        redis: service({ ...stateful, image: "redis", volumes: { "redis-data": "/data" }, healthcheck: redisHealth(6379) }),
+    };
+}
+
+function replicatedDataTier(): Record<string, Json> {
+    const services: Record<string, Json> = {};
     for (const slot of slots) {
-        services[`nats-${slot}`] = {
+        const stateful = { constraints: onSlot(slot), stopGracePeriod: "30s" };
+        services[`nats-${slot}`] = service({
             ...stateful,
             image: "nats",
-            constraints: onSlot(slot),
             // Routes to every server (its own is ignored); the server name stays with the slot,
             // as JetStream's placement needs.
             command: ["--name", `nats-${slot}`, "--cluster_name", "pipeline", "--cluster", "nats://0.0.0.0:6222", "--routes", slots.map((i) => `nats://nats-${i}:6222`).join(",")],
@@ -83,92 +153,106 @@ function replicatedDataTier(): Record<string, ServiceDefinition> {
             // The server answering, not JetStream's health: that needs the routes, and a task's
             // name resolves only once the task is healthy, so each would wait for the others.
             healthcheck: natsHealth("/varz"),
-            resources: { memory: "512M" },
-        };
-        services[`redis-${slot}`] = {
+            memory: "512M",
+        });
+        services[`redis-${slot}`] = service({
             ...stateful,
             image: "redis",
-            constraints: onSlot(slot),
             // Slot 1 starts as the primary; after that Sentinel decides, and each server keeps
             // its role in the config file on its volume.
             environment: { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1" },
             volumes: { [redisVolume(slot)]: "/data" },
             healthcheck: redisHealth(6379),
-            resources: { memory: "512M" },
-        };
-        services[`sentinel-${slot}`] = {
+            memory: "512M",
+        });
+        services[`sentinel-${slot}`] = service({
             ...stateful,
             image: "redis",
             command: ["sentinel"],
-            constraints: onSlot(slot),
             environment: { SENTINEL_ANNOUNCE: `sentinel-${slot}`, SENTINEL_MONITOR: "profiles redis-1 6379 2" },
             volumes: { [`sentinel-${slot}-data`]: "/data" },
             healthcheck: redisHealth(26379),
-            resources: { memory: "64M" },
-        };
+            memory: "64M",
+        });
     }
     return services;
 }
 
-/** What the layout needs to know of the swarm. */
-export interface CategorisationLayout {
+/** The images the pipeline builds, with contexts relative to the project directory. */
+const images = {
+    pipeline: {
+        context: "services",
+        dockerfile: "Dockerfile",
+        inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "dashboard", "../.nvmrc"],
+        // The image takes the compiled code, the installed runtime packages and the Node.js
+        // pinned in the project's .nvmrc.
+        prepare: "bash scripts/prepare-image.sh >&2",
+    },
+    // Contexts of their own: sending the pipeline's context (its node_modules) with each took seconds.
+    nats: {
+        context: "services/docker",
+        dockerfile: "Dockerfile.nats",
+        inputs: ["Dockerfile.nats", "nats-server.conf", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
+        // nats-server built from the Go module proxy (see the Dockerfile for why).
+        prepare: "bash nats-server/prepare.sh >&2",
+    },
+    redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh"] },
+    gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
+};
+
+export interface CategorisationSettings {
+    /** The Docker stack's name (`stackName`). */
+    stackName: string;
     managers: number;
+    /** `replicas` from config: checked against the scalable services. */
+    replicas: Record<string, number>;
+    /** Content of the taxonomy TSV, shipped as a swarm config. */
+    taxonomy: string;
+    /** Encrypt the overlay network's traffic (IPsec) between machines. */
+    encryptNetwork: boolean;
+    /** Where the project's files are (the images' build contexts). */
+    projectDir: string;
 }
 
-/** The pipeline's stack for a swarm with this many managers. */
-export function categorisationStack(layout: CategorisationLayout): StackDefinition {
-    const replicated = layout.managers >= replicatedDataFrom;
+/** The pipeline's stack for these settings; a ConfigError when `replicas` names a service that cannot be scaled. */
+export function categorisationStack(settings: CategorisationSettings): StackSpec {
+    const replicated = settings.managers >= replicatedDataFrom;
     const environment = pipelineEnvironment(replicated);
-    const role = (command: string, replicas: number, stopGracePeriod: string, taxonomy: boolean): ServiceDefinition => ({
-        image: "pipeline",
-        command: [command],
-        replicas,
-        environment,
-        ...(taxonomy ? { taxonomyAt: taxonomyFile } : {}),
-        healthcheck: httpHealth,
-        stopGracePeriod,
-        resources: { memory: "256M" },
-    });
-    return {
-        network: "pipeline",
-        edgeLabel: nodeLabels.edge,
-        // Swarm spreads over label values only: the node's name is one value per node.
-        spreadLabel: nodeLabels.name,
-        images: {
-            pipeline: {
-                context: "services",
-                dockerfile: "Dockerfile",
-                inputs: ["Dockerfile", ".dockerignore", "package.json", "package-lock.json", "tsconfig.json", "scripts/prepare-image.sh", "src", "knowledge", "taxonomy", "dashboard", "../.nvmrc"],
-                // The image takes the compiled code, the installed runtime packages and the Node.js
-                // pinned in the project's .nvmrc.
-                prepare: "bash scripts/prepare-image.sh >&2",
-            },
-            // Contexts of their own: sending the pipeline's context (its node_modules) with each took seconds.
-            nats: {
-                context: "services/docker",
-                dockerfile: "Dockerfile.nats",
-                inputs: ["Dockerfile.nats", "nats-server.conf", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
-                // nats-server built from the Go module proxy (see the Dockerfile for why).
-                prepare: "bash nats-server/prepare.sh >&2",
-            },
-            redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh"] },
-            gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
-        },
-        services: {
-            ...(replicated ? replicatedDataTier() : singleDataTier()),
-            // Two of each stateless role, so that one machine never takes a role away.
-            collector: role("collector", 2, "20s", false),
-            categoriser: role("categoriser", 2, "20s", true),
-            "profile-writer": role("profile-writer", 2, "20s", true),
-            "profile-api": role("profile-api", 2, "10s", true),
-            gateway: {
-                image: "gateway",
-                replicas: 1,
-                ports: [{ target: 8080, published: gatewayPort }],
-                healthcheck: { test: ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], interval: "2s", timeout: "3s", retries: 5, startPeriod: "30s" },
-                stopGracePeriod: "10s",
-                resources: { memory: "128M" },
-            },
-        },
+    const role = (command: string, stopGracePeriod: string, taxonomy: boolean) =>
+        // Two of each stateless role, so that one machine never takes a role away.
+        service({ image: "pipeline", command: [command], replicas: 2, environment, taxonomy, healthcheck: httpHealth, stopGracePeriod, memory: "256M" });
+    const services: Record<string, Json> = {
+        ...(replicated ? replicatedDataTier() : singleDataTier()),
+        collector: role("collector", "20s", false),
+        categoriser: role("categoriser", "20s", true),
+        "profile-writer": role("profile-writer", "20s", true),
+        "profile-api": role("profile-api", "10s", true),
+        gateway: service({
+            image: "gateway",
+            port: 8080,
+            healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], "30s"),
+            stopGracePeriod: "10s",
+            memory: "128M",
+        }),
     };
+    const volumes = Object.values(services).flatMap((s) => ((s.volumes as string[] | undefined) ?? []).map((v) => v.split(":")[0]));
+    const spec: StackSpec = {
+        name: settings.stackName,
+        project: {
+            services,
+            networks: { [network]: { driver: "overlay", ...(settings.encryptNetwork ? { driver_opts: { encrypted: "" } } : {}) } },
+            volumes: Object.fromEntries(volumes.map((v) => [v, {}])),
+            configs: { taxonomy: {} },
+        },
+        version: "3.8",
+        builds: Object.fromEntries(Object.entries(images).map(([key, image]) => [key, { ...image, context: path.resolve(settings.projectDir, image.context) }])),
+        builtImages: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.image as string])),
+        configs: { taxonomy: settings.taxonomy },
+        scalable: scalableServices,
+        replicas: settings.replicas,
+    };
+    const problems: string[] = [];
+    checkReplicas(spec, "replicas", problems);
+    if (problems.length > 0) throw new ConfigError(problems);
+    return spec;
 }

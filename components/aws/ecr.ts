@@ -1,7 +1,7 @@
 // The stack's image repositories in ECR, as the registry the images are pushed to and pulled from.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageRegistry } from "../machines";
+import type { ImageRegistry } from "../types";
 
 /** ECR lifecycle policy: keep the newest images, expire the rest. */
 export function lifecyclePolicy(keep: number): string {

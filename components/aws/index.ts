@@ -1,11 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Role } from "../config";
-import { ImageRegistry, MachineAccess, Machines } from "../machines";
+import type { ImageRegistry, MachineAccess, Machines, Role, SwarmNode } from "../types";
+import type { AwsSettings } from "./config";
 import { subnetAt } from "../network";
 import { ecrRegistry } from "./ecr";
 import { PinnedValue } from "./pin";
-import { SwarmNode } from "../swarm";
 import { cloudInitUserData } from "./cloudInit";
 import { gatewayLoadBalancer } from "./loadBalancer";
 
@@ -34,32 +33,10 @@ export function subnetCidrs(vpcCidr: string, count: number): string[] {
  */
 export const awsAccess: MachineAccess = { dialAttempts: 60, timeoutSeconds: 900, cloudInit: true, encryptOverlay: true };
 
-/** The machines' network, access and shape (the `aws` config, validated). */
-export interface AwsMachineSettings {
-    /** CIDRs allowed to reach SSH. */
-    sshAllowedCidrs: string[];
-    /** CIDRs allowed to reach the gateway. */
-    ingressCidrs: string[];
-    /** CIDR of a new VPC, cut into one /24 public subnet per zone. */
-    vpcCidr: string;
-    /** Availability zones (and public subnets) to spread over, 1 to 3. */
-    availabilityZones: number;
-    /** An existing VPC and its public subnets instead of a new VPC. */
-    vpcId?: string;
-    subnetIds?: string[];
-    /** An AMI instead of the newest Ubuntu 24.04 LTS, pinned when first made. */
-    ami?: string;
-    managerInstanceType: string;
-    workerInstanceType: string;
-    spotWorkers: boolean;
-    /** Root volume size in GiB. */
-    volumeSize: number;
-}
-
 export interface AwsNodesArgs {
     managers: number;
     workers: number;
-    settings: AwsMachineSettings;
+    settings: AwsSettings;
     publicKey: pulumi.Input<string>;
     /** Port of the stack's gateway, opened to settings.ingressCidrs. */
     gatewayPort: number;
@@ -79,7 +56,6 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly workers: pulumi.Output<SwarmNode>[];
     /** The stack's ECR repositories. */
     public readonly registry: pulumi.Output<ImageRegistry>;
-    public readonly access = awsAccess;
     public readonly vpcId: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
     /** DNS name of the network load balancer in front of the managers' gateways. */

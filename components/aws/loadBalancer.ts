@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { SwarmNode } from "../swarm";
+import type { SwarmNode } from "../types";
 
 export interface GatewayLoadBalancerArgs {
     vpcId: pulumi.Input<string>;

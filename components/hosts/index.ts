@@ -1,39 +1,25 @@
 import * as pulumi from "@pulumi/pulumi";
-import { Role } from "../config";
-import { ImageRegistry, MachineAccess, Machines } from "../machines";
-import { SwarmNode } from "../swarm";
-
-/** A machine you have, as listed in the `hosts` config. */
-export interface HostMachine {
-    host: string;
-    port: number;
-    /** Default: the default user. */
-    user?: string;
-    role: Role;
-    privateAddress: string;
-}
+import { ImageRegistry, Machines, Role, SwarmNode } from "../types";
+import type { HostEntry, RegistrySettings } from "./config";
 
 /**
  * Machines you already have, as listed in the `hosts` config: nothing to create, only their
  * description for the swarm. Names follow the order of the list within each role.
  */
-export function hostsNodes(hosts: HostMachine[], defaultUser = "root"): { managers: SwarmNode[]; workers: SwarmNode[] } {
-    const of = (role: Role) =>
+export function hostsNodes(hosts: HostEntry[], defaultUser = "root"): { managers: SwarmNode[]; workers: SwarmNode[] } {
+    const nodesOf = (role: Role) =>
         hosts
             .filter((h) => h.role === role)
             .map((h, i) => ({ name: `${role}-${i}`, host: h.host, port: h.port, user: h.user ?? defaultUser, privateAddress: h.privateAddress, role }));
-    return { managers: of("manager"), workers: of("worker") };
+    return { managers: nodesOf("manager"), workers: nodesOf("worker") };
 }
 
 export interface HostNodesArgs {
-    hosts: HostMachine[];
+    hosts: HostEntry[];
     /** SSH user of hosts that name none. */
     defaultUser?: string;
-    /**
-     * The registry this machine pushes the stack's images to (`address`) and the machines pull
-     * them from (`pullAddress`, default the same); none: the stack is not deployed.
-     */
-    registry?: { address: string; pullAddress?: string };
+    /** The registry this machine pushes the stacks' images to; none: the built-in stack is not deployed. */
+    registry?: RegistrySettings;
 }
 
 /** The `hosts` provider: listed machines, reached at their listed address. */
@@ -41,7 +27,6 @@ export class HostNodes extends pulumi.ComponentResource implements Machines {
     public readonly managers: SwarmNode[];
     public readonly workers: SwarmNode[];
     public readonly registry?: pulumi.Output<ImageRegistry>;
-    public readonly access: MachineAccess = { timeoutSeconds: 300, cloudInit: false, encryptOverlay: false };
 
     constructor(name: string, args: HostNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:hosts:HostNodes", name, {}, opts);

@@ -1,7 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
-import { localDefaults } from "../config";
+import { localDefaults } from "../local/config";
 import { renderScript } from "../shell";
 
 const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");

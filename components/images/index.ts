@@ -2,9 +2,8 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageDefinition } from "../../stacks/types";
 import { Command } from "../command";
-import { ImageRegistry } from "../machines";
+import type { ImageRegistry } from "../types";
 import { renderScript } from "../shell";
 
 /** Hash of the named files and folders (recursively) of `root`: the image's content version. */
@@ -23,6 +22,22 @@ export function hashInputs(root: string, inputs: string[]): string {
 }
 
 const scriptsDir = path.join(__dirname, "scripts");
+
+/** An image the program builds here and ships to the machines. */
+export interface ImageDefinition {
+    /** Build context (absolute). */
+    context: string;
+    /** Dockerfile, relative to the context. */
+    dockerfile: string;
+    /** Files and folders of the context (relative to it) whose content makes the image. */
+    inputs: string[];
+    /** Run in the context before the build (for example, compile). */
+    prepare?: string;
+    /** `--build-arg`s besides BASE_IMAGE. */
+    buildArgs?: Record<string, string>;
+    /** The Dockerfile stage to build. */
+    target?: string;
+}
 
 export interface ImageBuildSpec {
     /** Reference pushed from the machine running Pulumi. */
@@ -64,8 +79,6 @@ export function buildAndPushScript(spec: ImageBuildSpec): string {
 
 export interface RegistryImagesArgs {
     images: Record<string, ImageDefinition>;
-    /** Directory the image contexts are relative to. */
-    root: string;
     /** Repository path prefix, e.g. `categorisation`. */
     repository: string;
     /** Where to push and where the machines pull. */
@@ -91,7 +104,7 @@ export class RegistryImages extends pulumi.ComponentResource {
         const endpoint = pulumi.unsecret(registry.apply(({ credentials, ...rest }) => ({ ...rest, loginUser: credentials?.username })));
         const password = registry.apply((r) => r.credentials?.password);
         const refs = Object.entries(args.images).map(([key, image]) => {
-            const contextDir = path.resolve(args.root, image.context);
+            const contextDir = image.context;
             const tag = hashInputs(contextDir, image.inputs);
             const built = new Command(`${name}-${key}`, {
                 create: pulumi.all([endpoint, args.baseImage]).apply(([r, baseImage]) =>

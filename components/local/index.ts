@@ -3,10 +3,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { hashInputs } from "../images";
-import { Role } from "../config";
-import { ImageRegistry, MachineAccess, Machines } from "../machines";
 import { addressAt } from "../network";
-import { SwarmNode } from "../swarm";
+import { ImageRegistry, labels, Machines, Role, SwarmNode } from "../types";
+import type { LocalSettings } from "./config";
 import * as scripts from "./scripts";
 
 export const nodeImageDir = path.join(__dirname, "node-image");
@@ -29,7 +28,7 @@ export function dockerSafe(value: string): string {
  * Names, static addresses and SSH ports of the nodes: manager i at .10+i and port base+i,
  * worker i at .20+i and port base+10+i, so adding or removing a worker changes no other node.
  */
-export function planLocalNodes(prefix: string, managers: number, workers: number, settings: Pick<LocalNetwork, "subnet" | "sshPortBase">): LocalNodePlan[] {
+export function planLocalNodes(prefix: string, managers: number, workers: number, settings: Pick<LocalSettings, "subnet" | "sshPortBase">): LocalNodePlan[] {
     const at = (offset: number) => hostAddress(settings.subnet, offset);
     const plan: LocalNodePlan[] = [];
     for (let i = 0; i < managers; i++) {
@@ -57,22 +56,11 @@ export const nodeImageTag = (): string => contentTag("swarm-node", nodeImageDir)
 /** Address of the registry container: the subnet's second host address. */
 export const registryAddressOf = (subnet: string): string => hostAddress(subnet, 2);
 
-/** The nodes' network on this machine's Docker engine, and how the nodes run. */
-export interface LocalNetwork {
-    /** Subnet of the nodes' bridge network; nodes get static addresses in it. */
-    subnet: string;
-    /** Host port (on 127.0.0.1) of manager 0's SSH; other nodes count up from it. */
-    sshPortBase: number;
-    /** Port on 127.0.0.1 of the registry that stack images are pushed to. */
-    registryPort: number;
-    /** `auto` tries --privileged and falls back to an explicit capability set. */
-    privileged: "auto" | "always" | "never";
-}
-
 export interface LocalNodesArgs {
     managers: number;
     workers: number;
-    network: LocalNetwork;
+    /** The nodes' network on this machine's Docker engine, and how the nodes run. */
+    settings: LocalSettings;
     /** Authorised for root on every node. */
     publicKey: pulumi.Input<string>;
     /** The base image of the node and registry images, once it is present (see BaseImage). */
@@ -86,20 +74,16 @@ export interface LocalNodesArgs {
 export class LocalNodes extends pulumi.ComponentResource implements Machines {
     public readonly managers: pulumi.Output<SwarmNode>[];
     public readonly workers: pulumi.Output<SwarmNode>[];
-    public readonly networkName: string;
-    public readonly gateway: string;
     /** The registry the nodes pull stack images from; ready once this output resolves. */
     public readonly registry: pulumi.Output<ImageRegistry>;
-    public readonly access: MachineAccess = { timeoutSeconds: 300, cloudInit: false, encryptOverlay: false };
 
     constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:local:LocalNodes", name, {}, opts);
         const project = pulumi.getProject();
         const stack = pulumi.getStack();
         const prefix = dockerSafe(`${project}-${stack}`);
-        const labels = { "swarm.project": project, "swarm.stack": stack };
-        this.networkName = prefix;
-        this.gateway = gatewayOf(args.network.subnet);
+        const owner = { [labels.project]: project, [labels.stack]: stack };
+        const gateway = gatewayOf(args.settings.subnet);
 
         const buildImage = (label: string, tag: string, contextDir: string) =>
             new Command(`${name}-${label}-image`, {
@@ -110,13 +94,13 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
         const build = buildImage("node", image, nodeImageDir);
 
         const network = new Command(`${name}-network`, {
-            create: scripts.createNetworkScript({ name: prefix, subnet: args.network.subnet, gateway: this.gateway, labels }),
+            create: scripts.createNetworkScript({ name: prefix, subnet: args.settings.subnet, gateway, labels: owner }),
             delete: scripts.removeNetworkScript(prefix),
             read: scripts.readNetworkScript(prefix),
-            triggers: [prefix, args.network.subnet],
+            triggers: [prefix, args.settings.subnet],
         }, { parent: this, deleteBeforeReplace: true });
 
-        const registryAddress = registryAddressOf(args.network.subnet);
+        const registryAddress = registryAddressOf(args.settings.subnet);
         const registryImage = contentTag("swarm-registry", registryImageDir);
         const registryName = `${prefix}-registry`;
         const registryContainer = new Command(`${name}-registry`, {
@@ -125,21 +109,21 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                 image: registryImage,
                 network: prefix,
                 address: registryAddress,
-                hostPort: args.network.registryPort,
-                labels,
+                hostPort: args.settings.registryPort,
+                labels: owner,
             }),
             delete: scripts.removeContainerScript(registryName),
             read: scripts.readContainerScript(registryName),
-            triggers: [registryImage, registryAddress, args.network.registryPort],
+            triggers: [registryImage, registryAddress, args.settings.registryPort],
         }, { parent: this, dependsOn: [buildImage("registry", registryImage, registryImageDir), network], deleteBeforeReplace: true });
         this.registry = registryContainer.id.apply((instance) => ({
-            push: `127.0.0.1:${args.network.registryPort}`,
+            push: `127.0.0.1:${args.settings.registryPort}`,
             pull: `${registryAddress}:5000`,
             instance,
             insecure: true,
         }));
         const registries = `${registryAddress}:5000`;
-        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.network).map((plan) => {
+        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
             const container = new Command(`${name}-${plan.role}-${plan.index}`, {
                 create: scripts.createNodeScript({
                     name: plan.name,
@@ -147,15 +131,15 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
                     network: prefix,
                     address: plan.address,
                     sshPort: plan.sshPort,
-                    labels: { ...labels, "swarm.role": plan.role },
-                    privileged: args.network.privileged,
+                    labels: { ...owner, [labels.role]: plan.role },
+                    privileged: args.settings.privileged,
                 }),
                 delete: scripts.removeContainerScript(plan.name),
                 // Refresh sees a machine stopped (up starts it) or gone (up makes it anew).
                 read: scripts.readContainerScript(plan.name),
                 environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
                 // A node is made anew (not changed in place) when what it was started with changes.
-                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.network.privileged],
+                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
             }, { parent: this, dependsOn: [build, network], deleteBeforeReplace: true });
             const node: pulumi.Output<SwarmNode> = container.id.apply((instance) => ({
                 instance,

@@ -2,6 +2,7 @@
 // (scripts/*.sh beside this file). Idempotent: each checks whether its object exists before
 // creating or removing it. These functions only name a script and its parameters.
 import { labelArgs, ScriptParams, scriptsIn } from "../shell";
+import type { PrivilegeMode } from "./config";
 
 const script = scriptsIn(__dirname);
 
@@ -62,7 +63,7 @@ const containerParams = (spec: ContainerSpec): ScriptParams => ({
 
 export interface NodeContainerSpec extends ContainerSpec {
     sshPort: number;
-    privileged: "auto" | "always" | "never";
+    privileged: PrivilegeMode;
 }
 
 /**

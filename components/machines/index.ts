@@ -1,47 +1,41 @@
-// The one shape every machine provider yields (local containers, AWS instances, listed hosts):
-// the machines, the registry they pull the stack's images from, how to reach them, and where the
-// gateway answers. The program wires a swarm and a stack onto it without knowing the provider.
+// The machines of the configured provider, in the one shape every provider yields (Machines).
 import * as pulumi from "@pulumi/pulumi";
-import { SwarmNode } from "../swarm";
+import { awsAccess, AwsNodes } from "../aws";
+import type { SwarmConfig } from "../config";
+import { HostNodes } from "../hosts";
+import { LocalNodes } from "../local";
+import { MachineAccess, Machines, ownNetworkAccess } from "../types";
 
-/** A registry for the stack's images, as this machine pushes to it and the machines pull from it. */
-export interface ImageRegistry {
-    /** host[:port] this machine pushes to. */
-    push: string;
-    /** host[:port] the machines pull from. */
-    pull: string;
-    /** Changes when the registry is made anew (and so is empty): every image is pushed again. */
-    instance: string;
-    /** Plain HTTP (a registry on the machines' own network). */
-    insecure?: boolean;
-    /** Login for pushing (the password is secret and rotates: it never makes an image rebuild). */
-    credentials?: { username: string; password: string };
-    /** The machines' platform, when it may differ from this one's (linux/amd64). */
-    platform?: string;
+export interface ProvisionArgs {
+    /** Authorised on every machine that is made (local containers, EC2 instances). */
+    publicKey: pulumi.Input<string>;
+    /** The base image of images built here, once it is present (see BaseImage). */
+    baseImage: pulumi.Input<string>;
+    /** The stacks' images, as paths under `imageRepository` (AWS makes a repository for each). */
+    images: string[];
+    imageRepository: string;
+    /** The gateway's port, opened to the ingress CIDRs (AWS). */
+    gatewayPort: number;
 }
 
-/** How commands reach the machines. */
-export interface MachineAccess {
-    /** SSH connection attempts per command (booting VMs refuse SSH for a while). */
-    dialAttempts?: number;
-    /** Bound for each wait on a machine: Docker up, node Ready, tasks moved. */
-    timeoutSeconds: number;
-    /** Wait for cloud-init before anything else (VMs that install Docker from it). */
-    cloudInit: boolean;
-    /** Swarm traffic crosses a network that is not ours alone: the overlay network is encrypted. */
-    encryptOverlay: boolean;
-}
+/** How commands reach the provider's machines. */
+export const machineAccess = (provider: SwarmConfig["provider"]): MachineAccess => (provider === "aws" ? awsAccess : ownNetworkAccess);
 
-export interface Machines {
-    readonly managers: pulumi.Input<SwarmNode>[];
-    readonly workers: pulumi.Input<SwarmNode>[];
-    /** Where the stack's images go; absent when the provider has none (the stack is not deployed). */
-    readonly registry?: pulumi.Output<ImageRegistry>;
-    readonly access: MachineAccess;
-    /** The address an edge machine's gateway answers at, from the machine running Pulumi. */
-    edgeAddress(node: SwarmNode): string;
-    /** One address in front of every edge machine (a load balancer), when the provider makes one. */
-    readonly frontAddress?: pulumi.Output<string>;
-    /** Machine name -> the image it was made from, where the provider pins one per machine (AWS). */
-    readonly machineImages?: pulumi.Output<Record<string, string>>;
+export function provisionMachines(settings: SwarmConfig, args: ProvisionArgs): Machines {
+    switch (settings.provider) {
+        case "local":
+            return new LocalNodes("local", { managers: settings.managers, workers: settings.workers, settings: settings.local, publicKey: args.publicKey, baseImage: args.baseImage });
+        case "hosts":
+            return new HostNodes("hosts", { hosts: settings.hosts, defaultUser: settings.ssh.user, registry: settings.registry });
+        case "aws":
+            return new AwsNodes("aws", {
+                managers: settings.managers,
+                workers: settings.workers,
+                settings: settings.aws,
+                publicKey: args.publicKey,
+                gatewayPort: args.gatewayPort,
+                images: args.images,
+                imageRepository: args.imageRepository,
+            });
+    }
 }

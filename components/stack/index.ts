@@ -1,75 +1,81 @@
-import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
-import { StackDefinition } from "../../stacks/types";
 import { Command, SshConnection } from "../command";
-import { describeServices, EndpointMode, renderCompose } from "./compose";
+import { RegistryImages } from "../images";
+import { EndpointMode, ImageRegistry, labels } from "../types";
+import { configName, describeStackServices, imageRepository, renderStackCompose, StackSpec } from "./compose";
 import * as scripts from "./scripts";
 
-export interface DockerStackArgs {
+export { checkReplicas, imagePaths, loadComposeStacks, localComposeIo } from "./compose";
+export type { StackSpec } from "./compose";
+
+export interface ComposeStackArgs {
     /** SSH connection to a manager (secret: it holds the private key). */
     connection: pulumi.Input<SshConnection>;
-    stackName: string;
-    definition: StackDefinition;
-    /** Image key -> reference the nodes pull. */
-    images: pulumi.Input<Record<string, string>>;
-    /** Replica counts from config. */
-    replicas: Record<string, number>;
-    /** Content of the taxonomy TSV, deployed as a swarm config. */
-    taxonomy: string;
-    encryptNetwork?: boolean;
-    /** See SwarmCluster.endpointMode. */
+    /** The stack, read and checked (the built-in one, or see loadComposeStacks). */
+    stack: StackSpec;
+    /** Where the images the stack builds are pushed (needed when there are any). */
+    registry?: pulumi.Input<ImageRegistry>;
+    /** The registry path of the built-in stack's images; yours go beneath it (see imageRepository). */
+    repository: string;
+    /** The base image, as a BaseImage's output (the builds get it as the BASE_IMAGE build arg). */
+    baseImage: pulumi.Input<string>;
     endpointMode: pulumi.Input<EndpointMode>;
     /** See SwarmCluster.swarmId: a swarm formed again gets the stack deployed again. */
     swarmId: pulumi.Input<string>;
-    /** How many nodes carry the definition's edge label: the tasks of each service that publishes ports. */
-    edgeNodes: number;
+    /** How many machines are edge machines (every manager): the tasks of a global service placed on them. */
+    edgeNodes?: number;
+    /** Aliases of the images component, for stacks made when it had another name. */
+    imagesAliases?: pulumi.Input<pulumi.Alias>[];
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
     timeoutSeconds?: number;
 }
 
 /**
- * A Docker stack on the swarm: the Compose file rendered from the definition and the config,
- * deployed over SSH on a manager, then watched until every service runs its replicas.
+ * A Docker stack on the swarm (the built-in pipeline or one of your own): the images it builds
+ * built here and pushed to the swarm's registry, the configs it ships created on the swarm, the
+ * Compose file deployed with `--prune` on a manager, watched until every service runs its
+ * replicas, and removed on destroy.
  */
-export class DockerStack extends pulumi.ComponentResource {
-    public readonly services: pulumi.Output<Record<string, { image: string; replicas: number }>>;
+export class ComposeStack extends pulumi.ComponentResource {
+    /** Service -> image and replica count (`global` services: only those on the edge machines have one). */
+    public readonly services: pulumi.Output<Record<string, { image: string; replicas?: number }>>;
 
-    constructor(name: string, args: DockerStackArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("swarm:stack:DockerStack", name, {}, opts);
+    constructor(name: string, args: ComposeStackArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("swarm:stack:ComposeStack", name, {}, opts);
         const timeout = args.timeoutSeconds ?? 600;
-        const labels = { "com.docker.stack.namespace": args.stackName };
-
+        const stack = args.stack;
+        const built = args.registry && Object.keys(stack.builds).length > 0
+            ? new RegistryImages(`${name}-images`, {
+                images: stack.builds,
+                repository: imageRepository(args.repository, stack),
+                registry: args.registry,
+                baseImage: args.baseImage,
+            }, { parent: this, aliases: args.imagesAliases }).refs
+            : pulumi.output({} as Record<string, string>);
         // Swarm configs cannot change: a new content gets a new name, made before the old one goes.
-        const hash = crypto.createHash("sha256").update(args.taxonomy).digest("hex").slice(0, 12);
-        const configName = `${args.stackName}_taxonomy_${hash}`;
-        const taxonomy = new Command(`${name}-taxonomy`, {
-            connection: args.connection,
-            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.createConfigScript(configName, labels, swarmId)),
-            delete: scripts.removeConfigScript(configName),
-            read: scripts.readConfigScript(configName),
-            stdin: args.taxonomy,
-            triggers: [configName],
-        }, { parent: this });
-
-        const options = pulumi.all([args.images, args.endpointMode]).apply(([images, endpointMode]) => ({
-            images,
-            replicas: args.replicas,
-            endpointMode,
-            taxonomyConfig: configName,
-            encryptNetwork: args.encryptNetwork,
-            edgeNodes: args.edgeNodes,
-        }));
+        const configs = Object.entries(stack.configs).map(([key, content]) => {
+            const config = configName(stack.name, key, content);
+            return new Command(`${name}-${key}`, {
+                connection: args.connection,
+                create: pulumi.output(args.swarmId).apply((swarmId) => scripts.createConfigScript(config, { [labels.stackNamespace]: stack.name }, swarmId)),
+                delete: scripts.removeConfigScript(config),
+                read: scripts.readConfigScript(config),
+                stdin: content,
+                triggers: [config],
+            }, { parent: this });
+        });
+        const compose = pulumi.all([built, args.endpointMode]).apply(([images, endpointMode]) => renderStackCompose(stack, { images, endpointMode }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,
-            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.deployScript(args.stackName, timeout, swarmId)),
-            delete: scripts.removeScript(args.stackName, timeout),
+            create: pulumi.output(args.swarmId).apply((swarmId) => scripts.deployScript(stack.name, timeout, swarmId)),
+            delete: scripts.removeScript(stack.name, timeout),
             // Refresh sees services scaled, changed or removed by hand; up deploys them back.
-            read: scripts.readServicesScript(args.stackName),
-            stdin: options.apply((o) => renderCompose(args.definition, o)),
-            triggers: [args.stackName],
+            read: scripts.readServicesScript(stack.name),
+            stdin: compose,
+            triggers: [stack.name],
             timeoutSeconds: timeout + 120,
-        }, { parent: this, dependsOn: [taxonomy] });
-        this.services = pulumi.all([options, deploy.id]).apply(([o]) => describeServices(args.definition, o));
+        }, { parent: this, dependsOn: configs });
+        this.services = pulumi.all([built, deploy.id]).apply(([images]) => describeStackServices(stack, images, args.edgeNodes));
         this.registerOutputs({ services: this.services });
     }
 }

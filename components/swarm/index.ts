@@ -1,29 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Command, defaultDialAttempts, SshConnection } from "../command";
-import { Role } from "../config";
-import type { EndpointMode } from "../stack/compose";
+import { EndpointMode, labels, machineId, Role, SwarmNode } from "../types";
 import * as scripts from "./scripts";
-
-/** A machine as every node provider describes it. */
-export interface SwarmNode {
-    /** Name of the machine in this program (the outputs name it by its hostname). */
-    name: string;
-    /** Where SSH reaches it from the machine running Pulumi. */
-    host: string;
-    port: number;
-    user: string;
-    /** Address the other nodes reach it at (swarm traffic). */
-    privateAddress: string;
-    role: Role;
-    /** Swarm node labels, used by placement constraints. */
-    labels?: Record<string, string>;
-    /**
-     * What changes when the machine is made anew (a container or instance ID). The node's steps
-     * (ready, join, admit) are replaced with it, and its new SSH host key is pinned. Absent: the
-     * machine is its address.
-     */
-    instance?: string;
-}
 
 export interface SwarmClusterArgs {
     /** Manager 0 initialises the swarm; the others join one at a time. An odd count. */
@@ -89,7 +67,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
                 machine: n.name,
                 dialAttempts: args.dialAttempts ?? defaultDialAttempts,
             }));
-        const instanceOf = (node: pulumi.Input<SwarmNode>) => pulumi.output(node).apply((n) => n.instance ?? `${n.host}:${n.port}`);
+        const instanceOf = (node: pulumi.Input<SwarmNode>) => pulumi.output(node).apply(machineId);
         // Hostname of each node as it reports it, by node name.
         const hostnames: pulumi.Output<[string, string]>[] = [];
         // Waits for the node to be ready and pins its SSH host key. Every other command reaches
@@ -223,19 +201,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 }
 
-/** Node labels every node has, that placement can use. */
-export const nodeLabels = {
-    /** The node's name: unique per node. */
-    name: "swarm.node",
-    /** On every manager: where services that publish ports run. */
-    edge: "swarm.edge",
-    /** Managers only: 0, 1, 2, ... (manager 0 formed the swarm). */
-    managerIndex: "swarm.manager-index",
-};
+const managerLabels = (index: number): Record<string, string> => ({ [labels.edge]: "true", [labels.managerIndex]: String(index) });
 
-const managerLabels = (index: number): Record<string, string> => ({ [nodeLabels.edge]: "true", [nodeLabels.managerIndex]: String(index) });
-
+/** The labels every node carries: placement uses them, and the scripts tell machines apart by them. */
 function labelsOf(node: SwarmNode): Record<string, string> {
-    // swarm.instance tells this machine's entries from those of a machine made anew with its name.
-    return { "swarm.role": node.role, [nodeLabels.name]: node.name, "swarm.instance": node.instance ?? `${node.host}:${node.port}`, ...node.labels };
+    return { [labels.role]: node.role, [labels.nodeName]: node.name, [labels.machine]: machineId(node), ...node.labels };
 }
