@@ -1,11 +1,26 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError, localDefaults, RawConfig, readRawConfig, validateConfig } from "../../components/config";
+import { validateAws } from "../../components/aws/config";
+import { ConfigError, RawConfig, readRawConfig, SwarmConfig, validateConfig } from "../../components/config";
+import { validateRegistry } from "../../components/hosts/config";
+import { localDefaults } from "../../components/local/config";
+import { categorisationStack } from "../../stacks/categorisation";
 
-const services = ["collector", "categoriser"];
+/** The settings of the config's provider: the test fails when the config is of another one. */
+function settingsOf<P extends SwarmConfig["provider"]>(config: SwarmConfig, provider: P): Extract<SwarmConfig, { provider: P }> {
+    assert.equal(config.provider, provider);
+    return config as Extract<SwarmConfig, { provider: P }>;
+}
+
+/** The config validated, and the built-in stack's replica counts checked against it, as the program does. */
+function validate(raw: RawConfig): SwarmConfig {
+    const config = validateConfig(raw);
+    categorisationStack({ ...config, taxonomy: "", encryptNetwork: false, projectDir: "/" });
+    return config;
+}
 const problemsOf = (raw: RawConfig): string[] => {
     try {
-        validateConfig(raw, services);
+        validate(raw);
     } catch (err) {
         assert.ok(err instanceof ConfigError);
         return err.problems;
@@ -14,16 +29,15 @@ const problemsOf = (raw: RawConfig): string[] => {
 };
 
 test("defaults: local provider, 1 manager, 2 workers, stack categorisation", () => {
-    const config = validateConfig({}, services);
-    assert.equal(config.provider, "local");
+    const config = validateConfig({});
     assert.equal(config.managers, 1);
     assert.equal(config.workers, 2);
     assert.equal(config.stackName, "categorisation");
-    assert.deepEqual(config.local, localDefaults);
+    assert.deepEqual(settingsOf(config, "local").local, localDefaults);
 });
 
 test("numbers set as strings by `pulumi config set` are read", () => {
-    const config = validateConfig(readRawConfig((k) => ({ managers: "3", workers: "5" })[k]), services);
+    const config = validateConfig(readRawConfig((k) => ({ managers: "3", workers: "5" })[k]));
     assert.equal(config.managers, 3);
     assert.equal(config.workers, 5);
 });
@@ -46,9 +60,11 @@ test("an unknown provider is refused, listing the known ones", () => {
 });
 
 test("replicas for an unknown service name the valid services", () => {
-    assert.deepEqual(problemsOf({ replicas: { categorizer: 2 } }), ["replicas.categorizer: unknown service; valid services: collector, categoriser"]);
+    assert.deepEqual(problemsOf({ replicas: { categorizer: 2 } }), ["replicas.categorizer: unknown service; valid services: collector, categoriser, profile-writer, profile-api"]);
+    assert.deepEqual(problemsOf({ replicas: { nats: 2 } }), ["replicas.nats: unknown service; valid services: collector, categoriser, profile-writer, profile-api"]);
+    assert.match(problemsOf({ replicas: { gateway: 2 } })[0], /^replicas\.gateway: the service runs in global mode/);
     assert.match(problemsOf({ replicas: { collector: -2 } })[0], /replicas.collector: -2 is not an integer >= 0/);
-    assert.deepEqual(validateConfig({ replicas: { collector: "3" } }, services).replicas, { collector: 3 });
+    assert.deepEqual(validate({ replicas: { collector: "3" } }).replicas, { collector: 3 });
 });
 
 test("every problem is reported at once", () => {
@@ -67,11 +83,11 @@ test("hosts provider: roles decide the counts", () => {
             { host: "10.1.0.5", role: "manager", privateAddress: "10.1.0.5" },
             { host: "node2.example.com", port: 2222, user: "admin", role: "worker", privateAddress: "10.1.0.6" },
         ],
-    }, services);
+    });
     assert.equal(config.managers, 1);
     assert.equal(config.workers, 1);
-    assert.equal(config.hosts[0].port, 22);
-    assert.equal(config.hosts[1].user, "admin");
+    assert.equal(settingsOf(config, "hosts").hosts[0].port, 22);
+    assert.equal(settingsOf(config, "hosts").hosts[1].user, "admin");
 });
 
 test("malformed hosts entries are refused, each naming its index and field", () => {
@@ -109,11 +125,11 @@ test("a bad private key is refused without echoing it", () => {
 test("local settings are checked", () => {
     const problems = problemsOf({ local: { subnet: "10.0.0.1/24", sshPortBase: 80, privileged: "yes", colour: 1 } });
     assert.equal(problems.length, 4);
-    assert.deepEqual(validateConfig({ local: { subnet: "10.50.0.0/16" } }, services).local.subnet, "10.50.0.0/16");
+    assert.deepEqual(settingsOf(validateConfig({ local: { subnet: "10.50.0.0/16" } }), "local").local.subnet, "10.50.0.0/16");
 });
 
 test("local.subnet: a network address with a /8../24 prefix", () => {
-    assert.equal(validateConfig({ local: { subnet: "10.213.0.0/24" } }, services).local.subnet, "10.213.0.0/24");
+    assert.equal(settingsOf(validateConfig({ local: { subnet: "10.213.0.0/24" } }), "local").local.subnet, "10.213.0.0/24");
     for (const subnet of ["10.213.0.5/24", "10.213.0.0/30", "300.1.1.0/24", "10.213.0.0", "10.0.0.0/7"]) {
         assert.match(problemsOf({ local: { subnet } })[0], /^local\.subnet: .* is not an IPv4 network address with a prefix from \/8 to \/24/, subnet);
     }
@@ -121,8 +137,8 @@ test("local.subnet: a network address with a /8../24 prefix", () => {
 
 test("aws.vpcCidr: /16 to /22 only (CreateVpc takes /16../28, and three /24 subnets must fit)", () => {
     const aws = (vpcCidr: string): RawConfig => ({ awsRegion: "eu-west-1", provider: "aws", aws: { sshAllowedCidrs: ["203.0.113.7/32"], vpcCidr } });
-    assert.equal(validateConfig(aws("10.20.0.0/16"), services).aws?.vpcCidr, "10.20.0.0/16");
-    assert.equal(validateConfig(aws("10.20.4.0/22"), services).aws?.vpcCidr, "10.20.4.0/22");
+    assert.equal(settingsOf(validateConfig(aws("10.20.0.0/16")), "aws").aws.vpcCidr, "10.20.0.0/16");
+    assert.equal(settingsOf(validateConfig(aws("10.20.4.0/22")), "aws").aws.vpcCidr, "10.20.4.0/22");
     for (const bad of ["10.0.0.0/8", "10.0.0.0/15", "10.20.0.0/23", "10.20.1.0/16"]) {
         assert.match(problemsOf(aws(bad))[0], /^aws\.vpcCidr: .* prefix from \/16 to \/22/, bad);
     }
@@ -138,16 +154,17 @@ test("aws: sshAllowedCidrs is required, and 0.0.0.0/0 needs the explicit opt-in"
     assert.ok(problemsOf({ ...awsBase }).some((p) => p.startsWith("aws: required when provider is \"aws\"")));
     assert.ok(problemsOf({ ...awsBase, aws: {} }).some((p) => p.startsWith("aws.sshAllowedCidrs: required")));
     assert.ok(problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["0.0.0.0/0"] } }).some((p) => /opens SSH to the whole internet/.test(p)));
-    const open = validateConfig({ ...awsBase, aws: { sshAllowedCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true } }, services);
-    assert.deepEqual(open.aws?.sshAllowedCidrs, ["0.0.0.0/0"]);
+    const open = settingsOf(validateConfig({ ...awsBase, aws: { sshAllowedCidrs: ["0.0.0.0/0"], allowSshFromAnywhere: true } }), "aws");
+    assert.deepEqual(open.aws.sshAllowedCidrs, ["0.0.0.0/0"]);
     assert.ok(problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["10.0.0.1"] } }).some((p) => p.startsWith('aws.sshAllowedCidrs: ["10.0.0.1"] is not a non-empty list of IPv4 CIDRs')));
 });
 
 test("aws: defaults, region, and checked settings", () => {
-    const config = validateConfig({ ...awsBase, managers: 3, workers: 3, aws: { sshAllowedCidrs: ["203.0.113.7/32"] } }, services);
-    assert.equal(config.aws?.availabilityZones, 3);
-    assert.deepEqual(config.aws?.ingressCidrs, ["203.0.113.7/32"]);
-    assert.equal(config.aws?.spotWorkers, false);
+    const config = settingsOf(validateConfig({ ...awsBase, managers: 3, workers: 3, aws: { sshAllowedCidrs: ["203.0.113.7/32"] } }), "aws");
+    assert.equal(config.aws.availabilityZones, 3);
+    assert.deepEqual(config.aws.ingressCidrs, ["203.0.113.7/32"]);
+    assert.equal(config.aws.spotWorkers, false);
+    assert.deepEqual(validateAws({ sshAllowedCidrs: ["203.0.113.7/32"], ingressCidrs: ["0.0.0.0/0"] }, [])?.ingressCidrs, ["0.0.0.0/0"]);
     assert.ok(problemsOf({ provider: "aws", aws: { sshAllowedCidrs: ["203.0.113.7/32"] } }).some((p) => p.startsWith("aws:region: required")));
     const problems = problemsOf({ ...awsBase, aws: { sshAllowedCidrs: ["203.0.113.7/32"], availabilityZones: 4, vpcId: "vpc-1", volumeSize: 2, spotWorkers: "yes", ami: "ubuntu", colour: 1 } });
     for (const key of ["aws.availabilityZones", "aws.vpcId and aws.subnetIds", "aws.volumeSize", "aws.spotWorkers", "aws.ami", "aws.colour"]) {
@@ -156,8 +173,10 @@ test("aws: defaults, region, and checked settings", () => {
 });
 
 test("registry: an address, and where the machines pull from when it differs", () => {
-    assert.deepEqual(validateConfig({ registry: { address: "registry.example.com:5000" } }, services).registry, { address: "registry.example.com:5000" });
-    assert.deepEqual(validateConfig({ registry: { address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" } }, services).registry, { address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" });
+    assert.deepEqual(validateRegistry({ address: "registry.example.com:5000" }, []), { address: "registry.example.com:5000" });
+    assert.deepEqual(validateRegistry({ address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" }, []), { address: "127.0.0.1:5350", pullAddress: "10.0.0.2:5000" });
+    const hosts = settingsOf(validateConfig({ provider: "hosts", ssh, hosts: [{ host: "h", role: "manager", privateAddress: "10.0.0.1" }], registry: { address: "r.example.com:5000" } }), "hosts");
+    assert.deepEqual(hosts.registry, { address: "r.example.com:5000" });
     assert.deepEqual(problemsOf({ registry: { address: "https://x" } }), ['registry.address: "https://x" is not a registry address (host[:port][/path], like "registry.example.com:5000")']);
     assert.ok(problemsOf({ registry: { address: "r:5000", user: "me" } }).some((p) => p.startsWith("registry.user: unknown key")));
 });
