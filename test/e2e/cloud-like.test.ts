@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { utils } from "ssh2";
 import { runScript, SshConnection } from "../../components/command/provider";
-import { localDefaults } from "../../components/config";
+import { localDefaults } from "../../components/local/config";
 import { hashInputs } from "../../components/images";
 import { prepareBaseImageScript } from "../../components/images/base";
 import { nodeImageDir, nodeImageTag } from "../../components/local";

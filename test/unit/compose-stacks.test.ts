@@ -6,9 +6,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
 import { parse } from "yaml";
-import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/compose/file";
 import { ConfigError, StackSettings, validateConfig } from "../../components/config";
-import { stackDataLabel } from "../../components/swarm/scripts";
+import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/stack/compose";
+import { labels } from "../../components/types";
+
+const stackDataLabel = labels.stackData;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "compose-stacks-"));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -133,15 +135,15 @@ test("bad input: each error names the stack, the file and the key", () => {
 test("config: stacks are a map of name to {file, replicas}; the built-in stack's name is taken", () => {
     const problemsOfConfig = (stacks: unknown): string[] => {
         try {
-            validateConfig({ stacks }, ["collector"]);
+            validateConfig({ stacks });
         } catch (err) {
             assert.ok(err instanceof ConfigError);
             return err.problems;
         }
         return [];
     };
-    assert.deepEqual(validateConfig({ stacks: { shop: { file: "shop.yaml", replicas: { web: "2" } } } }, []).stacks, { shop: { file: "shop.yaml", replicas: { web: 2 } } });
-    assert.deepEqual(validateConfig({}, []).stacks, {});
+    assert.deepEqual(validateConfig({ stacks: { shop: { file: "shop.yaml", replicas: { web: "2" } } } }).stacks, { shop: { file: "shop.yaml", replicas: { web: 2 } } });
+    assert.deepEqual(validateConfig({}).stacks, {});
     assert.deepEqual(problemsOfConfig({ categorisation: { file: "x.yaml" } }), ["stacks.categorisation: clashes with the built-in stack \"categorisation\" (stackName); choose another name"]);
     assert.deepEqual(problemsOfConfig({ Shop: { file: "x.yaml" } }), ["stacks.Shop: \"Shop\" is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)"]);
     assert.deepEqual(problemsOfConfig({ shop: { file: "" } }), ["stacks.shop.file: \"\" is not a path to a Compose file"]);

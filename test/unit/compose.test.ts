@@ -1,29 +1,29 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { describeServices, effectiveReplicas, RenderOptions, renderCompose } from "../../components/stack/compose";
-import { categorisationStack, scalableServices } from "../../stacks/categorisation";
+import { configName, describeStackServices, renderStackCompose, StackRenderOptions, StackSpec } from "../../components/stack/compose";
+import { CategorisationSettings, categorisationStack, scalableServices } from "../../stacks/categorisation";
 
-const categorisation = categorisationStack({ managers: 1 });
-const replicated = categorisationStack({ managers: 3 });
-const images = Object.fromEntries(Object.keys(categorisation.images).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
-const options = (overrides: Partial<RenderOptions> = {}): RenderOptions => ({
-    images,
-    replicas: {},
-    endpointMode: "vip",
-    taxonomyConfig: "categorisation_taxonomy_123",
-    edgeNodes: 1,
-    ...overrides,
-});
+const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
+const pipeline = (settings: Partial<CategorisationSettings> = {}): StackSpec =>
+    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", ...settings });
+const categorisation = pipeline();
+const replicated = pipeline({ managers: 3 });
+const images = Object.fromEntries(Object.keys(categorisation.builds).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
+type Overrides = Partial<StackRenderOptions> & Partial<CategorisationSettings>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const render = (overrides: Partial<RenderOptions> = {}, definition = categorisation): any => parse(renderCompose(definition, options(overrides)));
+const render = ({ endpointMode = "vip", ...settings }: Overrides = {}, managers = 1): any =>
+    parse(renderStackCompose(pipeline({ managers, ...settings }), { images, endpointMode }));
+const servicesOf = (stack: StackSpec) => stack.project.services as Record<string, Record<string, unknown>>;
 
 test("the stack has the pipeline's services, each with an image that is built", () => {
-    assert.deepEqual(Object.keys(categorisation.services), ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway"]);
-    for (const definition of [categorisation, replicated]) {
-        for (const service of Object.values(definition.services)) assert.ok(definition.images[service.image], service.image);
+    assert.deepEqual(Object.keys(servicesOf(categorisation)), ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway"]);
+    for (const stack of [categorisation, replicated]) {
+        for (const name of Object.keys(servicesOf(stack))) assert.ok(stack.builds[stack.builtImages[name]], name);
     }
-    for (const name of scalableServices) assert.ok(categorisation.services[name] && replicated.services[name], name);
+    for (const name of scalableServices) assert.ok(servicesOf(categorisation)[name] && servicesOf(replicated)[name], name);
+    // Build contexts are the project's folders.
+    assert.equal(categorisation.builds.pipeline.context, "/project/services");
 });
 
 test("replica counts: the definition's defaults, overridden by config", () => {
@@ -31,7 +31,7 @@ test("replica counts: the definition's defaults, overridden by config", () => {
     assert.equal(compose.services.categoriser.deploy.replicas, 5);
     assert.equal(compose.services.collector.deploy.replicas, 0);
     assert.equal(compose.services["profile-writer"].deploy.replicas, 2);
-    assert.equal(effectiveReplicas(categorisation, {}).categoriser, 2);
+    assert.equal(describeStackServices(categorisation, images).categoriser.replicas, 2);
 });
 
 test("the stateless tier: two replicas of each role by default, spread one per machine first", () => {
@@ -54,8 +54,10 @@ test("the gateway runs on every edge node (every manager), its port published th
         assert.deepEqual(compose.services.gateway.ports, [{ target: 8080, published: 8080, protocol: "tcp", mode: "host" }]);
         assert.equal(compose.services.gateway.deploy.update_config.order, "stop-first");
     }
-    assert.equal(describeServices(replicated, options({ edgeNodes: 3, replicas: { collector: 4 } })).gateway.replicas, 3);
-    assert.equal(describeServices(replicated, options({ edgeNodes: 3, replicas: { collector: 4 } })).collector.replicas, 4);
+    const described = describeStackServices(pipeline({ managers: 3, replicas: { collector: 4 } }), images, 3);
+    assert.equal(described.gateway.replicas, 3);
+    assert.equal(described.collector.replicas, 4);
+    assert.equal(described.collector.image, "10.0.0.2:5000/categorisation/pipeline:abc");
 });
 
 test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, stopped before their successor starts", () => {
@@ -73,7 +75,7 @@ test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, s
 });
 
 test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of each per manager", () => {
-    const compose = render({ edgeNodes: 3 }, replicated);
+    const compose = render({}, 3);
     assert.deepEqual(Object.keys(compose.services).sort(), [
         "categoriser", "collector", "gateway", "nats-1", "nats-2", "nats-3", "profile-api", "profile-writer",
         "redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3",
@@ -98,12 +100,14 @@ test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of 
     assert.equal(env.STREAM_REPLICAS, "3");
     assert.equal(env.REDIS_SENTINELS, "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379");
     assert.equal(env.REDIS_MIN_REPLICAS_ACK, "1");
-    assert.equal(categorisationStack({ managers: 5 }).services["nats-3"] !== undefined, true);
+    assert.equal(servicesOf(pipeline({ managers: 5 }))["nats-3"] !== undefined, true);
 });
 
-test("the taxonomy is an external swarm config mounted where the services read it", () => {
+test("the taxonomy is an external swarm config, named after its content, mounted where the services read it", () => {
     const compose = render();
-    assert.deepEqual(compose.configs, { taxonomy: { external: true, name: "categorisation_taxonomy_123" } });
+    assert.deepEqual(compose.configs, { taxonomy: { external: true, name: configName("categorisation", "taxonomy", taxonomy) } });
+    assert.match(configName("categorisation", "taxonomy", taxonomy), /^categorisation_taxonomy_[0-9a-f]{12}$/);
+    assert.notEqual(configName("categorisation", "taxonomy", taxonomy), configName("categorisation", "taxonomy", `${taxonomy}2\t1\tMental Health\n`));
     for (const name of ["categoriser", "profile-writer", "profile-api"]) {
         assert.deepEqual(compose.services[name].configs, [{ source: "taxonomy", target: "/etc/categorisation/taxonomy.tsv" }]);
         assert.equal(compose.services[name].environment.TAXONOMY_FILE, "/etc/categorisation/taxonomy.tsv");
@@ -125,6 +129,6 @@ test("the overlay network is encrypted on request", () => {
 });
 
 test("a missing image reference is an error", () => {
-    assert.throws(() => renderCompose(categorisation, options({ images: {} })), /no image reference/);
+    assert.throws(() => renderStackCompose(categorisation, { images: {}, endpointMode: "vip" }), /no image reference/);
 });
 
