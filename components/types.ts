@@ -80,6 +80,8 @@ export interface Machines {
 export const labels = {
     /** Docker's own: the stack a service, network, config or volume belongs to. */
     stackNamespace: "com.docker.stack.namespace",
+    /** Docker's own: the service a task's container runs for. */
+    serviceName: "com.docker.swarm.service.name",
     /** Node: the node's name, unique per node (stateless services spread over it). */
     nodeName: "swarm.node",
     /** Node: on every manager, where services that publish ports run. */

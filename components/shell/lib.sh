@@ -15,8 +15,8 @@ warn() {
     printf 'warning: %s\n' "$*" >&2
 }
 
-# wait_until SECONDS MESSAGE COMMAND [ARG...]: runs COMMAND every 2 s until it succeeds; fails
-# with MESSAGE once SECONDS have passed.
+# wait_until SECONDS MESSAGE COMMAND [ARG...]: runs COMMAND, then again a second after each
+# failure, until it succeeds; fails with MESSAGE once SECONDS have passed.
 wait_until() {
     wait_deadline=$(($(date +%s) + $1))
     wait_message=$2
@@ -49,27 +49,35 @@ retry() {
     "$@"
 }
 
-# unconverged [FILTER...]: one line per service (of those `docker service ls FILTER...` lists)
-# with fewer or more running tasks than it should have (a global service needs at least one), or
-# with an update under way; exits non-zero when an update failed or was rolled back. Two docker
-# calls, whatever the number of services (a call per service and field took seconds per look),
-# and two more per service that seems to run too many tasks.
+# unconverged [FILTER...]: the services (of those `docker service ls FILTER...` lists) that run
+# fewer or more tasks than they should, or have an update under way, as records: one a line,
+# space-separated `key=value` fields in this order (names, modes and states hold no space, no `=`):
+#   service=NAME mode=MODE running=N desired=M   N running tasks where M are wanted (MODE as
+#                                                docker names it: replicated, global...; a global
+#                                                service with desired=0 is listed: it needs one)
+#   service=NAME update=STATE                    an update under way: updating, rollback_started
+# unconverged_record reads one back. Exits non-zero when an update failed or was rolled back. Two
+# docker calls, whatever the number of services (a call per service and field took seconds per
+# look), and two more per service that seems to run too many tasks.
 unconverged() {
     counts=$(docker service ls "$@" --format '{{.Name}} {{.Mode}} {{.Replicas}}')
     [ -n "$counts" ] || return 0
     while read -r service mode replicas _; do
         running=${replicas%%/*}
         desired=${replicas#*/}
-        if [ "$mode" = global ] && [ "$desired" = 0 ]; then desired='at least 1'; fi
-        if [ "$running" -gt "$desired" ] 2>/dev/null; then
-            # A machine that is down keeps counting its tasks as running until it reports again:
-            # count the running tasks of machines that are up (tasks being stopped still count,
-            # and are waited for).
-            up_nodes=$(docker node ls --format '{{.Hostname}} {{.Status}}' | awk '$2 == "Ready" { print $1 }')
-            running=$(docker service ps --format '{{.Node}} {{.CurrentState}}' "$service" |
-                awk -v up="$up_nodes" 'BEGIN { n = split(up, names, "\n"); for (i = 1; i <= n; i++) ready[names[i]] = 1 } $2 == "Running" && ($1 in ready) { c++ } END { print c + 0 }')
+        # A global service that no machine is meant to run (yet) is listed: it needs one.
+        if [ "$mode" != global ] || [ "$desired" != 0 ]; then
+            if [ "$running" -gt "$desired" ] 2>/dev/null; then
+                # A machine that is down keeps counting its tasks as running until it reports
+                # again: count the running tasks of machines that are up (tasks being stopped
+                # still count, and are waited for).
+                up_nodes=$(docker node ls --format '{{.Hostname}} {{.Status}}' | awk '$2 == "Ready" { print $1 }')
+                running=$(docker service ps --format '{{.Node}} {{.CurrentState}}' "$service" |
+                    awk -v up="$up_nodes" 'BEGIN { n = split(up, names, "\n"); for (i = 1; i <= n; i++) ready[names[i]] = 1 } $2 == "Running" && ($1 in ready) { c++ } END { print c + 0 }')
+            fi
+            [ "$running" != "$desired" ] || continue
         fi
-        [ "$running" = "$desired" ] || echo "$service runs $running of $desired"
+        printf 'service=%s mode=%s running=%s desired=%s\n' "$service" "$mode" "$running" "$desired"
     done <<EOF
 $counts
 EOF
@@ -77,12 +85,27 @@ EOF
     updates=$(docker service inspect --format '{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}} {{.UpdateStatus.Message}}{{end}}' $(docker service ls --quiet "$@"))
     while read -r service update message; do
         case "$update" in
-            updating | rollback_started) echo "$service is $update" ;;
+            updating | rollback_started) printf 'service=%s update=%s\n' "$service" "$update" ;;
             rollback_completed | rollback_paused | paused) fail "$service: update $update: $message" ;;
         esac
     done <<EOF
 $updates
 EOF
+}
+
+# unconverged_record RECORD: sets service, mode, running, desired and update from one of
+# unconverged's records (the fields it lacks are set empty).
+unconverged_record() {
+    service='' mode='' running='' desired='' update=''
+    for field in $1; do
+        case "$field" in
+            service=*) service=${field#service=} ;;
+            mode=*) mode=${field#mode=} ;;
+            running=*) running=${field#running=} ;;
+            desired=*) desired=${field#desired=} ;;
+            update=*) update=${field#update=} ;;
+        esac
+    done
 }
 
 # converged [FILTER...]: every service (of those FILTER lists) runs all its tasks. A failed update

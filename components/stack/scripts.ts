@@ -2,6 +2,7 @@
 // (scripts/*.sh beside this file). Idempotent; these functions only name a script and its
 // parameters.
 import { labelArgs, scriptsIn } from "../shell";
+import { labels } from "../types";
 
 const script = scriptsIn(__dirname);
 
@@ -15,14 +16,14 @@ export const removeConfigScript = (name: string): string => script("config-remov
 export const readConfigScript = (name: string): string => script("config-read", { NAME: name });
 
 /** The stack's services as deployed (name, desired replicas, image), for refresh. */
-export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack });
+export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack, STACK_LABEL: labels.stackNamespace });
 
 /**
  * Deploys the Compose file read from stdin on a manager of swarm `swarmId`, then waits until every
  * service of the stack runs its desired replicas and no update is under way. On timeout it fails
  * naming each service that did not converge, with the errors of its tasks.
  */
-export const deployScript = (stack: string, timeoutSeconds: number, swarmId: string): string => script("deploy", { STACK: stack, TIMEOUT: timeoutSeconds, SWARM_ID: swarmId });
+export const deployScript = (stack: string, timeoutSeconds: number, swarmId: string): string => script("deploy", { STACK: stack, TIMEOUT: timeoutSeconds, SWARM_ID: swarmId, STACK_LABEL: labels.stackNamespace });
 
 /** Removes the stack, waits until its services and networks are gone, then removes its volumes. */
-export const removeScript = (stack: string, timeoutSeconds: number): string => script("remove", { STACK: stack, TIMEOUT: timeoutSeconds });
+export const removeScript = (stack: string, timeoutSeconds: number): string => script("remove", { STACK: stack, TIMEOUT: timeoutSeconds, STACK_LABEL: labels.stackNamespace });

@@ -1,11 +1,13 @@
 // `npm run status`: what runs where, read over SSH from a manager that answers, and the pipeline's
 // figures. The parsing and rendering are pure functions; scripts/status.ts does the I/O.
 import { scriptsIn } from "../shell";
+import { labels } from "../types";
 
 const script = scriptsIn(__dirname);
 
-/** The script a manager runs: machines, services, tasks and JetStream consumers, in sections. */
-export const statusScript = (stack: string): string => script("status", { STACK: stack });
+
+/** The script a manager runs: machines, services, tasks and JetStream consumers, as JSON lines (see parseStatus). */
+export const statusScript = (stack: string): string => script("status", { STACK: stack, STACK_LABEL: labels.stackNamespace, SERVICE_NAME_LABEL: labels.serviceName });
 
 export interface ConsumerLag {
     stream: string;
@@ -17,9 +19,13 @@ export interface ConsumerLag {
 }
 
 export interface SwarmStatus {
+    /** `[name, role, state, availability]`, role `manager <status>` or `worker`. */
     machines: string[][];
+    /** `[name, running/desired, image]`. */
     services: string[][];
+    /** `[machine, task, state]`, running tasks. */
     tasks: string[][];
+    /** Absent when no NATS server of the stack runs on the manager. */
     consumers?: ConsumerLag[];
 }
 
@@ -36,19 +42,56 @@ export function consumerLags(jsz: Jsz): ConsumerLag[] {
     );
 }
 
-/** The status script's output, by section; fields are `|`-separated. */
+/** A row of `docker node ls`, as `{{json .}}` prints it (the fields used). */
+interface NodeRow {
+    Hostname: string;
+    /** Leader, Reachable or Unreachable; empty on a worker. */
+    ManagerStatus?: string;
+    Status: string;
+    Availability: string;
+}
+
+/** A row of `docker service ls`, as `{{json .}}` prints it (the fields used). */
+interface ServiceRow {
+    Name: string;
+    Replicas: string;
+    Image: string;
+}
+
+/** A row of `docker node ps`, as `{{json .}}` prints it (the fields used). */
+interface TaskRow {
+    Node: string;
+    Name: string;
+    CurrentState: string;
+}
+
+/** A line of the status script: one key, naming what its value is. */
+interface StatusRecord {
+    machine?: NodeRow;
+    service?: ServiceRow;
+    task?: TaskRow;
+    consumers?: Jsz;
+}
+
+/**
+ * The status script's output: one JSON object a line, `{"machine": row}`, `{"service": row}`,
+ * `{"task": row}` (docker's rows) or `{"consumers": jsz}`.
+ */
 export function parseStatus(output: string): SwarmStatus {
     const status: SwarmStatus = { machines: [], services: [], tasks: [] };
-    let section = "";
     for (const line of output.split("\n")) {
-        const header = /^== (\w+)$/.exec(line);
-        if (header) {
-            section = header[1];
-        } else if (section === "pipeline" && line.startsWith("consumers ")) {
-            status.consumers = consumerLags(JSON.parse(line.slice("consumers ".length)) as Jsz);
-        } else if (line.trim() !== "" && (section === "machines" || section === "services" || section === "tasks")) {
-            status[section].push(line.split("|"));
+        if (line.trim() === "") continue;
+        let record: StatusRecord;
+        try {
+            record = JSON.parse(line) as StatusRecord;
+        } catch {
+            throw new Error(`the status script printed a line that is not JSON: ${line.slice(0, 200)}`);
         }
+        const { machine, service, task, consumers } = record;
+        if (machine) status.machines.push([machine.Hostname, machine.ManagerStatus ? `manager ${machine.ManagerStatus}` : "worker", machine.Status, machine.Availability]);
+        if (service) status.services.push([service.Name, service.Replicas, service.Image]);
+        if (task) status.tasks.push([task.Node, task.Name, task.CurrentState]);
+        if (consumers) status.consumers = consumerLags(consumers);
     }
     return status;
 }

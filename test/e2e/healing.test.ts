@@ -1,16 +1,24 @@
 // Self-healing on a real local swarm (1 manager, 2 workers), through the real CLI: faults made
 // behind Pulumi's back (a machine killed, a machine removed with its disk, a service scaled by
 // hand, the stack removed by hand) show in `pulumi preview --refresh`, and `pulumi up --refresh`
-// puts back exactly that; a dead machine does not stop its removal or `pulumi destroy`.
+// puts back exactly that; a dead machine does not stop its removal or `pulumi destroy`. The stack
+// is made by the previous release and upgraded in place first: one `up`, nothing made anew.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { projectRoot, pulumiEnv } from "../helpers/pulumi";
-import { labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
+import { checkOut, editableCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
 
+/**
+ * The release a stack is made with before it is upgraded to this one: the last one with the
+ * built-in stack's own component (DockerStack) and the config in one module.
+ */
+const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
+
+let copy: string;
 let stack: TestStack;
 const worker = (i: number) => stack.output<NodeOutput[]>("workers")[i].name;
 
@@ -46,12 +54,38 @@ async function healed(): Promise<void> {
 }
 
 before(() => {
-    stack = new TestStack(uniqueStackName("healing"));
+    copy = editableCopy(previousRelease);
+    stack = new TestStack(uniqueStackName("healing"), copy);
     stack.setConfig({ provider: "local", managers: "1", workers: "2", "local.subnet": "10.218.0.0/24", "local.sshPortBase": "2400", "local.registryPort": "5400" });
     stack.up();
 });
 
-after(() => stack?.cleanup());
+after(() => {
+    stack?.cleanup();
+    if (copy) fs.rmSync(copy, { recursive: true, force: true });
+});
+
+/** What must outlive an upgrade: the machines (containers), their swarm nodes, the services and their running tasks. */
+async function identities(): Promise<{ containers: string; nodes: Record<string, string>; tasks: string }> {
+    const containers = spawnSync("docker", ["ps", "--filter", `label=swarm.stack=${stack.name}`, "--format", "{{.Names}} {{.ID}}"], { encoding: "utf8" }).stdout.split("\n").sort().join("\n");
+    const tasks = await stack.onManager("for id in $(docker service ls --quiet); do docker service ps --filter desired-state=running --format \"$id {{.Name}} {{.ID}}\" \"$id\"; done | sort");
+    return { containers, nodes: idsByHost(await nodeList(stack)), tasks: tasks.trim() };
+}
+
+test("a stack made by the previous release upgrades in place with one up: no machine, node, service or task made anew", async () => {
+    const made = await identities();
+    checkOut(copy, undefined, previousRelease);
+    const preview = JSON.parse(stack.run(["preview", "--json"]).stdout) as { steps?: { op: string; urn: string }[] };
+    const steps = (preview.steps ?? []).filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").slice(-2).join("::")}`);
+    console.log(`# upgrade preview:\n${steps.join("\n")}`);
+    assert.deepEqual(steps.filter((s) => !s.startsWith("update ")), [], "the upgrade only updates resources in place");
+    timed("upgrade up", ["up", "--yes", "--skip-preview"]);
+    await assertSwarmMatchesOutputs(stack, 1, 2);
+    assert.deepEqual(await identities(), made);
+    expectConverged(await serviceReplicas(stack), declaredReplicas());
+    const again = stack.run(["preview", "--expect-no-changes"], true);
+    assert.equal(again.status, 0, `a second up has nothing to do:\n${again.stdout}${again.stderr}`);
+});
 
 test("(a) a worker killed: the refreshed preview shows it; up starts it, and it is back in the swarm under its name", async () => {
     const ids = idsByHost(await nodeList(stack));

@@ -7,27 +7,54 @@ import * as path from "node:path";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { projectRoot, pulumi, PulumiEnv, PulumiResult, requireToolchain } from "./pulumi";
 
+/** Files of the project as a clone has them: those of `commit`, or the work tree's (tracked and new, not ignored). */
+function projectFiles(commit?: string): string[] {
+    const args = commit ? ["ls-tree", "-r", "-z", "--name-only", commit] : ["ls-files", "-z", "--cached", "--others", "--exclude-standard"];
+    const files = spawnSync("git", args, { cwd: projectRoot, encoding: "utf8" });
+    if (files.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${files.stderr}`);
+    return files.stdout.split("\0").filter(Boolean);
+}
+
 /**
- * A fresh copy of the project as a clone would have it (tracked and new, not ignored files),
- * without node_modules, tools or state.
+ * Puts the project's files into `dir`: those of `commit` (from git: a checkout of an earlier
+ * version), or the work tree's. Files of the project that `dir` holds from `replacing` (the commit
+ * checked out there before) go first, as a `git checkout` of the new version would remove them.
  */
-export function freshCopy(): string {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-clone-"));
-    const files = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: projectRoot, encoding: "utf8" });
-    if (files.status !== 0) throw new Error(`git ls-files failed: ${files.stderr}`);
-    for (const file of files.stdout.split("\0").filter(Boolean)) {
+export function checkOut(dir: string, commit?: string, replacing?: string): void {
+    if (replacing) {
+        for (const file of projectFiles(replacing)) fs.rmSync(path.join(dir, file), { force: true });
+    }
+    if (commit) {
+        const archive = spawnSync("sh", ["-c", `git -C '${projectRoot}' archive '${commit}' | tar -x -C '${dir}'`], { encoding: "utf8" });
+        if (archive.status !== 0) throw new Error(`git archive ${commit} failed (is the clone's history complete? git fetch --unshallow): ${archive.stderr}`);
+        return;
+    }
+    for (const file of projectFiles()) {
         const source = path.join(projectRoot, file);
         if (!fs.existsSync(source)) continue; // deleted in the work tree
         fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
         fs.copyFileSync(source, path.join(dir, file));
         fs.chmodSync(path.join(dir, file), fs.statSync(source).mode);
     }
+}
+
+/**
+ * A fresh copy of the project as a clone would have it (tracked and new, not ignored files),
+ * without node_modules, tools or state.
+ */
+export function freshCopy(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-clone-"));
+    checkOut(dir);
     return dir;
 }
 
-/** A fresh copy whose code a test may change, sharing this project's installed packages. */
-export function editableCopy(): string {
-    const dir = freshCopy();
+/**
+ * A copy whose code a test may change (of the work tree, or of `commit`), sharing this project's
+ * installed packages.
+ */
+export function editableCopy(commit?: string): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-clone-"));
+    checkOut(dir, commit);
     fs.symlinkSync(path.join(projectRoot, "node_modules"), path.join(dir, "node_modules"));
     // The pipeline image takes services/node_modules as files: hard links, not a symlink.
     const copied = spawnSync("cp", ["-al", path.join(projectRoot, "services", "node_modules"), path.join(dir, "services", "node_modules")], { stdio: "inherit" });

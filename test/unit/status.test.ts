@@ -20,28 +20,70 @@ const jsz = {
     ],
 };
 
-test("the status script prints machines, services, tasks and the consumers of the stack's NATS server on this manager", () => {
+/**
+ * Runs the status script of stack `cat` against a stand-in docker whose body is `answers` (sh, `$*`
+ * holds the arguments). `json ROW...` there prints each row as docker does for `--format`: the
+ * template given, with the row where it says `{{json .}}`.
+ */
+function runStatus(answers: string): { status: number | null; stdout: string; stderr: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "status-"));
     try {
-        const answers = `case "$*" in
-  "node ls --format"*) echo "m-0|manager Leader|Ready|Active"; echo "w-0|worker|Down|Active" ;;
-  "node ls --quiet") echo n1; echo n2 ;;
-  "service ls"*) echo "cat_collector|2/2|reg/pipeline:1" ;;
-  "node ps"*) echo "m-0|cat_collector.1|Running 2 minutes ago" ;;
-  "ps --quiet"*"service.name=cat_nats") echo abc ;;
-  "exec abc curl"*) echo '${JSON.stringify(jsz)}' ;;
-esac`;
-        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\n${answers}\n`, { mode: 0o755 });
+        const json = `format= previous=
+for arg; do [ "$previous" = --format ] && format=$arg; previous=$arg; done
+json() { for row; do printf '%s%s%s\\n' "\${format%%"{{json .}}"*}" "$row" "\${format#*"{{json .}}"}"; done; }`;
+        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh\n${json}\n${answers}\n`, { mode: 0o755 });
         const result = spawnSync("/bin/sh", ["-c", statusScript("cat")], { encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` } });
-        assert.equal(result.status, 0, result.stderr);
-        const status = parseStatus(result.stdout);
-        assert.deepEqual(status.machines, [["m-0", "manager Leader", "Ready", "Active"], ["w-0", "worker", "Down", "Active"]]);
-        assert.deepEqual(status.services, [["cat_collector", "2/2", "reg/pipeline:1"]]);
-        assert.deepEqual(status.tasks, [["m-0", "cat_collector.1", "Running 2 minutes ago"]]);
-        assert.deepEqual(status.consumers, consumerLags(jsz));
+        return { status: result.status, stdout: result.stdout, stderr: result.stderr };
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+}
+
+/** Rows as `docker ... --format '{{json .}}'` prints them. */
+const rows = {
+    leader: '{"Availability":"Active","EngineVersion":"27.3.1","Hostname":"m-0","ID":"n1","ManagerStatus":"Leader","Self":true,"Status":"Ready","TLSStatus":"Ready"}',
+    worker: '{"Availability":"Active","EngineVersion":"27.3.1","Hostname":"w-0","ID":"n2","ManagerStatus":"","Self":false,"Status":"Down","TLSStatus":"Ready"}',
+    collector: '{"ID":"s1","Image":"reg/pipeline:1","Mode":"replicated","Name":"cat_collector","Ports":"","Replicas":"2/2"}',
+    task: '{"CurrentState":"Running 2 minutes ago","DesiredState":"Running","Error":"","ID":"t1","Image":"reg/pipeline:1","Name":"cat_collector.1","Node":"m-0","Ports":""}',
+};
+
+test("the status script prints machines, services, tasks and the consumers of the stack's NATS server on this manager", () => {
+    // `docker node ps` of both nodes repeats the task; the NATS server's answer spans lines.
+    const result = runStatus(`case "$*" in
+  "node ls --format"*) json '${rows.leader}' '${rows.worker}' ;;
+  "node ls --quiet") echo n1; echo n2 ;;
+  "service ls"*) json '${rows.collector}' ;;
+  "node ps"*) json '${rows.task}' '${rows.task}' ;;
+  "ps --filter label=com.docker.stack.namespace=cat --format {{.ID}} {{.Label \\"com.docker.swarm.service.name\\"}}") echo "xyz cat_gateway"; echo "abc cat_nats" ;;
+  "exec abc curl"*) echo '${JSON.stringify(jsz, null, 2)}' ;;
+esac`);
+    assert.equal(result.status, 0, result.stderr);
+    const status = parseStatus(result.stdout);
+    assert.deepEqual(status.machines, [["m-0", "manager Leader", "Ready", "Active"], ["w-0", "worker", "Down", "Active"]]);
+    assert.deepEqual(status.services, [["cat_collector", "2/2", "reg/pipeline:1"]]);
+    assert.deepEqual(status.tasks, [["m-0", "cat_collector.1", "Running 2 minutes ago"]]);
+    assert.deepEqual(status.consumers, consumerLags(jsz));
+});
+
+test("the status script is one JSON object a line; it finds the NATS server of a stack of several (nats-0, nats-1...)", () => {
+    const answers = `case "$*" in
+  "node ls --format"*) json '${rows.leader}' ;;
+  "service ls"*) json '${rows.collector}' ;;
+  "ps --filter"*) echo "xyz cat_nats-data-mover"; echo "abc cat_nats-1" ;;
+  "exec abc curl"*) echo '${JSON.stringify(jsz)}' ;;
+esac`;
+    const result = runStatus(answers);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stdout.trim().split("\n");
+    assert.deepEqual(lines.map((line) => Object.keys(JSON.parse(line) as object)), [["machine"], ["service"], ["consumers"]]);
+    assert.deepEqual(parseStatus(result.stdout).consumers, consumerLags(jsz));
+    // A NATS server that does not answer fails the script, saying so (the next manager is tried).
+    const silent = runStatus(answers.replace(/"exec abc curl".*\n/, ""));
+    assert.notEqual(silent.status, 0);
+    assert.match(silent.stderr, /the NATS server of stack cat \(abc\) did not answer/);
+    // No NATS server of the stack here: no consumers.
+    assert.equal(parseStatus(runStatus(answers.replace(/"ps --filter".*\n/, "")).stdout).consumers, undefined);
+    assert.throws(() => parseStatus("== machines\n"), /not JSON: == machines/);
 });
 
 test("consumer lag is read from NATS's /jsz answer: waiting and unacknowledged per consumer", () => {
@@ -53,9 +95,18 @@ test("consumer lag is read from NATS's /jsz answer: waiting and unacknowledged p
 });
 
 test("one screen: a machine that is down shows as down, with its tasks, the services and the pipeline", () => {
+    const task = (Name: string, CurrentState: string) => ({ task: { Node: "m-0", Name, CurrentState } });
     const status = parseStatus(
-        "== machines\nm-0|manager Leader|Ready|Active\nw-0|worker|Down|Active\n== services\ncat_collector|1/2|reg/pipeline:1\n" +
-            "== tasks\nm-0|cat_collector.1|Running 2 minutes ago\nm-0|cat_gateway.8nsk9pwbk91m55wsq2iqz5jiw|Running 3 minutes ago\nm-0|cat_collector.2|Preparing 1 second ago\n== pipeline\n",
+        [
+            { machine: { Hostname: "m-0", ManagerStatus: "Leader", Status: "Ready", Availability: "Active" } },
+            { machine: { Hostname: "w-0", ManagerStatus: "", Status: "Down", Availability: "Active" } },
+            { service: { Name: "cat_collector", Replicas: "1/2", Image: "reg/pipeline:1" } },
+            task("cat_collector.1", "Running 2 minutes ago"),
+            task("cat_gateway.8nsk9pwbk91m55wsq2iqz5jiw", "Running 3 minutes ago"),
+            task("cat_collector.2", "Preparing 1 second ago"),
+        ]
+            .map((record) => JSON.stringify(record))
+            .join("\n") + "\n",
     );
     const screen = renderStatus({ stack: "cat", readFrom: "m-1", unreachable: ["m-0 (connection refused)"], status, activity: { eventsPerSecond: 12.25, profiles: 40 } });
     assert.match(screen, /^read from m-1; no answer from m-0 \(connection refused\)/);

@@ -2,8 +2,9 @@
 # shellcheck shell=sh
 # Removes stack STACK, waits until its services and networks are gone, then removes its volumes on
 # this manager (where the stateful services keep their data) once their containers have exited.
-: "${STACK:?}" "${TIMEOUT:?}"
-filter="label=com.docker.stack.namespace=$STACK"
+# STACK_LABEL: the label Docker gives a stack's objects (com.docker.stack.namespace).
+: "${STACK:?}" "${TIMEOUT:?}" "${STACK_LABEL:?}"
+filter="label=$STACK_LABEL=$STACK"
 # No swarm here any more (it was dissolved): the stack went with it.
 [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] || exit 0
 if [ -n "$(docker service ls --quiet --filter "$filter")" ]; then docker stack rm "$STACK" >&2; fi
