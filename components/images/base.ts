@@ -29,7 +29,9 @@ export class BaseImage extends pulumi.ComponentResource {
             triggers: [args.tag],
             timeoutSeconds: 1800,
         }, { parent: this });
-        this.tag = prepared.stdout.apply(() => args.tag);
+        // Its ID, not its output: the ID is known in a preview of an update (a new script), so the
+        // images built on it do not show as replaced there.
+        this.tag = prepared.id.apply(() => args.tag);
         this.registerOutputs({ tag: this.tag });
     }
 }

@@ -262,8 +262,8 @@ test("images live in ECR repositories with a lifecycle policy, built here and pu
     const policies = ofType(production, "aws:ecr/lifecyclePolicy:LifecyclePolicy");
     assert.equal(policies.length, 4);
     assert.equal(JSON.parse(policies[0].inputs.policy).rules[0].action.type, "expire");
-    const images = commands(production).filter((c) => c.name.startsWith("images-"));
-    assert.deepEqual(images.map((c) => c.name).sort(), ["images-gateway", "images-nats", "images-pipeline", "images-redis"]);
+    const images = commands(production).filter((c) => c.name.startsWith("stack-images-"));
+    assert.deepEqual(images.map((c) => c.name).sort(), ["stack-images-gateway", "stack-images-nats", "stack-images-pipeline", "stack-images-redis"]);
     for (const image of images) {
         assert.ok(isSecretValue(image.inputs.credentials), "the registry password is a secret");
         assert.equal(reveal(image.inputs.credentials), "mock-ecr-password");
