@@ -1,5 +1,5 @@
 // The `aws` config: the EC2 machines' network, access and shape, and the region they run in.
-import { checkKeys, isCidr, isNetwork, isObject, readBoolean, readInteger, readString, show } from "../config/checks";
+import { checkKeys, isCidr, isNetwork, isObject, readBoolean, readInteger, readString, show } from "../checks";
 
 export interface AwsSettings {
     /** CIDRs allowed to reach SSH. */

@@ -4,9 +4,9 @@
 import { AwsSettings, validateAws } from "../aws/config";
 import { HostEntry, RegistrySettings, validateHosts, validateRegistry } from "../hosts/config";
 import { LocalSettings, validateLocal } from "../local/config";
-import { asNumber, checkKeys, ConfigError, dockerName, isInteger, isObject, readInteger, readReplicas, readString, show } from "./checks";
+import { asNumber, checkKeys, ConfigError, dockerName, isInteger, isObject, readInteger, readReplicas, readString, show } from "../checks";
 
-export { ConfigError, isObject } from "./checks";
+export { ConfigError } from "../checks";
 
 export const providers = ["local", "aws", "hosts"] as const;
 export type ProviderName = (typeof providers)[number];

@@ -1,7 +1,7 @@
 // The `hosts` provider's config: the machines you have (`hosts`) and the registry they pull the
 // stacks' images from (`registry`).
 import { isIpv4 } from "../network";
-import { checkKeys, isObject, readInteger, readString, show } from "../config/checks";
+import { checkKeys, isObject, readInteger, readString, show } from "../checks";
 import type { Role } from "../types";
 
 /** A machine you have, as listed in the `hosts` config. */

@@ -1,6 +1,6 @@
 // The `local` config: how the local provider's machines (containers on this machine's engine) are
 // laid out. Its base image is also the base of every image the program builds, whatever the provider.
-import { checkKeys, isNetwork, isObject, readChoice, readInteger, readString, show } from "../config/checks";
+import { checkKeys, isNetwork, isObject, readChoice, readInteger, readString, show } from "../checks";
 
 export const privilegeModes = ["auto", "always", "never"] as const;
 /** `auto` tries --privileged and falls back to an explicit capability set. */

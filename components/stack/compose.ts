@@ -8,7 +8,7 @@ import * as path from "path";
 import ignore from "@balena/dockerignore";
 import { isMap, parseDocument, stringify } from "yaml";
 import type { StackSettings } from "../config";
-import { ConfigError, isObject } from "../config/checks";
+import { ConfigError, isObject } from "../checks";
 import type { ImageDefinition } from "../images";
 import { EndpointMode, labels } from "../types";
 

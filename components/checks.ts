@@ -1,7 +1,7 @@
-// The checks every part of the configuration uses: each records a problem that names the key, the
+// The checks every part of the configuration uses (config/ and each provider's config.ts): each records a problem that names the key, the
 // bad value and what is allowed, and returns the value read (or undefined).
 import { RunError } from "@pulumi/pulumi/errors";
-import { parseCidr } from "../network";
+import { parseCidr } from "./network";
 
 /** A RunError: Pulumi shows its message alone, without a stack trace of the program. */
 export class ConfigError extends RunError {
