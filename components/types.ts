@@ -100,4 +100,6 @@ export const labels = {
     /** Containers, networks and volumes made on this machine's engine: the Pulumi project and stack. */
     project: "swarm.project",
     stack: "swarm.stack",
+    /** Volume: the local registries' shared image store, which outlives the stacks. */
+    registryCache: "swarm.cache",
 } as const;

@@ -15,30 +15,39 @@ export function lifecyclePolicy(keep: number): string {
     });
 }
 
+export interface EcrRegistryArgs {
+    /** Repository path prefix: the repositories are `<prefix>/<image>`. */
+    prefix: string;
+    images: string[];
+    tags: Record<string, string>;
+    /** Images kept per repository. Default 10. */
+    keep?: number;
+}
+
 /**
- * One repository per image, `<prefix>/<image>`, with tags that never change once pushed and a
- * lifecycle policy keeping the newest `keep`. The registry (its login secret) resolves once they
- * all exist; `host` is the registry's host name, not secret.
+ * One repository per image, `<prefix>/<image>` (resources `<name>-<image>`), with tags that never
+ * change once pushed and a lifecycle policy keeping the newest `keep`. The registry (its login
+ * secret) resolves once they all exist; `host` is the registry's host name, not secret.
  */
-export function ecrRegistry(name: string, prefix: string, images: string[], tags: Record<string, string>, parent: pulumi.Resource, keep = 10) {
+export function ecrRegistry(name: string, { prefix, images, tags, keep = 10 }: EcrRegistryArgs, parent: pulumi.Resource) {
     if (images.length === 0) throw new Error("ecrRegistry: no images to make repositories for");
     const repositories = images.map((image) => {
-        const repo = new aws.ecr.Repository(`${name}-${image}`, {
+        const repository = new aws.ecr.Repository(`${name}-${image}`, {
             name: `${prefix}/${image}`,
             imageTagMutability: "IMMUTABLE",
             imageScanningConfiguration: { scanOnPush: true },
             forceDelete: true,
             tags,
         }, { parent });
-        new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repo.name, policy: lifecyclePolicy(keep) }, { parent });
-        return repo;
+        new aws.ecr.LifecyclePolicy(`${name}-${image}`, { repository: repository.name, policy: lifecyclePolicy(keep) }, { parent });
+        return repository;
     });
-    const host = pulumi.all(repositories.map((r) => r.repositoryUrl)).apply((urls) => urls[0].split("/")[0]);
+    const host = pulumi.all(repositories.map((repository) => repository.repositoryUrl)).apply((urls) => urls[0].split("/")[0]);
     const auth = aws.ecr.getAuthorizationTokenOutput({ registryId: repositories[0].registryId }, { parent });
-    const registry: pulumi.Output<ImageRegistry> = pulumi.all([host, auth.userName, pulumi.secret(auth.password)]).apply(([h, username, password]) => ({
-        push: h,
-        pull: h,
-        instance: h,
+    const registry: pulumi.Output<ImageRegistry> = pulumi.all([host, auth.userName, pulumi.secret(auth.password)]).apply(([registryHost, username, password]) => ({
+        push: registryHost,
+        pull: registryHost,
+        instance: registryHost,
         credentials: { username, password },
         platform: "linux/amd64",
     }));

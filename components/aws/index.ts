@@ -65,134 +65,31 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
 
     constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:aws:AwsNodes", name, {}, opts);
-        const s = args.settings;
-        const stack = pulumi.getStack();
-        const tags = { "swarm:project": pulumi.getProject(), "swarm:stack": stack };
-        const parent = { parent: this };
+        const { settings } = args;
+        const scope = awsScope(name, this);
 
-        let vpcId: pulumi.Output<string>;
-        let subnetIds: pulumi.Output<string>[];
-        if (s.vpcId && s.subnetIds) {
-            vpcId = pulumi.output(s.vpcId);
-            subnetIds = s.subnetIds.map((id) => pulumi.output(id));
-        } else {
-            const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
-                cidrBlock: s.vpcCidr,
-                enableDnsHostnames: true,
-                enableDnsSupport: true,
-                tags: { ...tags, Name: `${name}-${stack}` },
-            }, parent);
-            const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, parent);
-            const routes = new aws.ec2.RouteTable(`${name}-public`, {
-                vpcId: vpc.id,
-                routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
-                tags,
-            }, parent);
-            // Regular zones only: Local and Wavelength Zones need an opt-in and lack instance types.
-            const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, parent);
-            subnetIds = subnetCidrs(s.vpcCidr, s.availabilityZones).map((cidrBlock, i) => {
-                const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
-                    vpcId: vpc.id,
-                    cidrBlock,
-                    availabilityZone: zones.names[i],
-                    mapPublicIpOnLaunch: true,
-                    tags: { ...tags, Name: `${name}-${stack}-public-${i}` },
-                }, parent);
-                new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
-                return subnet.id;
-            });
-            vpcId = vpc.id;
-        }
-
-        const group = new aws.ec2.SecurityGroup(`${name}-nodes`, {
-            vpcId,
-            description: "Swarm machines: SSH and the gateway from the allowed CIDRs, swarm traffic between the machines",
-            ingress: [
-                { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: s.sshAllowedCidrs, description: "SSH" },
-                { protocol: "tcp", fromPort: args.gatewayPort, toPort: args.gatewayPort, cidrBlocks: s.ingressCidrs, description: "gateway: collector and profile API" },
-                ...swarmPorts.map((p) => ({ ...p, self: true })),
-                // "Fragmentation needed": path MTU discovery, without which large replies stall.
-                { protocol: "icmp", fromPort: 3, toPort: 4, cidrBlocks: ["0.0.0.0/0"], description: "path MTU discovery" },
-            ],
-            egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "package and image downloads" }],
-            tags,
-        }, parent);
-
-        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags }, parent);
-
-        // Lets the machines pull the stack's images from ECR (the credential helper uses it).
-        const role = new aws.iam.Role(`${name}-node`, {
-            assumeRolePolicy: JSON.stringify({
-                Version: "2012-10-17",
-                Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
-            }),
-            tags,
-        }, parent);
-        new aws.iam.RolePolicyAttachment(`${name}-node-ecr`, {
-            role: role.name,
-            policyArn: "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-        }, parent);
-        const profile = new aws.iam.InstanceProfile(`${name}-node`, { role: role.name, tags }, parent);
-
-        // The image a machine made from now on gets: aws.ami, else the newest Ubuntu image when the
-        // stack was first made (resolved once and kept, so Canonical publishing one changes nothing).
-        const newMachinesAmi = s.ami
-            ? pulumi.output(s.ami)
-            : new PinnedValue(`${name}-ami`, {
-                value: aws.ec2.getAmiOutput({
-                    owners: [canonicalOwnerId],
-                    mostRecent: true,
-                    filters: [
-                        { name: "name", values: [ubuntuAmiNamePattern] },
-                        { name: "virtualization-type", values: ["hvm"] },
-                    ],
-                }, parent).id,
-            }, parent).value;
-        const ecr = ecrRegistry(`${name}-images`, args.imageRepository, args.images, tags, this);
-        this.registry = ecr.registry;
-        const userData = ecr.host.apply((host) => cloudInitUserData(host));
-
-        const machineImages: Record<string, pulumi.Output<string>> = {};
-        const machine = (role: Role, index: number): pulumi.Output<SwarmNode> => {
-            const nodeName = `${name}-${role}-${index}`;
-            const spot = role === "worker" && s.spotWorkers;
-            // Each machine keeps the image it was made with: a new aws.ami replaces no machine by
-            // itself, and `pulumi up --replace` of one machine's pin rolls that machine alone.
-            const ami = new PinnedValue(`${nodeName}-ami`, { value: newMachinesAmi }, parent).value;
-            machineImages[nodeName] = ami;
-            const instance = new aws.ec2.Instance(nodeName, {
-                ami,
-                instanceType: role === "manager" ? s.managerInstanceType : s.workerInstanceType,
-                // Managers spread over the zones first, so losing a zone keeps quorum.
-                subnetId: subnetIds[index % subnetIds.length],
-                vpcSecurityGroupIds: [group.id],
-                keyName: keyPair.keyName,
-                iamInstanceProfile: profile.name,
-                associatePublicIpAddress: true,
-                userData,
-                userDataReplaceOnChange: true,
-                // Hop limit 1: the host reaches the instance role, task containers (one hop more) do not.
-                metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
-                rootBlockDevice: { volumeType: "gp3", volumeSize: s.volumeSize, encrypted: true, deleteOnTermination: true },
-                ...(spot
-                    ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }
-                    : {}),
-                tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
-            // A one-time spot instance cannot be stopped, so a new type means a new machine.
-            }, { ...parent, replaceOnChanges: spot ? ["instanceType"] : [] });
-            return pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([id, publicIp, privateIp]) => ({
-                instance: id,
-                name: nodeName,
-                host: publicIp,
-                port: 22,
-                user: "ubuntu",
-                privateAddress: privateIp,
-                role,
-            }));
+        const { vpcId, subnetIds } = network(scope, settings);
+        const group = nodeSecurityGroup(scope, { vpcId, settings, gatewayPort: args.gatewayPort });
+        const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: scope.tags }, { parent: this });
+        const instanceProfile = instanceRole(scope);
+        const newMachinesAmi = machineImage(scope, settings.ami);
+        const ecr = ecrRegistry(`${name}-images`, { prefix: args.imageRepository, images: args.images, tags: scope.tags }, this);
+        const launch: LaunchSpec = {
+            settings,
+            subnetIds,
+            securityGroupId: group.id,
+            keyName: keyPair.keyName,
+            instanceProfile,
+            newMachinesAmi,
+            userData: ecr.host.apply((host) => cloudInitUserData(host)),
         };
-        this.managers = Array.from({ length: args.managers }, (_, i) => machine("manager", i));
-        this.workers = Array.from({ length: args.workers }, (_, i) => machine("worker", i));
-        this.machineImages = pulumi.all(machineImages);
+        const managers = Array.from({ length: args.managers }, (_, index) => machine(scope, launch, { role: "manager", index }));
+        const workers = Array.from({ length: args.workers }, (_, index) => machine(scope, launch, { role: "worker", index }));
+
+        this.managers = managers.map((made) => made.node);
+        this.workers = workers.map((made) => made.node);
+        this.registry = ecr.registry;
+        this.machineImages = pulumi.all(Object.fromEntries([...managers, ...workers].map((made) => [made.name, made.ami])));
         this.vpcId = vpcId;
         this.securityGroupId = group.id;
         this.frontAddress = gatewayLoadBalancer(name, {
@@ -201,8 +98,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
             nodeGroupId: group.id,
             managers: this.managers,
             port: args.gatewayPort,
-            ingressCidrs: s.ingressCidrs,
-            tags,
+            ingressCidrs: settings.ingressCidrs,
+            tags: scope.tags,
         }, this);
         this.registerOutputs({
             managers: this.managers,
@@ -219,4 +116,164 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     edgeAddress(node: SwarmNode): string {
         return node.host;
     }
+}
+
+/** What every step shares: resource names, their parent, and the tags of every AWS resource. */
+interface AwsScope {
+    /** The component's name: its resources are `<name>-...`. */
+    name: string;
+    parent: pulumi.Resource;
+    /** The Pulumi stack, in the Name tags. */
+    stack: string;
+    tags: Record<string, string>;
+}
+
+function awsScope(name: string, parent: pulumi.Resource): AwsScope {
+    const stack = pulumi.getStack();
+    return { name, parent, stack, tags: { "swarm:project": pulumi.getProject(), "swarm:stack": stack } };
+}
+
+/** The VPC and its public subnets: those of settings.vpcId, else a new VPC with one subnet per zone. */
+function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string>[] } {
+    if (settings.vpcId && settings.subnetIds) {
+        return { vpcId: pulumi.output(settings.vpcId), subnetIds: settings.subnetIds.map((id) => pulumi.output(id)) };
+    }
+    const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
+        cidrBlock: settings.vpcCidr,
+        enableDnsHostnames: true,
+        enableDnsSupport: true,
+        tags: { ...tags, Name: `${name}-${stack}` },
+    }, { parent });
+    const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, { parent });
+    const routes = new aws.ec2.RouteTable(`${name}-public`, {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
+        tags,
+    }, { parent });
+    // Regular zones only: Local and Wavelength Zones need an opt-in and lack instance types.
+    const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, { parent });
+    const subnetIds = subnetCidrs(settings.vpcCidr, settings.availabilityZones).map((cidrBlock, i) => {
+        const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
+            vpcId: vpc.id,
+            cidrBlock,
+            availabilityZone: zones.names[i],
+            mapPublicIpOnLaunch: true,
+            tags: { ...tags, Name: `${name}-${stack}-public-${i}` },
+        }, { parent });
+        new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, { parent });
+        return subnet.id;
+    });
+    return { vpcId: vpc.id, subnetIds };
+}
+
+/** The machines' security group: SSH and the gateway from the allowed CIDRs, the swarm ports between the machines only. */
+function nodeSecurityGroup(
+    { name, parent, tags }: AwsScope,
+    { vpcId, settings, gatewayPort }: { vpcId: pulumi.Output<string>; settings: AwsSettings; gatewayPort: number },
+): aws.ec2.SecurityGroup {
+    return new aws.ec2.SecurityGroup(`${name}-nodes`, {
+        vpcId,
+        description: "Swarm machines: SSH and the gateway from the allowed CIDRs, swarm traffic between the machines",
+        ingress: [
+            { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: settings.sshAllowedCidrs, description: "SSH" },
+            { protocol: "tcp", fromPort: gatewayPort, toPort: gatewayPort, cidrBlocks: settings.ingressCidrs, description: "gateway: collector and profile API" },
+            ...swarmPorts.map((port) => ({ ...port, self: true })),
+            // "Fragmentation needed": path MTU discovery, without which large replies stall.
+            { protocol: "icmp", fromPort: 3, toPort: 4, cidrBlocks: ["0.0.0.0/0"], description: "path MTU discovery" },
+        ],
+        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "package and image downloads" }],
+        tags,
+    }, { parent });
+}
+
+/** The machines' instance profile: it lets them pull the stack's images from ECR (the credential helper uses it). Returns its name. */
+function instanceRole({ name, parent, tags }: AwsScope): pulumi.Output<string> {
+    const nodeRole = new aws.iam.Role(`${name}-node`, {
+        assumeRolePolicy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [{ Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],
+        }),
+        tags,
+    }, { parent });
+    new aws.iam.RolePolicyAttachment(`${name}-node-ecr`, {
+        role: nodeRole.name,
+        policyArn: "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    }, { parent });
+    return new aws.iam.InstanceProfile(`${name}-node`, { role: nodeRole.name, tags }, { parent }).name;
+}
+
+/**
+ * The image a machine made from now on gets: aws.ami, else the newest Ubuntu image when the stack
+ * was first made (resolved once and kept, so Canonical publishing one changes nothing).
+ */
+function machineImage({ name, parent }: AwsScope, ami: string | undefined): pulumi.Output<string> {
+    if (ami) return pulumi.output(ami);
+    return new PinnedValue(`${name}-ami`, {
+        value: aws.ec2.getAmiOutput({
+            owners: [canonicalOwnerId],
+            mostRecent: true,
+            filters: [
+                { name: "name", values: [ubuntuAmiNamePattern] },
+                { name: "virtualization-type", values: ["hvm"] },
+            ],
+        }, { parent }).id,
+    }, { parent }).value;
+}
+
+/** What every machine is made with. */
+interface LaunchSpec {
+    settings: AwsSettings;
+    /** Public subnets, one per zone. */
+    subnetIds: pulumi.Output<string>[];
+    securityGroupId: pulumi.Output<string>;
+    keyName: pulumi.Output<string>;
+    /** The instance profile's name. */
+    instanceProfile: pulumi.Output<string>;
+    /** The image of machines made from now on (each machine pins the one it was made with). */
+    newMachinesAmi: pulumi.Output<string>;
+    userData: pulumi.Output<string>;
+}
+
+/** One EC2 machine: its name, its description for the swarm, and the image it was made from. */
+function machine(
+    { name, parent, stack, tags }: AwsScope,
+    launch: LaunchSpec,
+    { role, index }: { role: Role; index: number },
+): { name: string; node: pulumi.Output<SwarmNode>; ami: pulumi.Output<string> } {
+    const { settings } = launch;
+    const nodeName = `${name}-${role}-${index}`;
+    const spot = role === "worker" && settings.spotWorkers;
+    // Each machine keeps the image it was made with: a new aws.ami replaces no machine by itself,
+    // and `pulumi up --replace` of one machine's pin rolls that machine alone.
+    const ami = new PinnedValue(`${nodeName}-ami`, { value: launch.newMachinesAmi }, { parent }).value;
+    const instance = new aws.ec2.Instance(nodeName, {
+        ami,
+        instanceType: role === "manager" ? settings.managerInstanceType : settings.workerInstanceType,
+        // Managers spread over the zones first, so losing a zone keeps quorum.
+        subnetId: launch.subnetIds[index % launch.subnetIds.length],
+        vpcSecurityGroupIds: [launch.securityGroupId],
+        keyName: launch.keyName,
+        iamInstanceProfile: launch.instanceProfile,
+        associatePublicIpAddress: true,
+        userData: launch.userData,
+        userDataReplaceOnChange: true,
+        // Hop limit 1: the host reaches the instance role, task containers (one hop more) do not.
+        metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
+        rootBlockDevice: { volumeType: "gp3", volumeSize: settings.volumeSize, encrypted: true, deleteOnTermination: true },
+        ...(spot
+            ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }
+            : {}),
+        tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
+    // A one-time spot instance cannot be stopped, so a new type means a new machine.
+    }, { parent, replaceOnChanges: spot ? ["instanceType"] : [] });
+    const node = pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([instanceId, publicIp, privateIp]) => ({
+        instance: instanceId,
+        name: nodeName,
+        host: publicIp,
+        port: 22,
+        user: "ubuntu",
+        privateAddress: privateIp,
+        role,
+    }));
+    return { name: nodeName, node, ami };
 }

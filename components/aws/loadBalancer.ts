@@ -68,7 +68,8 @@ export function gatewayLoadBalancer(name: string, args: GatewayLoadBalancerArgs,
     args.managers.forEach((manager, i) => {
         new aws.lb.TargetGroupAttachment(`${name}-gateway-manager-${i}`, {
             targetGroupArn: targets.arn,
-            targetId: manager.apply((m) => m.instance ?? ""),
+            // The EC2 instance ID (a machine of AwsNodes always has one).
+            targetId: manager.apply((machine) => machine.instance ?? ""),
             port: args.port,
         }, opts);
     });

@@ -2,18 +2,21 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import { localDefaults } from "../local/config";
-import { renderScript } from "../shell";
+import { scriptsIn } from "../shell";
 
+const script = scriptsIn(__dirname);
+
+/** The project's own tool that pulls the default base, or makes it offline (run here, not rendered). */
 const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
 
 /**
  * Makes `tag` present on this machine's engine: the default base (the one the project's
- * Dockerfiles name) is pulled, or made offline with
- * debootstrap where no registry can be reached (scripts/build-base-image.sh, which takes a
- * machine-wide lock); any other base is pulled when missing.
+ * Dockerfiles name) is pulled, or made offline with debootstrap where no registry can be reached
+ * (scripts/build-base-image.sh, which takes a machine-wide lock); any other base is pulled when
+ * missing.
  */
 export const prepareBaseImageScript = (tag: string): string =>
-    renderScript(path.join(__dirname, "scripts", "prepare-base-image.sh"), { TAG: tag, OFFLINE_SCRIPT: tag === localDefaults.baseImage ? offlineScript : "" });
+    script("prepare-base-image", { TAG: tag, OFFLINE_SCRIPT: tag === localDefaults.baseImage ? offlineScript : "" });
 
 /**
  * The base image, made once before any image that builds on it: every build takes `tag` (an

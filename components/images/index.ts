@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
 import type { ImageRegistry } from "../types";
-import { renderScript } from "../shell";
+import { scriptsIn } from "../shell";
 
 /** Hash of the named files and folders (recursively) of `root`: the image's content version. */
 export function hashInputs(root: string, inputs: string[]): string {
@@ -21,7 +21,7 @@ export function hashInputs(root: string, inputs: string[]): string {
     return hash.digest("hex").slice(0, 12);
 }
 
-const scriptsDir = path.join(__dirname, "scripts");
+const script = scriptsIn(__dirname);
 
 /** An image the program builds here and ships to the machines. */
 export interface ImageDefinition {
@@ -61,7 +61,7 @@ export interface ImageBuildSpec {
 
 /** Builds and pushes the image unless the registry has it already; prints the pull reference. */
 export function buildAndPushScript(spec: ImageBuildSpec): string {
-    return renderScript(path.join(scriptsDir, "build-and-push.sh"), {
+    return script("build-and-push", {
         PUSH_REF: spec.pushRef,
         PULL_REF: spec.pullRef,
         CONTEXT_DIR: spec.contextDir,
@@ -102,22 +102,22 @@ export class RegistryImages extends pulumi.ComponentResource {
         const registry = pulumi.output(args.registry);
         // Everything but the password, which stays secret and only ever travels on stdin.
         const endpoint = pulumi.unsecret(registry.apply(({ credentials, ...rest }) => ({ ...rest, loginUser: credentials?.username })));
-        const password = registry.apply((r) => r.credentials?.password);
+        const password = registry.apply(({ credentials }) => credentials?.password);
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = image.context;
             const tag = hashInputs(contextDir, image.inputs);
             const built = new Command(`${name}-${key}`, {
-                create: pulumi.all([endpoint, args.baseImage]).apply(([r, baseImage]) =>
+                create: pulumi.all([endpoint, args.baseImage]).apply(([target, baseImage]) =>
                     buildAndPushScript({
-                        pushRef: `${r.push}/${args.repository}/${key}:${tag}`,
-                        pullRef: `${r.pull}/${args.repository}/${key}:${tag}`,
+                        pushRef: `${target.push}/${args.repository}/${key}:${tag}`,
+                        pullRef: `${target.pull}/${args.repository}/${key}:${tag}`,
                         contextDir,
                         dockerfile: image.dockerfile,
                         baseImage,
                         prepare: image.prepare,
-                        insecure: r.insecure,
-                        platform: r.platform,
-                        loginUser: r.loginUser,
+                        insecure: target.insecure,
+                        platform: target.platform,
+                        loginUser: target.loginUser,
                         buildArgs: image.buildArgs,
                         target: image.target,
                     }),

@@ -79,81 +79,18 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
 
     constructor(name: string, args: LocalNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:local:LocalNodes", name, {}, opts);
-        const project = pulumi.getProject();
-        const stack = pulumi.getStack();
-        const prefix = dockerSafe(`${project}-${stack}`);
-        const owner = { [labels.project]: project, [labels.stack]: stack };
-        const gateway = gatewayOf(args.settings.subnet);
+        const scope = localScope(name, args, this);
 
-        const buildImage = (label: string, tag: string, contextDir: string) =>
-            new Command(`${name}-${label}-image`, {
-                create: pulumi.output(args.baseImage).apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
-                triggers: [tag, args.baseImage],
-            }, { parent: this });
-        const image = nodeImageTag();
-        const build = buildImage("node", image, nodeImageDir);
+        const nodeImage = nodeImageTag();
+        const nodeImageBuilt = buildImage(scope, { label: "node", tag: nodeImage, contextDir: nodeImageDir });
+        const network = nodesNetwork(scope);
+        const registry = registryContainer(scope, { after: [network] });
+        const nodes = planLocalNodes(scope.prefix, args.managers, args.workers, args.settings).map((plan) =>
+            nodeContainer(scope, { plan, image: nodeImage, publicKey: args.publicKey, registries: registry.pullAddress, after: [nodeImageBuilt, network] }));
 
-        const network = new Command(`${name}-network`, {
-            create: scripts.createNetworkScript({ name: prefix, subnet: args.settings.subnet, gateway, labels: owner }),
-            delete: scripts.removeNetworkScript(prefix),
-            read: scripts.readNetworkScript(prefix),
-            triggers: [prefix, args.settings.subnet],
-        }, { parent: this, deleteBeforeReplace: true });
-
-        const registryAddress = registryAddressOf(args.settings.subnet);
-        const registryImage = contentTag("swarm-registry", registryImageDir);
-        const registryName = `${prefix}-registry`;
-        const registryContainer = new Command(`${name}-registry`, {
-            create: scripts.createRegistryScript({
-                name: registryName,
-                image: registryImage,
-                network: prefix,
-                address: registryAddress,
-                hostPort: args.settings.registryPort,
-                labels: owner,
-            }),
-            delete: scripts.removeContainerScript(registryName),
-            read: scripts.readContainerScript(registryName),
-            triggers: [registryImage, registryAddress, args.settings.registryPort],
-        }, { parent: this, dependsOn: [buildImage("registry", registryImage, registryImageDir), network], deleteBeforeReplace: true });
-        this.registry = registryContainer.id.apply((instance) => ({
-            push: `127.0.0.1:${args.settings.registryPort}`,
-            pull: `${registryAddress}:5000`,
-            instance,
-            insecure: true,
-        }));
-        const registries = `${registryAddress}:5000`;
-        const nodes = planLocalNodes(prefix, args.managers, args.workers, args.settings).map((plan) => {
-            const container = new Command(`${name}-${plan.role}-${plan.index}`, {
-                create: scripts.createNodeScript({
-                    name: plan.name,
-                    image,
-                    network: prefix,
-                    address: plan.address,
-                    sshPort: plan.sshPort,
-                    labels: { ...owner, [labels.role]: plan.role },
-                    privileged: args.settings.privileged,
-                }),
-                delete: scripts.removeContainerScript(plan.name),
-                // Refresh sees a machine stopped (up starts it) or gone (up makes it anew).
-                read: scripts.readContainerScript(plan.name),
-                environment: { SSH_AUTHORIZED_KEY: args.publicKey, INSECURE_REGISTRIES: registries },
-                // A node is made anew (not changed in place) when what it was started with changes.
-                triggers: [image, plan.address, plan.sshPort, args.publicKey, registries, args.settings.privileged],
-            }, { parent: this, dependsOn: [build, network], deleteBeforeReplace: true });
-            const node: pulumi.Output<SwarmNode> = container.id.apply((instance) => ({
-                instance,
-                name: plan.name,
-                host: "127.0.0.1",
-                port: plan.sshPort,
-                user: "root",
-                privateAddress: plan.address,
-                role: plan.role,
-            }));
-            return { plan, node };
-        });
-        this.managers = nodes.filter((n) => n.plan.role === "manager").map((n) => n.node);
-        this.workers = nodes.filter((n) => n.plan.role === "worker").map((n) => n.node);
+        this.registry = registry.registry;
+        this.managers = nodes.filter((node) => node.plan.role === "manager").map((node) => node.node);
+        this.workers = nodes.filter((node) => node.plan.role === "worker").map((node) => node.node);
         this.registerOutputs({ managers: this.managers, workers: this.workers, registry: this.registry });
     }
 
@@ -161,4 +98,127 @@ export class LocalNodes extends pulumi.ComponentResource implements Machines {
     edgeAddress(node: SwarmNode): string {
         return node.privateAddress;
     }
+}
+
+/** What every step shares. */
+interface LocalScope {
+    /** The component's name: its resources are `<name>-...`. */
+    name: string;
+    parent: pulumi.Resource;
+    settings: LocalSettings;
+    /** The base image of the images built here, once it is present. */
+    baseImage: pulumi.Input<string>;
+    /** Of the network's and the containers' names: the project and stack, Docker-safe. */
+    prefix: string;
+    /** The labels of everything made on the engine: the project and stack it belongs to. */
+    owner: Record<string, string>;
+}
+
+function localScope(name: string, args: LocalNodesArgs, parent: pulumi.Resource): LocalScope {
+    const project = pulumi.getProject();
+    const stack = pulumi.getStack();
+    return {
+        name,
+        parent,
+        settings: args.settings,
+        baseImage: args.baseImage,
+        prefix: dockerSafe(`${project}-${stack}`),
+        owner: { [labels.project]: project, [labels.stack]: stack },
+    };
+}
+
+/** Builds an image from a context of this module on the base image, unless the engine has its tag. */
+function buildImage(scope: LocalScope, { label, tag, contextDir }: { label: string; tag: string; contextDir: string }): Command {
+    return new Command(`${scope.name}-${label}-image`, {
+        create: pulumi.output(scope.baseImage).apply((baseImage) => scripts.buildImageScript({ tag, contextDir, baseImage })),
+        triggers: [tag, scope.baseImage],
+    }, { parent: scope.parent });
+}
+
+/** The nodes' bridge network. */
+function nodesNetwork({ name, parent, settings, prefix, owner }: LocalScope): Command {
+    return new Command(`${name}-network`, {
+        create: scripts.createNetworkScript({ name: prefix, subnet: settings.subnet, gateway: gatewayOf(settings.subnet), labels: owner }),
+        delete: scripts.removeNetworkScript(prefix),
+        read: scripts.readNetworkScript(prefix),
+        triggers: [prefix, settings.subnet],
+    }, { parent, deleteBeforeReplace: true });
+}
+
+/**
+ * The registry container the nodes pull the stacks' images from: on the nodes' network, and
+ * published on 127.0.0.1 for this machine to push to.
+ */
+function registryContainer(scope: LocalScope, { after }: { after: pulumi.Resource[] }): { registry: pulumi.Output<ImageRegistry>; pullAddress: string } {
+    const { name, parent, settings, prefix, owner } = scope;
+    const address = registryAddressOf(settings.subnet);
+    const image = contentTag("swarm-registry", registryImageDir);
+    const containerName = `${prefix}-registry`;
+    const imageBuilt = buildImage(scope, { label: "registry", tag: image, contextDir: registryImageDir });
+    const container = new Command(`${name}-registry`, {
+        create: scripts.createRegistryScript({
+            name: containerName,
+            image,
+            network: prefix,
+            address,
+            hostPort: settings.registryPort,
+            labels: owner,
+        }),
+        delete: scripts.removeContainerScript(containerName),
+        read: scripts.readContainerScript(containerName),
+        triggers: [image, address, settings.registryPort],
+    }, { parent, dependsOn: [imageBuilt, ...after], deleteBeforeReplace: true });
+    const pullAddress = `${address}:5000`;
+    return {
+        // A registry made anew (a new container ID) is empty: every image is pushed again.
+        registry: container.id.apply((containerId) => ({
+            push: `127.0.0.1:${settings.registryPort}`,
+            pull: pullAddress,
+            instance: containerId,
+            insecure: true,
+        })),
+        pullAddress,
+    };
+}
+
+interface NodeContainerArgs {
+    plan: LocalNodePlan;
+    /** The node image's tag. */
+    image: string;
+    /** Authorised for root on the node. */
+    publicKey: pulumi.Input<string>;
+    /** The plain-HTTP registries the node's engine pulls from. */
+    registries: string;
+    after: pulumi.Resource[];
+}
+
+/** One node: a container with its own dockerd and sshd. Its container ID is the machine's ID. */
+function nodeContainer({ name, parent, settings, prefix, owner }: LocalScope, { plan, image, publicKey, registries, after }: NodeContainerArgs) {
+    const container = new Command(`${name}-${plan.role}-${plan.index}`, {
+        create: scripts.createNodeScript({
+            name: plan.name,
+            image,
+            network: prefix,
+            address: plan.address,
+            sshPort: plan.sshPort,
+            labels: { ...owner, [labels.role]: plan.role },
+            privileged: settings.privileged,
+        }),
+        delete: scripts.removeContainerScript(plan.name),
+        // Refresh sees a machine stopped (up starts it) or gone (up makes it anew).
+        read: scripts.readContainerScript(plan.name),
+        environment: { SSH_AUTHORIZED_KEY: publicKey, INSECURE_REGISTRIES: registries },
+        // A node is made anew (not changed in place) when what it was started with changes.
+        triggers: [image, plan.address, plan.sshPort, publicKey, registries, settings.privileged],
+    }, { parent, dependsOn: after, deleteBeforeReplace: true });
+    const node: pulumi.Output<SwarmNode> = container.id.apply((containerId) => ({
+        instance: containerId,
+        name: plan.name,
+        host: "127.0.0.1",
+        port: plan.sshPort,
+        user: "root",
+        privateAddress: plan.address,
+        role: plan.role,
+    }));
+    return { plan, node };
 }

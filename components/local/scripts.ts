@@ -1,7 +1,9 @@
-// Docker CLI scripts run on the machine running Pulumi to make the local provider's nodes
-// (scripts/*.sh beside this file). Idempotent: each checks whether its object exists before
-// creating or removing it. These functions only name a script and its parameters.
+// Docker CLI scripts run on the machine running Pulumi to make the local provider's nodes and
+// registry (scripts/*.sh beside this file). Idempotent: each checks whether its object exists
+// before creating or removing it. These functions only name a script and its parameters; the
+// labels a script sets come to it as arguments or parameters, never as literals of its own.
 import { labelArgs, ScriptParams, scriptsIn } from "../shell";
+import { labels } from "../types";
 import type { PrivilegeMode } from "./config";
 
 const script = scriptsIn(__dirname);
@@ -41,7 +43,10 @@ export const createNetworkScript = (net: NetworkSpec): string =>
 
 export const removeNetworkScript = (name: string): string => script("remove-network", { NETWORK: name });
 
-/** The volume of a container made here (a node's /var/lib/docker, the registry's storage). */
+/**
+ * The volume of a container made here: a node's /var/lib/docker. (A registry made before the
+ * shared `registryCacheVolume` kept its storage on one too: removing the container removes it.)
+ */
 export const volumeOf = (name: string): string => `${name}-docker`;
 
 interface ContainerSpec {
@@ -52,13 +57,12 @@ interface ContainerSpec {
     labels: Record<string, string>;
 }
 
-/** The parameters every container script takes: the container, where it runs, and its volume. */
+/** The parameters every container script takes: the container, its image, and where it runs. */
 const containerParams = (spec: ContainerSpec): ScriptParams => ({
     NAME: spec.name,
     IMAGE: spec.image,
     NETWORK: spec.network,
     ADDRESS: spec.address,
-    VOLUME: volumeOf(spec.name),
 });
 
 export interface NodeContainerSpec extends ContainerSpec {
@@ -71,7 +75,7 @@ export interface NodeContainerSpec extends ContainerSpec {
  * key comes from the environment (SSH_AUTHORIZED_KEY), extra registries from INSECURE_REGISTRIES.
  */
 export const createNodeScript = (node: NodeContainerSpec): string =>
-    script("create-node", { ...containerParams(node), SSH_PORT: node.sshPort, PRIVILEGED: node.privileged, CAPABILITY_FLAGS: capabilityFlags }, labelArgs("--label", node.labels));
+    script("create-node", { ...containerParams(node), VOLUME: volumeOf(node.name), SSH_PORT: node.sshPort, PRIVILEGED: node.privileged, CAPABILITY_FLAGS: capabilityFlags }, labelArgs("--label", node.labels));
 
 export interface RegistryContainerSpec extends ContainerSpec {
     /** Port on 127.0.0.1 to push to (the engine trusts loopback registries without TLS). */
@@ -88,12 +92,10 @@ export const registryCacheVolume = "swarm-registry-cache";
 /** Starts the registry container the nodes pull from (its storage on `registryCacheVolume`); waits until it answers. */
 export const createRegistryScript = (registry: RegistryContainerSpec): string =>
     script("create-registry", {
-        NAME: registry.name,
-        IMAGE: registry.image,
-        NETWORK: registry.network,
-        ADDRESS: registry.address,
+        ...containerParams(registry),
         HOST_PORT: registry.hostPort,
         STORAGE_VOLUME: registryCacheVolume,
+        CACHE_LABEL: labels.registryCache,
     }, labelArgs("--label", registry.labels));
 
 /** What is there now of a container made here (`running`, `stopped`; exit 3 when gone), for refresh. */

@@ -37,12 +37,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
     public readonly sshUser: pulumi.Output<string>;
     /** `ssh://user@host:port` of manager 0, for DOCKER_HOST. */
     public readonly dockerHost: pulumi.Output<string>;
-    /** SSH connection to manager 0 (holds the private key: secret). */
+    /** SSH connection to manager 0 once it manages the swarm (holds the private key: secret). */
     public readonly leaderConnection: pulumi.Output<SshConnection>;
-    /** Swarm node IDs by node name. */
-    public readonly nodeIds: pulumi.Output<Record<string, string>>;
-    /** The join tokens (secret). */
-    public readonly joinTokens: pulumi.Output<Record<Role, string>>;
     /**
      * How services find each other: `vip` (virtual IPs and the routing mesh) where manager 0's
      * kernel has IPVS, else `dnsrr` (DNS round-robin, ports published on the machines themselves).
@@ -55,150 +51,249 @@ export class SwarmCluster extends pulumi.ComponentResource {
         // No args to super(): they hold the private key.
         super("swarm:cluster:SwarmCluster", name, {}, opts);
         if (args.managers.length < 1) throw new Error("a swarm needs at least one manager");
+        const scope = clusterScope(name, args, this);
+        const [leaderNode, ...otherManagerNodes] = args.managers;
 
-        const timeout = args.timeoutSeconds ?? 300;
-        const privateKey = pulumi.secret(args.privateKey);
-        const connectionTo = (node: pulumi.Input<SwarmNode>): pulumi.Output<SshConnection> =>
-            pulumi.all([node, privateKey]).apply(([n, key]) => ({
-                host: n.host,
-                port: n.port,
-                user: n.user,
-                privateKey: key,
-                machine: n.name,
-                dialAttempts: args.dialAttempts ?? defaultDialAttempts,
-            }));
-        const instanceOf = (node: pulumi.Input<SwarmNode>) => pulumi.output(node).apply(machineId);
-        // Hostname of each node as it reports it, by node name.
-        const hostnames: pulumi.Output<[string, string]>[] = [];
-        // Waits for the node to be ready and pins its SSH host key. Every other command reaches
-        // the node through the connection returned here, which resolves only once the node is
-        // ready and makes every later connection check that key.
-        const ready = (node: pulumi.Input<SwarmNode>, label: string) => {
-            const instance = instanceOf(node);
-            // Cloud VMs: cloud-init first, in a session of its own, so that the readiness check
-            // logs in after it with the groups it gave the user (docker).
-            const boot = args.cloudInit
-                ? [new Command(`${name}-${label}-boot`, { connection: connectionTo(node), create: scripts.bootScript(timeout), triggers: [instance] }, { parent: this })]
-                : [];
-            const command = new Command(`${name}-${label}-ready`, {
-                connection: connectionTo(node),
-                create: scripts.readyScript(timeout),
-                triggers: [instance],
-            }, { parent: this, dependsOn: boot });
-            hostnames.push(pulumi.all([pulumi.output(node).name, command.stdout]).apply(([n, h]) => [n, h] as [string, string]));
-            const connection = pulumi.all([connectionTo(node), command.hostKey]).apply(([c, hostKey]) => ({ ...c, hostKey }));
-            return { command, connection, instance };
-        };
+        const leader = readyStep(scope, leaderNode, "manager-0");
+        const otherManagers = otherManagerNodes.map((node, i) => readyStep(scope, node, `manager-${i + 1}`));
+        const swarm = formSwarm(scope, { leader, otherManagers });
+        const leaderAdmitted = admitLeader(scope, { swarm, leader });
+        const lastManagerAdmitted = joinManagers(scope, { swarm, managers: otherManagers, after: leaderAdmitted });
+        const workers = args.workers.map((node, i) => readyStep(scope, node, `worker-${i}`));
+        const workersAdmitted = joinWorkers(scope, { swarm, workers });
 
-        const leader = args.managers[0];
-        const leaderReady = ready(leader, "manager-0");
-        const leaderConnection = leaderReady.connection;
-        // The other managers say, before manager 0 is made a manager, whether they manage a swarm
-        // that knew it: a manager 0 made anew then joins that swarm instead of forming a second one.
-        const peerReadies = args.managers.slice(1).map((node, i) => ready(node, `manager-${i + 1}`));
-        const leaderName = pulumi.output(leader).apply((n) => n.name);
-        const peers = peerReadies.map((peer, i) => new Command(`${name}-manager-${i + 1}-peer`, {
-            connection: peer.connection,
-            create: leaderName.apply(scripts.peerScript),
-            triggers: [leaderReady.instance],
-        }, { parent: this, additionalSecretOutputs: ["stdout"] }));
-        const init = new Command(`${name}-init`, {
-            connection: leaderConnection,
-            // A machine made anew runs it again (an update: the old machine's swarm is not dissolved).
-            create: pulumi.all([leader, leaderReady.instance]).apply(([n, instance]) => scripts.initScript(n.privateAddress, instance)),
-            update: pulumi.all([leader, leaderReady.instance]).apply(([n, instance]) => scripts.initScript(n.privateAddress, instance, true)),
-            delete: scripts.dissolveScript(),
-            stdin: pulumi.secret(pulumi.all(peers.map((p) => p.stdout)).apply((lines) => lines.filter(Boolean).join("\n"))),
-        }, { parent: this });
-        const detect = new Command(`${name}-endpoint-mode`, {
-            connection: leaderConnection,
-            create: scripts.endpointModeScript(),
-            triggers: [init.id],
-        }, { parent: this, dependsOn: [init] });
-        this.endpointMode = detect.stdout.apply((mode) => (mode === "vip" ? "vip" : "dnsrr"));
-        const tokens = new Command(`${name}-tokens`, {
-            connection: leaderConnection,
-            create: init.stdout.apply(scripts.tokensScript),
-            triggers: [init.id],
-        }, { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
-        const joinTokens = pulumi.secret(tokens.stdout.apply((json) => JSON.parse(json) as Record<Role, string>));
-        this.swarmId = pulumi.unsecret(tokens.stdout.apply((json) => (JSON.parse(json) as { swarm: string }).swarm));
-        // With one manager, a manager 0 made anew formed a new swarm: the workers leave the old one.
-        const soleManagerId = args.managers.length === 1 ? init.stdout : pulumi.output("");
-        const tokenFor = (role: Role) => pulumi.secret(joinTokens.apply((t) => t[role]));
-        const managerAddress = pulumi.output(leader).apply((n) => n.privateAddress);
-
-        const nodeIds: pulumi.Output<[string, string]>[] = [
-            pulumi.all([pulumi.output(leader).apply((n) => n.name), init.stdout]).apply(([n, id]) => [n, id] as [string, string]),
-        ];
-        const admitLeader = new Command(`${name}-manager-0-admit`, {
-            connection: leaderConnection,
-            create: pulumi.all([init.stdout, leader]).apply(([id, n]) => scripts.admitScript(id, n.name, { ...labelsOf(n), ...managerLabels(0) }, timeout)),
-        }, { parent: this });
-
-        // One node other than manager 0: record (removes it from the node list on delete), join
-        // (leaves on delete), admit (labels; demotes and drains on delete). Creation runs in that
-        // order and deletion in the reverse one, which is the order a clean removal needs.
-        const addNode = (node: pulumi.Input<SwarmNode>, nodeReady: ReturnType<typeof ready>, label: string, role: Role, after: pulumi.Resource[], roleLabels: Record<string, string>): Command => {
-            // A machine made anew is a new node: its steps are replaced with it.
-            const triggers = [nodeReady.instance];
-            const record = new Command(`${name}-${label}-record`, {
-                connection: leaderConnection,
-                create: "true",
-                delete: pulumi.all([nodeReady.instance, nodeReady.command.stdout]).apply(([instance, hostname]) => scripts.removeScript(instance, hostname)),
-                triggers,
-            }, { parent: this, dependsOn: after });
-            const join = new Command(`${name}-${label}-join`, {
-                connection: nodeReady.connection,
-                create: pulumi.all([managerAddress, soleManagerId]).apply(([address, sole]) => scripts.joinScript(address, timeout, role === "worker" ? sole : "")),
-                delete: scripts.leaveScript(),
-                // Refresh sees a machine that left the swarm; up joins it again.
-                read: scripts.readMembershipScript(),
-                stdin: tokenFor(role),
-                triggers,
-            }, { parent: this, dependsOn: [record, tokens] });
-            const admit = new Command(`${name}-${label}-admit`, {
-                connection: leaderConnection,
-                create: pulumi.all([join.stdout, node]).apply(([id, n]) => scripts.admitScript(id, n.name, { ...labelsOf(n), ...roleLabels }, timeout)),
-                delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
-                triggers,
-            }, { parent: this });
-            nodeIds.push(pulumi.all([pulumi.output(node).apply((n) => n.name), join.stdout]).apply(([n, id]) => [n, id] as [string, string]));
-            return admit;
-        };
-
-        // Managers one at a time: each waits for the previous one to be admitted.
-        let previous: Command = admitLeader;
-        args.managers.slice(1).forEach((node, i) => {
-            previous = addNode(node, peerReadies[i], `manager-${i + 1}`, "manager", [previous], managerLabels(i + 1));
-        });
-        // Workers all at once.
-        const workerAdmits = args.workers.map((node, i) => addNode(node, ready(node, `worker-${i}`), `worker-${i}`, "worker", [], {}));
-
-        const hostnameOf = pulumi.all(hostnames).apply((pairs) => Object.fromEntries(pairs));
-        const describe = (nodes: pulumi.Input<SwarmNode>[]) =>
-            pulumi.all([hostnameOf, pulumi.all(nodes)]).apply(([names, list]) =>
-                list.map((n) => ({ name: names[n.name], host: n.host, port: n.port, privateAddress: n.privateAddress })),
-            );
         // The cluster counts as made when every node is admitted.
-        const formed = pulumi.all([previous.id, ...workerAdmits.map((a) => a.id)]);
-        this.workers = pulumi.all([formed, describe(args.workers)]).apply(([, w]) => w);
-        this.managers = pulumi.all([formed, describe(args.managers)]).apply(([, m]) => m);
-        this.sshUser = pulumi.output(leader).apply((n) => n.user);
-        this.dockerHost = pulumi.output(leader).apply((n) => `ssh://${n.user}@${n.host}:${n.port}`);
-        this.leaderConnection = pulumi.secret(pulumi.all([leaderConnection, init.stdout]).apply(([c]) => c));
-        this.nodeIds = pulumi.all(nodeIds).apply((pairs) => Object.fromEntries(pairs));
-        this.joinTokens = joinTokens;
+        const formed = pulumi.all([lastManagerAdmitted.id, ...workersAdmitted.map((admit) => admit.id)]);
+        this.managers = pulumi.all([formed, describe([leader, ...otherManagers])]).apply(([, described]) => described);
+        this.workers = pulumi.all([formed, describe(workers)]).apply(([, described]) => described);
+        this.sshUser = leader.node.apply((machine) => machine.user);
+        this.dockerHost = leader.node.apply((machine) => `ssh://${machine.user}@${machine.host}:${machine.port}`);
+        this.leaderConnection = pulumi.secret(pulumi.all([swarm.leaderConnection, swarm.leaderNodeId]).apply(([connection]) => connection));
+        this.endpointMode = swarm.endpointMode;
+        this.swarmId = swarm.swarmId;
         this.registerOutputs({
             managers: this.managers,
             workers: this.workers,
             sshUser: this.sshUser,
             dockerHost: this.dockerHost,
-            nodeIds: this.nodeIds,
             endpointMode: this.endpointMode,
             swarmId: this.swarmId,
         });
     }
+}
+
+/** What every step of one cluster shares. */
+interface ClusterScope {
+    /** The cluster's name: its resources are `<name>-<node label>-<step>` or `<name>-<step>`. */
+    name: string;
+    parent: pulumi.Resource;
+    /** Bound for each wait on a machine, in seconds. */
+    timeout: number;
+    cloudInit: boolean;
+    /** SSH to the machine at its listed address, before its host key is pinned. */
+    connectionTo(node: pulumi.Input<SwarmNode>): pulumi.Output<SshConnection>;
+}
+
+function clusterScope(name: string, args: SwarmClusterArgs, parent: pulumi.Resource): ClusterScope {
+    const privateKey = pulumi.secret(args.privateKey);
+    return {
+        name,
+        parent,
+        timeout: args.timeoutSeconds ?? 300,
+        cloudInit: args.cloudInit ?? false,
+        connectionTo: (node) =>
+            pulumi.all([node, privateKey]).apply(([machine, key]) => ({
+                host: machine.host,
+                port: machine.port,
+                user: machine.user,
+                privateKey: key,
+                machine: machine.name,
+                dialAttempts: args.dialAttempts ?? defaultDialAttempts,
+            })),
+    };
+}
+
+/** A machine whose Docker engine answers: what the later steps reach it by. */
+interface ReadyNode {
+    /** `manager-0`, `worker-2`: the middle of its steps' names. */
+    label: string;
+    node: pulumi.Output<SwarmNode>;
+    /** See machineId: a new one means a machine made anew, and replaces the node's steps. */
+    machineId: pulumi.Output<string>;
+    /** As the machine reports it. */
+    hostname: pulumi.Output<string>;
+    /** SSH that checks the host key the machine presented when it became ready. */
+    connection: pulumi.Output<SshConnection>;
+}
+
+/**
+ * Waits for the machine to be ready and pins its SSH host key. Every other command reaches the
+ * machine through the connection returned here, which resolves only once the machine is ready
+ * and makes every later connection check that key.
+ */
+function readyStep(scope: ClusterScope, node: pulumi.Input<SwarmNode>, label: string): ReadyNode {
+    const { name, parent, timeout } = scope;
+    const id = pulumi.output(node).apply(machineId);
+    // Cloud VMs: cloud-init first, in a session of its own, so that the readiness check logs in
+    // after it with the groups it gave the user (docker).
+    const boot = scope.cloudInit
+        ? [new Command(`${name}-${label}-boot`, { connection: scope.connectionTo(node), create: scripts.bootScript(timeout), triggers: [id] }, { parent })]
+        : [];
+    const ready = new Command(`${name}-${label}-ready`, {
+        connection: scope.connectionTo(node),
+        create: scripts.readyScript(timeout),
+        triggers: [id],
+    }, { parent, dependsOn: boot });
+    return {
+        label,
+        node: pulumi.output(node),
+        machineId: id,
+        hostname: ready.stdout,
+        connection: pulumi.all([scope.connectionTo(node), ready.hostKey]).apply(([connection, hostKey]) => ({ ...connection, hostKey })),
+    };
+}
+
+/** Manager 0's swarm, as the other nodes join it. */
+interface Swarm {
+    /** SSH to manager 0 (ready): the node list is kept there. */
+    leaderConnection: pulumi.Output<SshConnection>;
+    /** Manager 0's node ID, once it manages the swarm. */
+    leaderNodeId: pulumi.Output<string>;
+    /** Where the other nodes join. */
+    managerAddress: pulumi.Output<string>;
+    /**
+     * With one manager, its node ID: a machine in a swarm without it is in a swarm that is gone
+     * (a manager 0 made anew formed a new one) and leaves it to join. Empty with more managers.
+     */
+    requiredManagerId: pulumi.Output<string>;
+    /** The join tokens (secret), by role. */
+    joinTokens: pulumi.Output<Record<Role, string>>;
+    /** The command that read the tokens: every join comes after it. */
+    tokensRead: Command;
+    endpointMode: pulumi.Output<EndpointMode>;
+    swarmId: pulumi.Output<string>;
+}
+
+/**
+ * Makes manager 0 a manager: it forms the swarm, or joins the one the other managers still have
+ * (it was made anew). Then reads how services find each other, the join tokens and the swarm's ID.
+ */
+function formSwarm(scope: ClusterScope, { leader, otherManagers }: { leader: ReadyNode; otherManagers: ReadyNode[] }): Swarm {
+    const { name, parent } = scope;
+    // The other managers say, before manager 0 is made a manager, whether they manage a swarm
+    // that knew it: a manager 0 made anew then joins that swarm instead of forming a second one.
+    const peers = otherManagers.map((manager) => new Command(`${name}-${manager.label}-peer`, {
+        connection: manager.connection,
+        create: leader.node.apply((machine) => scripts.peerScript(machine.name)),
+        triggers: [leader.machineId],
+    }, { parent, additionalSecretOutputs: ["stdout"] }));
+    const initScript = (formedBefore: boolean) =>
+        pulumi.all([leader.node, leader.machineId]).apply(([machine, id]) => scripts.initScript(machine.privateAddress, id, formedBefore));
+    const init = new Command(`${name}-init`, {
+        connection: leader.connection,
+        // A machine made anew runs it again (an update: the old machine's swarm is not dissolved).
+        create: initScript(false),
+        update: initScript(true),
+        delete: scripts.dissolveScript(),
+        stdin: pulumi.secret(pulumi.all(peers.map((peer) => peer.stdout)).apply((lines) => lines.filter(Boolean).join("\n"))),
+    }, { parent });
+    const endpointMode = new Command(`${name}-endpoint-mode`, {
+        connection: leader.connection,
+        create: scripts.endpointModeScript(),
+        triggers: [init.id],
+    }, { parent, dependsOn: [init] });
+    const tokens = new Command(`${name}-tokens`, {
+        connection: leader.connection,
+        create: init.stdout.apply(scripts.tokensScript),
+        triggers: [init.id],
+    }, { parent, dependsOn: [init], additionalSecretOutputs: ["stdout"] });
+    const read = tokens.stdout.apply((json) => JSON.parse(json) as Record<Role, string> & { swarm: string });
+    return {
+        leaderConnection: leader.connection,
+        leaderNodeId: init.stdout,
+        managerAddress: leader.node.apply((machine) => machine.privateAddress),
+        requiredManagerId: otherManagers.length === 0 ? init.stdout : pulumi.output(""),
+        joinTokens: pulumi.secret(read.apply(({ manager, worker }) => ({ manager, worker }))),
+        tokensRead: tokens,
+        endpointMode: endpointMode.stdout.apply((mode) => (mode === "vip" ? "vip" : "dnsrr")),
+        swarmId: pulumi.unsecret(read.apply(({ swarm }) => swarm)),
+    };
+}
+
+/**
+ * Manager 0's labels. Nothing on delete and no triggers: this entry belongs to the swarm manager 0
+ * formed, which goes with the cluster (init's delete).
+ */
+function admitLeader(scope: ClusterScope, { swarm, leader }: { swarm: Swarm; leader: ReadyNode }): Command {
+    return new Command(`${scope.name}-${leader.label}-admit`, {
+        connection: swarm.leaderConnection,
+        create: pulumi.all([swarm.leaderNodeId, leader.node]).apply(([id, machine]) =>
+            scripts.admitScript(id, machine.name, { ...labelsOf(machine), ...managerLabels(0) }, scope.timeout)),
+    }, { parent: scope.parent });
+}
+
+/** The other managers, one at a time: each joins once the one before is admitted. Returns the last admit. */
+function joinManagers(scope: ClusterScope, { swarm, managers, after }: { swarm: Swarm; managers: ReadyNode[]; after: Command }): Command {
+    return managers.reduce(
+        (previous, manager, i) => joinNode(scope, { swarm, node: manager, role: "manager", roleLabels: managerLabels(i + 1), after: [previous] }),
+        after,
+    );
+}
+
+/** The workers, all at once. Returns their admits. */
+function joinWorkers(scope: ClusterScope, { swarm, workers }: { swarm: Swarm; workers: ReadyNode[] }): Command[] {
+    return workers.map((worker) => joinNode(scope, { swarm, node: worker, role: "worker", roleLabels: {}, after: [] }));
+}
+
+interface JoinArgs {
+    swarm: Swarm;
+    node: ReadyNode;
+    role: Role;
+    /** Labels of its role, besides those every node carries. */
+    roleLabels: Record<string, string>;
+    /** What it joins after. */
+    after: pulumi.Resource[];
+}
+
+/**
+ * One node other than manager 0 joins the swarm: the entry remover (takes its entries off the
+ * node list on delete), the join (leaves on delete) and the admit (labels; demotes and drains on
+ * delete). Creation runs in that order and deletion in the reverse one, which is the order a clean
+ * removal needs. Returns the admit.
+ */
+function joinNode(scope: ClusterScope, { swarm, node, role, roleLabels, after }: JoinArgs): Command {
+    const { name, parent, timeout } = scope;
+    // A machine made anew is a new node: its steps are replaced with it.
+    const triggers = [node.machineId];
+    // Does nothing when made; deleted after the join (whose delete makes the machine leave), it
+    // removes the machine's entries from the node list on manager 0.
+    const entryRemover = new Command(`${name}-${node.label}-record`, {
+        connection: swarm.leaderConnection,
+        create: "true",
+        delete: pulumi.all([node.machineId, node.hostname]).apply(([id, hostname]) => scripts.removeScript(id, hostname)),
+        triggers,
+    }, { parent, dependsOn: after });
+    const join = new Command(`${name}-${node.label}-join`, {
+        connection: node.connection,
+        create: pulumi.all([swarm.managerAddress, swarm.requiredManagerId]).apply(([address, requiredManagerId]) => scripts.joinScript(address, timeout, requiredManagerId)),
+        delete: scripts.leaveScript(),
+        // Refresh sees a machine that left the swarm; up joins it again.
+        read: scripts.readMembershipScript(),
+        stdin: pulumi.secret(swarm.joinTokens.apply((tokens) => tokens[role])),
+        triggers,
+    }, { parent, dependsOn: [entryRemover, swarm.tokensRead] });
+    return new Command(`${name}-${node.label}-admit`, {
+        connection: swarm.leaderConnection,
+        create: pulumi.all([join.stdout, node.node]).apply(([id, machine]) => scripts.admitScript(id, machine.name, { ...labelsOf(machine), ...roleLabels }, timeout)),
+        delete: join.stdout.apply((id) => scripts.drainScript(id, timeout)),
+        triggers,
+    }, { parent });
+}
+
+/** The nodes as the outputs show them: named by the hostname each reports. */
+function describe(nodes: ReadyNode[]): pulumi.Output<SwarmNodeOutput[]> {
+    return pulumi.all(nodes.map(({ node, hostname }) =>
+        pulumi.all([node, hostname]).apply(([machine, reported]) => ({ name: reported, host: machine.host, port: machine.port, privateAddress: machine.privateAddress }))));
 }
 
 const managerLabels = (index: number): Record<string, string> => ({ [labels.edge]: "true", [labels.managerIndex]: String(index) });

@@ -1,15 +1,11 @@
 // The scripts that form and shrink the swarm, run on the nodes over SSH (scripts/*.sh beside this
 // file). Each is idempotent (it checks the node's state before changing it) and never carries a
-// secret: join tokens arrive on stdin. These functions only name a script and its parameters.
+// secret: join tokens arrive on stdin. These functions only name a script and its parameters;
+// label names come from `labels` (components/types.ts), never from the scripts themselves.
 import { labelArgs, scriptsIn } from "../shell";
+import { labels } from "../types";
 
 const script = scriptsIn(__dirname);
-
-/**
- * Carried by every volume of the stacks the program deploys. A machine that leaves the swarm
- * removes the volumes with it: their data belongs to a swarm the machine is no longer in.
- */
-export const stackDataLabel = "swarm.stack-data";
 
 /** Waits until cloud-init has finished, where it runs (its exit 2, recoverable errors, passes). */
 export const bootScript = (timeoutSeconds: number): string => script("boot", { TIMEOUT: timeoutSeconds });
@@ -20,14 +16,15 @@ export const readyScript = (timeoutSeconds: number): string => script("ready", {
 /**
  * Makes manager 0 a manager unless it is one: it joins the other managers' swarm when their
  * `peerScript` lines come on stdin (it was made anew), and forms the swarm otherwise. Prints its
- * node ID. `instance` (the machine) makes it run again when the machine is made anew; `again` says
- * it is such a run, where forming a swarm is worth a warning (the old one is lost).
+ * node ID. `machineId` (see machineId in components/types) is in the script so that a machine made
+ * anew runs it again; `formedBefore` says it is such a run, where forming a swarm is worth a
+ * warning (the old one is lost).
  */
-export const initScript = (advertiseAddress: string, instance: string, again = false): string =>
-    script("init", { ADVERTISE_ADDRESS: advertiseAddress, INSTANCE: instance, AGAIN: again });
+export const initScript = (advertiseAddress: string, machineId: string, formedBefore = false): string =>
+    script("init", { ADVERTISE_ADDRESS: advertiseAddress, MACHINE_ID: machineId, FORMED_BEFORE: formedBefore });
 
 /** On another manager: its manager join token and address, if it manages a swarm that knew manager 0 (`leaderName`). */
-export const peerScript = (leaderName: string): string => script("peer", { LEADER_NAME: leaderName });
+export const peerScript = (leaderName: string): string => script("peer", { LEADER_NAME: leaderName, NODE_NAME_LABEL: labels.nodeName });
 
 /** Prints `vip` when the kernel can do IPVS load balancing, else `dnsrr`. */
 export const endpointModeScript = (): string => script("endpoint-mode");
@@ -40,23 +37,32 @@ export const tokensScript = (nodeId: string): string => script("tokens", { NODE_
 
 /**
  * Joins the swarm of the manager at `managerAddress` with the token on stdin; prints the node ID.
- * `soleManagerId` (swarms of one manager): a machine in a swarm without that manager leaves it first.
+ * `requiredManagerId` (a node ID; swarms of one manager): a machine already in a swarm that lacks
+ * this manager leaves that swarm first (its only manager was made anew and formed another).
  */
-export const joinScript = (managerAddress: string, timeoutSeconds: number, soleManagerId = ""): string =>
-    script("join", { MANAGER_ADDRESS: managerAddress, TIMEOUT: timeoutSeconds, SOLE_MANAGER_ID: soleManagerId });
+export const joinScript = (managerAddress: string, timeoutSeconds: number, requiredManagerId = ""): string =>
+    script("join", { MANAGER_ADDRESS: managerAddress, TIMEOUT: timeoutSeconds, REQUIRED_MANAGER_ID: requiredManagerId });
 
 /**
  * Makes the node leave the swarm: gracefully, retried, then by force only if it is no longer a
- * manager; then removes the stacks' volumes on it (those labelled `stackDataLabel`).
+ * manager; then removes the stacks' volumes on it (those labelled `labels.stackData`).
  */
-export const leaveScript = (): string => script("leave", { STACK_DATA_LABEL: stackDataLabel });
+export const leaveScript = (): string => script("leave", { STACK_DATA_LABEL: labels.stackData });
 
 /**
- * On a manager: waits until the node is Ready, sets its labels, and removes the Down entries it
- * left before (an entry of the same machine, by its `swarm.instance` label, once it is Down).
+ * On a manager: waits until the node is Ready, sets its labels (`nodeLabels`), and removes the
+ * Down entries it left before: entries of its name (`labels.nodeName`), and an earlier entry of
+ * the same machine (`labels.machine`, as `nodeLabels` give it) once that one is Down.
  */
-export const admitScript = (nodeId: string, nodeName: string, labels: Record<string, string>, timeoutSeconds: number): string =>
-    script("admit", { NODE_ID: nodeId, NODE_NAME: nodeName, INSTANCE: labels["swarm.instance"] ?? "", TIMEOUT: timeoutSeconds }, labelArgs("--label-add", labels));
+export const admitScript = (nodeId: string, nodeName: string, nodeLabels: Record<string, string>, timeoutSeconds: number): string =>
+    script("admit", {
+        NODE_ID: nodeId,
+        NODE_NAME: nodeName,
+        MACHINE_ID: nodeLabels[labels.machine] ?? "",
+        NODE_NAME_LABEL: labels.nodeName,
+        MACHINE_LABEL: labels.machine,
+        TIMEOUT: timeoutSeconds,
+    }, labelArgs("--label-add", nodeLabels));
 
 /** The machine's swarm membership (`active <node ID>`), for refresh. */
 export const readMembershipScript = (): string => script("read-membership");
@@ -65,9 +71,9 @@ export const readMembershipScript = (): string => script("read-membership");
 export const drainScript = (nodeId: string, timeoutSeconds: number): string => script("drain", { NODE_ID: nodeId, TIMEOUT: timeoutSeconds });
 
 /**
- * On a manager: removes the machine's node entries (labelled with its instance, or of its hostname
- * and never admitted) once it has left (is Down); one still Ready after `graceSeconds` did not
- * leave (its machine is going away) and is removed by force.
+ * On a manager: removes the machine's node entries (labelled with its `machineId`, or of its
+ * hostname and never admitted) once it has left (is Down); one still Ready after `graceSeconds`
+ * did not leave (its machine is going away) and is removed by force.
  */
-export const removeScript = (instance: string, hostname: string, graceSeconds = 30): string =>
-    script("remove", { INSTANCE: instance, NODE_HOSTNAME: hostname, GRACE: graceSeconds });
+export const removeScript = (machineId: string, hostname: string, graceSeconds = 30): string =>
+    script("remove", { MACHINE_ID: machineId, MACHINE_LABEL: labels.machine, NODE_HOSTNAME: hostname, GRACE: graceSeconds });

@@ -299,7 +299,7 @@ test("a replaced instance (new ID) replaces its swarm steps, and the old node en
             assert.deepEqual(step.inputs.triggers, [`${instance.name}-id`], `${step.name} is replaced with its instance`);
         }
         const record = steps.find((c) => c.name.endsWith("-record"));
-        if (record) assert.match(record.inputs.delete, new RegExp(`\\nINSTANCE='${instance.name}-id'\\n`));
+        if (record) assert.match(record.inputs.delete, new RegExp(`\\nMACHINE_ID='${instance.name}-id'\\n`));
         const admit = steps.find((c) => c.name.endsWith("-admit"));
         assert.match(admit!.inputs.create, new RegExp(`'--label-add' 'swarm\\.instance=${instance.name}-id'`), `${name}'s node entry carries its instance`);
     }

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { localDefaults } from "../../components/config";
+import { localDefaults } from "../../components/local/config";
 import { hashInputs } from "../../components/images";
 import { dockerSafe, gatewayOf, planLocalNodes } from "../../components/local";
 

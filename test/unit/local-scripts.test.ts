@@ -7,11 +7,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { localDefaults } from "../../components/config";
+import { localDefaults } from "../../components/local/config";
 import { buildAndPushScript } from "../../components/images";
 import { prepareBaseImageScript } from "../../components/images/base";
 import * as local from "../../components/local/scripts";
 import { renderScript } from "../../components/shell";
+import { labels as labelNames } from "../../components/types";
 import { projectRoot } from "../helpers/pulumi";
 
 const localScript = (name: string) => path.join(projectRoot, "components", "local", "scripts", `${name}.sh`);
@@ -118,7 +119,7 @@ test("the local scripts render their .sh file with the spec as parameters", () =
     assert.equal(
         local.createRegistryScript(registry),
         renderScript(localScript("create-registry"), {
-            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", HOST_PORT: 5350, STORAGE_VOLUME: "swarm-registry-cache",
+            NAME: "p-registry", IMAGE: "swarm-registry:1", NETWORK: "p", ADDRESS: "10.0.0.2", HOST_PORT: 5350, STORAGE_VOLUME: "swarm-registry-cache", CACHE_LABEL: "swarm.cache",
         }, labelFlags),
     );
     assert.equal(local.removeContainerScript("p-registry"), renderScript(localScript("remove-container"), { NAME: "p-registry", VOLUME: "p-registry-docker" }));
@@ -378,4 +379,12 @@ test("the default base image is made by the locked offline script; another base 
     assert.equal(missing.status, 0, missing.stderr);
     assert.equal(missing.stdout, "registry.example/base:1\n");
     assert.deepEqual(missing.calls, [["docker", "image", "inspect", "registry.example/base:1"], ["docker", "pull", "registry.example/base:1"]]);
+});
+
+test("the local scripts name no label of their own: the labels come as arguments and parameters", () => {
+    const dir = path.join(projectRoot, "components", "local", "scripts");
+    for (const file of fs.readdirSync(dir)) {
+        const text = fs.readFileSync(path.join(dir, file), "utf8");
+        for (const name of Object.values(labelNames)) assert.ok(!text.includes(name), `${file} names the label ${name}`);
+    }
 });

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { renderParams, shellQuote } from "../../components/shell";
 import * as stack from "../../components/stack/scripts";
 import * as swarm from "../../components/swarm/scripts";
+import { labels } from "../../components/types";
 
 interface Run {
     status: number | null;
@@ -178,7 +179,7 @@ test("admitting a machine that left and joined again waits until its earlier ent
     const answers = `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1; echo replaced ;;
         "node inspect --format {{.Status.State}} old1") n=$(cat "$(dirname "$0")/looks" 2>/dev/null || echo 0); echo $((n + 1)) > "$(dirname "$0")/looks"; [ "$n" -ge 2 ] && echo down || echo ready ;;
         *"old1") echo "worker-0|10.0.0.5:22|ready|worker" ;; *"replaced") echo "worker-0|i-0abc|ready|worker" ;; esac`;
-    const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { "swarm.instance": "10.0.0.5:22" }, 60), answers);
+    const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", { [labels.machine]: "10.0.0.5:22" }, 60), answers);
     assert.equal(admitted.status, 0, admitted.stderr);
     assert.equal(admitted.calls.filter((c) => c === "node inspect --format {{.Status.State}} old1").length, 4, admitted.calls.join("\n"));
     assert.ok(admitted.calls.includes("node rm old1"), admitted.calls.join("\n"));
@@ -275,6 +276,36 @@ test("a failed update ends the wait at once, with the reason", () => {
     assert.match(drained.stderr, /cat_api: update rollback_completed: update rolled back/);
 });
 
+test("unconverged prints one record a line (service= mode= running= desired=, or service= update=) that unconverged_record reads back; converged holds when there is none", () => {
+    const lib = fs.readFileSync(path.join(__dirname, "..", "..", "components", "shell", "lib.sh"), "utf8");
+    const services = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 3/2"; echo "cat_web replicated 1/2 (max 1 per node)"; echo "cat_gateway global 0/0"; echo "cat_ok replicated 2/2"; echo "cat_edge global 2/2" ;;
+        "service ls --quiet"*) echo s1; echo s2; echo s3 ;; "service inspect"*) echo "cat_api completed update completed"; echo "cat_web updating update in progress"; echo "cat_ok " ;;
+        "node ls --format"*) echo "n1 Ready"; echo "n2 Ready" ;; "service ps --format {{.Node}} {{.CurrentState}} cat_api") echo "n1 Running 1 minute"; echo "n2 Running 1 minute"; echo "n2 Running 2 minutes" ;; esac`;
+    const listed = runWithDocker(`${lib}\nunconverged --filter label=x`, services);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.equal(
+        listed.stdout,
+        "service=cat_api mode=replicated running=3 desired=2\nservice=cat_web mode=replicated running=1 desired=2\nservice=cat_gateway mode=global running=0 desired=0\nservice=cat_web update=updating\n",
+    );
+    const read = runWithDocker(`${lib}\nunconverged --filter label=x | while read -r r; do unconverged_record "$r"; echo "$service|$mode|$running|$desired|$update"; done`, services);
+    assert.equal(read.stdout, "cat_api|replicated|3|2|\ncat_web|replicated|1|2|\ncat_gateway|global|0|0|\ncat_web||||updating\n");
+    const converged = (answers: string) => runWithDocker(`${lib}\nif converged --filter label=x; then echo yes; else echo no; fi`, answers).stdout;
+    assert.equal(converged(services), "no\n");
+    assert.equal(converged(`case "$*" in "service ls --filter"*--format*) echo "cat_ok replicated 2/2"; echo "cat_edge global 2/2" ;; "service ls --quiet"*) echo s1 ;; "service inspect"*) echo "cat_ok " ;; esac`), "yes\n");
+});
+
+test("deploy reads unconverged's records: a surplus is repaired though a service whose name starts with its name is updating, and the timeout names each", () => {
+    const answers = `case "$*" in "service ls --filter"*--format*) echo "cat_api replicated 4/2"; echo "cat_api-canary replicated 1/1" ;; "service ls --quiet"*) echo s1; echo s2 ;;
+        "service inspect"*) echo "cat_api completed update completed"; echo "cat_api-canary updating update in progress" ;; "node ls --format"*) echo "n1 Ready" ;;
+        "service ps --format {{.Node}} {{.CurrentState}} cat_api") printf 'n1 Running 1 minute\\n%.0s' 1 2 3 4 ;;
+        "service ps --filter desired-state=running --format {{.Name}} cat_api") printf 'cat_api.1\\ncat_api.2\\ncat_api.1\\ncat_api.2\\n' ;;
+        "service ps --no-trunc"*" cat_api") echo "    n1 Running 1 minute " ;; esac`;
+    const deployed = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), answers);
+    assert.notEqual(deployed.status, 0);
+    assert.deepEqual(deployed.calls.filter((c) => c.startsWith("service update")), ["service update --force --detach --quiet cat_api"]);
+    assert.match(deployed.stderr, /stack cat did not converge within 0s:\n- cat_api runs 4 of 2\n {4}n1 Running 1 minute \n- cat_api-canary is updating\n/);
+});
+
 test("a swarm config is created from stdin only when missing", () => {
     const created = runWithDocker(stack.createConfigScript("tax-1", { "com.docker.stack.namespace": "cat" }, "swarm-1"), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
     assert.equal(created.calls.at(-1), "config create --label com.docker.stack.namespace=cat tax-1 -");
@@ -295,7 +326,7 @@ test("leaving retries gracefully, then forces out only a node that is no longer 
 });
 
 test("a machine that left removes the stacks' volumes, and keeps with a warning those another container uses", () => {
-    const volumes = `case "$*" in *LocalNodeState*) echo inactive ;; "volume ls --quiet --filter label=${swarm.stackDataLabel}") printf 'cat_redis-data\\ncat_nats-data\\n' ;; esac`;
+    const volumes = `case "$*" in *LocalNodeState*) echo inactive ;; "volume ls --quiet --filter label=${labels.stackData}") printf 'cat_redis-data\\ncat_nats-data\\n' ;; esac`;
     const removed = runWithDocker(swarm.leaveScript(), volumes);
     assert.equal(removed.status, 0, removed.stderr);
     assert.equal(removed.calls.at(-1), "volume rm cat_redis-data cat_nats-data");
@@ -337,4 +368,18 @@ test("a node update the swarm refuses for a concurrent one (update out of sequen
     } finally {
         fs.rmSync(counter, { force: true });
     }
+});
+
+test("the swarm scripts name no label of their own: admit, peer, remove and leave get the names from labels", () => {
+    const dir = path.join(__dirname, "..", "..", "components", "swarm", "scripts");
+    for (const file of fs.readdirSync(dir)) {
+        const text = fs.readFileSync(path.join(dir, file), "utf8");
+        for (const name of Object.values(labels)) assert.ok(!text.includes(name), `${file} names the label ${name}`);
+    }
+    const removal = runWithDocker(swarm.removeScript("i-1", "node-1"), `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet") echo id1 ;; esac`);
+    assert.equal(removal.status, 0, removal.stderr);
+    assert.ok(removal.calls.some((c) => c.includes(`{{index .Spec.Labels "${labels.machine}"}}`)), removal.calls.join("\n"));
+    const admitted = runWithDocker(swarm.admitScript("abc123", "worker-0", {}, 60), `case "$*" in "node inspect --format {{.Status.State}} abc123") echo ready ;; "node ls --quiet") echo abc123; echo old1 ;; esac`);
+    assert.equal(admitted.status, 0, admitted.stderr);
+    assert.ok(admitted.calls.some((c) => c.includes(`{{index .Spec.Labels "${labels.nodeName}"}}|{{index .Spec.Labels "${labels.machine}"}}`)), admitted.calls.join("\n"));
 });

@@ -2,9 +2,10 @@
 # shellcheck shell=sh
 # Makes manager 0 a manager, unless it already is one: it joins the swarm of the other managers
 # when they have one (stdin: `TOKEN ADDRESS` lines from peer.sh; manager 0 was made anew), and
-# forms the swarm otherwise. Prints its node ID. INSTANCE is the machine (made anew: run again);
-# AGAIN=true when it runs again, where forming a swarm means the old one is lost.
-: "${ADVERTISE_ADDRESS:?}" "${INSTANCE:?}" "${AGAIN:?}"
+# forms the swarm otherwise. Prints its node ID. MACHINE_ID is the machine's ID: only there so
+# that a machine made anew runs this again. FORMED_BEFORE=true on such a run (init ran before, on
+# an earlier machine): forming a swarm then means the old one is lost.
+: "${ADVERTISE_ADDRESS:?}" "${MACHINE_ID:?}" "${FORMED_BEFORE:?}"
 peers=$(cat)
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 if [ "$state" = active ]; then
@@ -23,7 +24,7 @@ elif [ -n "$peers" ]; then
     done
     [ "$joined" = true ] || fail "the other managers have a swarm, and $(hostname) could not join it at any of $(printf '%s\n' "$peers" | awk '{ print $2 }' | tr '\n' ' ')"
 else
-    if [ "$AGAIN" = true ]; then
+    if [ "$FORMED_BEFORE" = true ]; then
         # With a single manager, a manager 0 made anew (its disk lost) means the swarm is gone.
         warn "$(hostname) is in no swarm and no other manager has one: the swarm was lost with its managers' disks, and is formed again (the workers join it, the stacks are deployed again with empty volumes)"
     fi
