@@ -1,5 +1,6 @@
-// The checks every part of the configuration uses (config/ and each provider's config.ts): each records a problem that names the key, the
-// bad value and what is allowed, and returns the value read (or undefined).
+// The checks every part of the configuration uses (config/ and each provider's config.ts): each
+// records a problem that names the key, the bad value and what is allowed, and returns the value
+// read (or undefined).
 import { RunError } from "@pulumi/pulumi/errors";
 import { parseCidr } from "./network";
 

@@ -1,12 +1,14 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Command } from "../command";
-import { localDefaults } from "../local/config";
 import { scriptsIn } from "../shell";
 
 const script = scriptsIn(__dirname);
 
 /** The project's own tool that pulls the default base, or makes it offline (run here, not rendered). */
+/** The base the project's Dockerfiles name, which scripts/build-base-image.sh can make offline. */
+export const defaultBaseImage = "debian:bookworm-slim";
+
 const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-image.sh");
 
 /**
@@ -16,7 +18,7 @@ const offlineScript = path.join(__dirname, "..", "..", "scripts", "build-base-im
  * missing.
  */
 export const prepareBaseImageScript = (tag: string): string =>
-    script("prepare-base-image", { TAG: tag, OFFLINE_SCRIPT: tag === localDefaults.baseImage ? offlineScript : "" });
+    script("prepare-base-image", { TAG: tag, OFFLINE_SCRIPT: tag === defaultBaseImage ? offlineScript : "" });
 
 /**
  * The base image, made once before any image that builds on it: every build takes `tag` (an

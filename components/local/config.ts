@@ -1,6 +1,7 @@
 // The `local` config: how the local provider's machines (containers on this machine's engine) are
 // laid out. Its base image is also the base of every image the program builds, whatever the provider.
 import { checkKeys, isNetwork, isObject, readChoice, readInteger, readString, show } from "../checks";
+import { defaultBaseImage } from "../images/base";
 
 export const privilegeModes = ["auto", "always", "never"] as const;
 /** `auto` tries --privileged and falls back to an explicit capability set. */
@@ -19,7 +20,7 @@ export interface LocalSettings {
 }
 
 export const localDefaults: LocalSettings = {
-    baseImage: "debian:bookworm-slim",
+    baseImage: defaultBaseImage,
     subnet: "10.213.0.0/24",
     sshPortBase: 2200,
     privileged: "auto",
