@@ -212,6 +212,8 @@ export interface CategorisationSettings {
     encryptNetwork: boolean;
     /** Where the project's files are (the images' build contexts). */
     projectDir: string;
+    /** The gateway's limits: see GatewaySettings in the config. */
+    gateway: { rateLimit: number };
 }
 
 /** The pipeline's stack for these settings; a ConfigError when `replicas` names a service that cannot be scaled. */
@@ -229,8 +231,11 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
         "profile-api": role("profile-api", "10s", true),
         gateway: service({
             image: "gateway",
+            environment: { RATE_LIMIT: String(settings.gateway.rateLimit) },
             port: 8080,
-            healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/gateway/healthz"], "30s"),
+            // Whether haproxy answers: /gateway/healthz, which load balancers ask, also fails while
+            // no collector is alive, and the task must not be restarted for that.
+            healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/gateway/alive"], "30s"),
             stopGracePeriod: "10s",
             memory: "128M",
         }),

@@ -40,7 +40,17 @@ interface CommonConfig {
     taxonomyFile?: string;
     /** Your own Compose stacks, deployed beside the built-in one: stack name -> file and replica overrides. */
     stacks: Record<string, StackSettings>;
+    gateway: GatewaySettings;
 }
+
+/** The built-in stack's gateway: the one port the stacks publish. */
+export interface GatewaySettings {
+    /** POST /events a second per client address; over it: 429 with Retry-After. */
+    rateLimit: number;
+}
+
+/** Generous for a real site behind one NAT (hundreds of people sending a visit each few seconds). */
+export const gatewayDefaults: GatewaySettings = { rateLimit: 1000 };
 
 export type SwarmConfig = CommonConfig & (
     | { provider: "local"; local: LocalSettings }
@@ -49,7 +59,7 @@ export type SwarmConfig = CommonConfig & (
     | { provider: "hosts"; hosts: HostEntry[]; registry?: RegistrySettings }
 );
 
-const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks"] as const;
+const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway"] as const;
 type ConfigKey = (typeof configKeys)[number];
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
@@ -133,6 +143,20 @@ function validateSsh(raw: unknown, problems: string[]): SshSettings {
     return settings;
 }
 
+function validateGateway(raw: unknown, problems: string[]): GatewaySettings {
+    const settings = { ...gatewayDefaults };
+    if (raw === undefined) return settings;
+    if (!isObject(raw)) {
+        problems.push(`gateway: ${show(raw)} is not an object {rateLimit}`);
+        return settings;
+    }
+    checkKeys(raw, Object.keys(gatewayDefaults), "gateway", problems);
+    if (raw.rateLimit !== undefined) {
+        settings.rateLimit = readInteger(raw.rateLimit, "gateway.rateLimit", 1, 1_000_000, problems, "a number of requests a second per client address, from 1 to 1000000") ?? settings.rateLimit;
+    }
+    return settings;
+}
+
 /** Managers and workers: from config, or (provider "hosts") from the roles of the listed machines. */
 function validateCounts(raw: RawConfig, provider: ProviderName | undefined, hosts: HostEntry[], problems: string[]): { managers: number; workers: number } {
     const quorum = `an odd number from 1 to ${maxManagers}`;
@@ -164,6 +188,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
     const taxonomyFile = raw.taxonomyFile === undefined ? undefined : readString(raw.taxonomyFile, "taxonomyFile", (s) => s.trim() !== "", "a file path", problems);
     const stacks = validateStacks(raw.stacks, stackName, problems);
     const ssh = validateSsh(raw.ssh, problems);
+    const gateway = validateGateway(raw.gateway, problems);
     const local = validateLocal(raw.local, problems);
     const aws = provider === "aws" ? validateAws(raw.aws, problems) : undefined;
     if (provider === "aws" && !raw.awsRegion) problems.push("aws:region: required when provider is \"aws\" (`pulumi config set aws:region eu-west-1`)");
@@ -172,7 +197,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks };
+    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway };
     switch (provider) {
         case "local":
             return { ...common, provider, local };

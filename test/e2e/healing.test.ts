@@ -17,6 +17,8 @@ import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverge
  * built-in stack's own component (DockerStack) and the config in one module.
  */
 const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
+/** Services whose spec changed since that release: their tasks are updated (rolled), not kept. */
+const updatedSinceRelease = ["gateway"];
 
 let copy: string;
 let stack: TestStack;
@@ -65,14 +67,16 @@ after(() => {
     if (copy) fs.rmSync(copy, { recursive: true, force: true });
 });
 
-/** What must outlive an upgrade: the machines (containers), their swarm nodes, the services and their running tasks. */
-async function identities(): Promise<{ containers: string; nodes: Record<string, string>; tasks: string }> {
+/** What must outlive an upgrade: the machines (containers), their swarm nodes, the services and the running tasks of those it did not change. */
+async function identities(): Promise<{ containers: string; nodes: Record<string, string>; services: string; tasks: string }> {
     const containers = spawnSync("docker", ["ps", "--filter", `label=swarm.stack=${stack.name}`, "--format", "{{.Names}} {{.ID}}"], { encoding: "utf8" }).stdout.split("\n").sort().join("\n");
-    const tasks = await stack.onManager("for id in $(docker service ls --quiet); do docker service ps --filter desired-state=running --format \"$id {{.Name}} {{.ID}}\" \"$id\"; done | sort");
-    return { containers, nodes: idsByHost(await nodeList(stack)), tasks: tasks.trim() };
+    const services = await stack.onManager("docker service ls --format '{{.Name}} {{.ID}}' | sort");
+    const tasks = await stack.onManager("for id in $(docker service ls --quiet); do docker service ps --filter desired-state=running --format '{{.Name}} {{.ID}}' \"$id\"; done | sort");
+    const kept = tasks.trim().split("\n").filter((line) => !updatedSinceRelease.some((service) => line.startsWith(`categorisation_${service}.`)));
+    return { containers, nodes: idsByHost(await nodeList(stack)), services: services.trim(), tasks: kept.join("\n") };
 }
 
-test("a stack made by the previous release upgrades in place with one up: no machine, node, service or task made anew", async () => {
+test("a stack made by the previous release upgrades in place with one up: no machine, node, service or task made anew (but the updated services' tasks)", async () => {
     const made = await identities();
     checkOut(copy, undefined, previousRelease);
     const preview = JSON.parse(stack.run(["preview", "--json"]).stdout) as { steps?: { op: string; urn: string }[] };

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { runScript } from "../../components/command/provider";
@@ -193,6 +194,81 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     stack.setConfig({ "replicas.categoriser": "1" });
     stack.up();
     expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+});
+
+/** A client that sends half a request and then nothing; `closed` resolves once the gateway closes it. */
+function halfRequest(host: string, port: number): Promise<{ closed: Promise<string> }> {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(port, host, () => {
+            socket.write("POST /events HTTP/1.1\r\nHost: gateway\r\ncontent-type: application/json\r\n");
+            resolve({ closed: new Promise((done) => {
+                let answer = "";
+                socket.on("data", (chunk) => (answer += chunk.toString()));
+                socket.on("close", () => done(answer.split("\r\n")[0]));
+            }) });
+        });
+        socket.on("error", reject);
+    });
+}
+
+/** POST one event from a worker machine (another client address than this one's); the status line. */
+function postFromWorker(gateway: string, event: object): string {
+    const { hostname, port } = new URL(gateway);
+    const body = JSON.stringify(event);
+    const request = `POST /events HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const worker = stack.output<NodeOutput[]>("workers")[0].name;
+    const result = spawnSync("docker", ["exec", worker, "bash", "-c", `exec 3<>/dev/tcp/${hostname}/${port} && printf '%s' "$1" >&3 && head -n 1 <&3`, "post", request], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trim();
+}
+
+test("the gateway's limits: slow clients are cut off while others are served, a client over gateway.rateLimit gets 429 while another address passes, and /gateway/healthz fails with no collector", async () => {
+    const gateway = stack.output<string[]>("gatewayUrls")[0];
+    const run = Date.now().toString(36);
+    const event = (i: number) => ({ eventId: `limits-${run}-${i}`, userId: `limits-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" });
+
+    // 300 clients that never finish their request: served requests keep their pace, and the slow ones are closed.
+    const { hostname, port } = new URL(gateway);
+    const slow = await Promise.all(Array.from({ length: 300 }, () => halfRequest(hostname, Number(port))));
+    const started = Date.now();
+    await postEvents([event(0)]);
+    const servedIn = Date.now() - started;
+    console.log(`# a request beside 300 slow clients: ${servedIn} ms`);
+    assert.ok(servedIn < 3000, `a normal request took ${servedIn} ms beside the slow clients`);
+    const answers = await Promise.all(slow.map((client) => client.closed));
+    const closedIn = Date.now() - started;
+    console.log(`# 300 slow clients closed within ${(closedIn / 1000).toFixed(1)} s`);
+    assert.ok(closedIn < 15_000, `the slow clients were closed after ${closedIn} ms`);
+    assert.ok(answers.every((line) => line === "" || / 408 /.test(line)), answers.find((line) => !/ 408 /.test(line)));
+
+    // Over the rate from this address: 429 with Retry-After; another address is not affected.
+    stack.setConfig({ "gateway.rateLimit": "5" });
+    try {
+        stack.up();
+        const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(stack.output<string>("collectorUrl"), {
+            method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event(i + 1)),
+        })));
+        const statuses = responses.map((r) => r.status);
+        assert.ok(statuses.includes(200) && statuses.includes(429), statuses.join(" "));
+        assert.ok(statuses.every((status) => status === 200 || status === 429), statuses.join(" "));
+        assert.equal(responses.find((r) => r.status === 429)!.headers.get("retry-after"), "1");
+        assert.match(postFromWorker(gateway, event(100)), / 200 /);
+    } finally {
+        stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
+        stack.up();
+    }
+
+    // No collector: the health check that load balancers ask fails; the gateway itself stays up.
+    stack.setConfig({ "replicas.collector": "0" });
+    try {
+        stack.up();
+        await eventually(() => fetch(`${gateway}/gateway/healthz`).then((r) => r.status), (status) => status === 503, "healthz 503 with no collector", 30);
+        expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), collector: 0 });
+    } finally {
+        stack.run(["config", "rm", "--path", "replicas.collector"]);
+        stack.up();
+    }
+    await eventually(() => fetch(`${gateway}/gateway/healthz`).then((r) => r.status), (status) => status === 200, "healthz 200 with collectors", 30);
 });
 
 test("a replica count for an unknown service fails clearly and changes nothing", async () => {

@@ -6,7 +6,7 @@ import { CategorisationSettings, categorisationStack, scalableServices } from ".
 
 const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
 const pipeline = (settings: Partial<CategorisationSettings> = {}): StackSpec =>
-    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", ...settings });
+    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000 }, ...settings });
 const categorisation = pipeline();
 const replicated = pipeline({ managers: 3 });
 const images = Object.fromEntries(Object.keys(categorisation.builds).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
@@ -58,6 +58,12 @@ test("the gateway runs on every edge node (every manager), its port published th
     assert.equal(described.gateway.replicas, 3);
     assert.equal(described.collector.replicas, 4);
     assert.equal(described.collector.image, "10.0.0.2:5000/categorisation/pipeline:abc");
+});
+
+test("the gateway gets its rate limit from config, and its task's health check does not depend on the collectors", () => {
+    const gateway = render({ gateway: { rateLimit: 25 } }).services.gateway;
+    assert.deepEqual(gateway.environment, { RATE_LIMIT: "25" });
+    assert.deepEqual(gateway.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/gateway/alive"]);
 });
 
 test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, stopped before their successor starts", () => {
