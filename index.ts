@@ -3,12 +3,13 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from "./components/config";
+import { GatewayAccess } from "./components/gateway";
 import { BaseImage } from "./components/images/base";
 import { machineAccess, provisionMachines } from "./components/machines";
 import { machineKey } from "./components/ssh";
 import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
-import { categorisationStack, gatewayPort } from "./stacks/categorisation";
+import { categorisationStack, gatewayPort, pipelineSecrets } from "./stacks/categorisation";
 
 const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject()));
 // A provider "hosts" without `registry` has nowhere to push images built for the machines.
@@ -31,6 +32,13 @@ if (!hasRegistry) {
     pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");
 }
 
+// The gateway answers on every manager; the provider may put one address in front of them all.
+// Its certificate names every address it is reached by.
+const edges = pulumi.all(machines.managers).apply((nodes) => nodes.map((node) => machines.edgeAddress(node)));
+const front = machines.frontAddress ?? edges.apply((list) => list[0]);
+const gatewayNames = pulumi.all([edges, front]).apply(([list, address]) => [...new Set([...list, address])]);
+const gatewayAccess = hasRegistry ? new GatewayAccess("gateway", { names: gatewayNames, tls: settings.tls, auth: settings.auth }) : undefined;
+
 // Each stack on its own: a change to one touches no other. The built-in one was a component of
 // another type, with its images beside it, in stacks made before it was a Compose stack.
 const deployed = new Map(toDeploy.map((stack) => {
@@ -44,15 +52,14 @@ const deployed = new Map(toDeploy.map((stack) => {
         endpointMode: cluster.endpointMode,
         swarmId: cluster.swarmId,
         edgeNodes: settings.managers,
+        secrets: builtIn && gatewayAccess ? { [pipelineSecrets.gatewayTls]: gatewayAccess.gatewayPem, [pipelineSecrets.authTokens]: gatewayAccess.tokenHashes } : {},
         imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
     }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
 }));
 const pipelineStack = deployed.get(pipeline);
 
-// A gateway answers on every manager; the provider may put one address in front of them all. The
-// URLs resolve once the stack is deployed.
-const edges = pulumi.all([pulumi.all(machines.managers), pipelineStack?.services]).apply(([nodes]) => nodes.map((n) => machines.edgeAddress(n)));
-const front = pulumi.all([machines.frontAddress ?? edges.apply((list) => list[0]), pipelineStack?.services]).apply(([address]) => `http://${address}:${gatewayPort}`);
+// The URLs resolve once the stack is deployed.
+const urlOf = (address: pulumi.Input<string>) => pulumi.all([address, pipelineStack?.services]).apply(([host]) => `https://${host}:${gatewayPort}`);
 
 export const provider = settings.provider;
 export const stackName = settings.stackName;
@@ -62,8 +69,11 @@ export const dockerHost = cluster.dockerHost;
 export const managers = cluster.managers;
 export const workers = cluster.workers;
 export const services = pipelineStack?.services;
-export const gatewayUrls = pipelineStack && edges.apply((list) => list.map((address) => `http://${address}:${gatewayPort}`));
-export const collectorUrl = pipelineStack && pulumi.interpolate`${front}/events`;
-export const profilesUrl = pipelineStack && pulumi.interpolate`${front}/profiles`;
+export const gatewayUrls = pipelineStack && edges.apply((list) => pulumi.all(list.map(urlOf)));
+export const collectorUrl = pipelineStack && pulumi.interpolate`${urlOf(front)}/events`;
+export const profilesUrl = pipelineStack && pulumi.interpolate`${urlOf(front)}/profiles`;
+export const caCertificate = gatewayAccess?.caCertificate;
+export const ingestToken = gatewayAccess?.ingestToken;
+export const adminToken = gatewayAccess?.adminToken;
 export const machineImages = machines.machineImages;
 export const stacks = pulumi.all(Object.fromEntries(ownStacks.map((stack) => [stack.name, deployed.get(stack)!.services])));

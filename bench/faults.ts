@@ -12,6 +12,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { GatewayEndpoint } from "../components/gateway/client";
 import { LoadSummary, outage, streamEvents } from "./load";
 import { settledCounts } from "../test/helpers/load";
 import { projectRoot, pulumiEnv } from "../test/helpers/pulumi";
@@ -38,7 +39,7 @@ function run(command: string, args: string[], cwd = projectRoot, env = process.e
 }
 
 /** The stream, with `inflict` started at `faultAt`; it goes on until 10 s after the fault is done. */
-async function measure(fault: string, gateway: string, inflict: () => Promise<unknown>): Promise<Row> {
+async function measure(fault: string, gateway: GatewayEndpoint, inflict: () => Promise<unknown>): Promise<Row> {
     let faultDoneAt = Infinity;
     const timer = setTimeout(() => void inflict().finally(() => (faultDoneAt = Date.now())), faultAt);
     const summary = await streamEvents(gateway, rate, (elapsed) => elapsed >= seconds * 1000 && Date.now() > faultDoneAt + 10_000);
@@ -73,8 +74,7 @@ async function main(): Promise<void> {
     try {
         stack.setConfig({ managers: String(managers), workers: String(workers), "local.subnet": "10.222.0.0/24", "local.sshPortBase": "2600", "local.registryPort": "5600" });
         stack.up();
-        const gateways = stack.output<string[]>("gatewayUrls");
-        const gateway = gateways[managers > 1 ? 1 : 0];
+        const gateway = stack.gateway(managers > 1 ? 1 : 0);
         const rows: Row[] = [await measure("none (floor)", gateway, async () => undefined)];
 
         if (managers >= 3) {

@@ -3,9 +3,12 @@
 // lost (no profile) or counted twice (events 2). The fault test and benchmark run it as a child
 // process (pulumi and docker block theirs) and read the JSON summary it writes.
 //
-// Run: bash scripts/run.sh tsx bench/load.ts <gatewayUrl> <events per second> <seconds> <summary.json> [stop-file]
-// With a stop file, the stream goes on after <seconds> until that file exists.
+// Run: SWARM_GATEWAY='{"url":...,"ca":...,"ingestToken":...,"adminToken":...}' \
+//   bash scripts/run.sh tsx bench/load.ts <events per second> <seconds> <summary.json> [stop-file]
+// (the gateway as gatewayEndpoint() reads it from the stack's outputs). With a stop file, the
+// stream goes on after <seconds> until that file exists.
 import * as fs from "node:fs";
+import { closeGatewayConnections, GatewayEndpoint, gatewayRequest } from "../components/gateway/client";
 
 export interface LoadSummary {
     gateway: string;
@@ -19,7 +22,7 @@ export interface LoadSummary {
 }
 
 /** Posts `rate` events a second to `gateway` until `until()` says stop. */
-export async function streamEvents(gateway: string, rate: number, until: (elapsedMs: number) => boolean): Promise<LoadSummary> {
+export async function streamEvents(gateway: GatewayEndpoint, rate: number, until: (elapsedMs: number) => boolean): Promise<LoadSummary> {
     const run = `load-${Date.now().toString(36)}`;
     const started = Date.now();
     const requests: LoadSummary["requests"] = [];
@@ -31,14 +34,10 @@ export async function streamEvents(gateway: string, rate: number, until: (elapse
         const record = { eventId: `${run}-${i}`, userId: `${run}-u${i}`, at: Date.now() - started, status: 0 };
         requests.push(record);
         pending.push(
-            fetch(`${gateway}/events`, {
-                method: "POST",
-                headers: { "content-type": "application/json" },
+            gatewayRequest(gateway, "/events", {
                 body: JSON.stringify([{ eventId: record.eventId, userId: record.userId, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket: who plays who" }]),
-                signal: AbortSignal.timeout(30_000),
             }).then(
-                async (response) => {
-                    await response.arrayBuffer();
+                (response) => {
                     record.status = response.status;
                 },
                 () => undefined,
@@ -47,17 +46,17 @@ export async function streamEvents(gateway: string, rate: number, until: (elapse
     }
     await Promise.all(pending);
     const accepted = requests.filter((r) => r.status === 202).length;
-    return { gateway, run, started, sent: requests.length, accepted, failed: requests.length - accepted, requests };
+    return { gateway: gateway.url, run, started, sent: requests.length, accepted, failed: requests.length - accepted, requests };
 }
 
 /** What the profiles say about each event of a stream: counted once, lost, or counted twice. */
-export async function countProfiles(gateway: string, summary: LoadSummary): Promise<{ lost: string[]; twice: string[]; countedFailed: number }> {
+export async function countProfiles(gateway: GatewayEndpoint, summary: LoadSummary): Promise<{ lost: string[]; twice: string[]; countedFailed: number }> {
     const lost: string[] = [];
     const twice: string[] = [];
     let countedFailed = 0;
     const lookups = summary.requests.map((r) => async () => {
-        const response = await fetch(`${gateway}/profiles/${r.userId}`, { signal: AbortSignal.timeout(10_000) });
-        const events = response.status === 200 ? ((await response.json()) as { events: number }).events : 0;
+        const response = await gatewayRequest(gateway, `/profiles/${r.userId}`, { timeoutMs: 10_000 });
+        const events = response.status === 200 ? (JSON.parse(response.body) as { events: number }).events : 0;
         if (response.status !== 200 && response.status !== 404) throw new Error(`profile lookup answered ${response.status}`);
         if (events > 1) twice.push(r.eventId);
         if (r.status === 202 && events === 0) lost.push(r.eventId);
@@ -76,13 +75,15 @@ export function outage(summary: LoadSummary, faultAt: number): { failedAfterFaul
 }
 
 if (require.main === module) {
-    const [gateway, rate, seconds, out, stopFile] = process.argv.slice(2);
+    const [rate, seconds, out, stopFile] = process.argv.slice(2);
+    const gateway = process.env.SWARM_GATEWAY;
     if (!gateway || !rate || !seconds || !out) {
-        console.error("usage: tsx bench/load.ts <gatewayUrl> <events per second> <seconds> <summary.json> [stop-file]");
+        console.error("usage: SWARM_GATEWAY=<gateway JSON> tsx bench/load.ts <events per second> <seconds> <summary.json> [stop-file]");
         process.exit(2);
     }
-    void streamEvents(gateway, Number(rate), (elapsed) => elapsed >= Number(seconds) * 1000 && (!stopFile || fs.existsSync(stopFile))).then((summary) => {
+    void streamEvents(JSON.parse(gateway) as GatewayEndpoint, Number(rate), (elapsed) => elapsed >= Number(seconds) * 1000 && (!stopFile || fs.existsSync(stopFile))).then((summary) => {
         fs.writeFileSync(out, JSON.stringify(summary));
+        closeGatewayConnections();
         console.log(`sent ${summary.sent}, accepted ${summary.accepted}, failed ${summary.failed}`);
     });
 }

@@ -13,6 +13,7 @@
 import { spawnSync } from "node:child_process";
 import { nodeImageTag } from "../components/local";
 import { capabilityFlags } from "../components/local/scripts";
+import { GatewayEndpoint, gatewayRequest, GatewayRequest, GatewayResponse } from "../components/gateway/client";
 import { TestStack, uniqueStackName } from "../test/helpers/stack";
 
 const events = Number(process.argv[2] ?? 20000);
@@ -82,23 +83,23 @@ async function nodeContainersFloor(count: number): Promise<{ up: number; destroy
     }
 }
 
-async function fetchRetrying(url: string, init?: RequestInit): Promise<Response> {
+async function requestRetrying(gateway: GatewayEndpoint, path: string, request?: GatewayRequest): Promise<GatewayResponse> {
     for (let attempt = 1; ; attempt++) {
         try {
-            return await fetch(url, init);
+            return await gatewayRequest(gateway, path, request);
         } catch (err) {
             if (attempt >= 3) throw err;
         }
     }
 }
 
-async function applied(statsUrl: string): Promise<number> {
-    const stats = (await (await fetchRetrying(statsUrl)).json()) as Record<string, number>;
+async function applied(gateway: GatewayEndpoint): Promise<number> {
+    const stats = JSON.parse((await requestRetrying(gateway, "/stats")).body) as Record<string, number>;
     return Object.entries(stats).filter(([k]) => k !== "duplicates").reduce((sum, [, v]) => sum + v, 0);
 }
 
-async function throughput(collectorUrl: string, statsUrl: string, run: string): Promise<number> {
-    const before = await applied(statsUrl);
+async function throughput(gateway: GatewayEndpoint, run: string): Promise<number> {
+    const before = await applied(gateway);
     const start = process.hrtime.bigint();
     let next = 0;
     const sender = async () => {
@@ -110,13 +111,13 @@ async function throughput(collectorUrl: string, statsUrl: string, run: string): 
                 const [url, title] = urls[n % urls.length];
                 return { eventId: `${run}-${n}`, userId: `user-${n % 500}`, url, title };
             });
-            const response = await fetchRetrying(collectorUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-            if (!response.ok) throw new Error(`collector answered ${response.status}: ${await response.text()}`);
+            const response = await requestRetrying(gateway, "/events", { body: JSON.stringify(body) });
+            if (response.status !== 202) throw new Error(`collector answered ${response.status}: ${response.body}`);
         }
     };
     await Promise.all(Array.from({ length: concurrency }, sender));
     const deadline = Date.now() + 600_000;
-    while ((await applied(statsUrl)) - before < events) {
+    while ((await applied(gateway)) - before < events) {
         if (Date.now() > deadline) throw new Error("events not applied within 10 minutes");
         await new Promise((r) => setTimeout(r, 250));
     }
@@ -162,8 +163,7 @@ async function main(): Promise<void> {
         const startOnly = timed(() => invalid.run(["preview"], true));
         row("no-op pulumi preview", preview, "preview of a config that fails validation", startOnly, "<= 8 s");
 
-        const collectorUrl = stack.output<string>("collectorUrl");
-        const statsUrl = collectorUrl.replace(/\/events$/, "/stats");
+        const gateway = stack.gateway();
         const service = "categorisation_categoriser";
         for (const [from, to] of [["2", "3"], ["3", "2"]]) {
             stack.setConfig({ "replicas.categoriser": to });
@@ -174,7 +174,7 @@ async function main(): Promise<void> {
             row(`replica edit categoriser ${from} -> ${to} (config set + up)`, edit, "docker service scale", scale, "<= 12 s and <= 2x the floor");
         }
 
-        const rate = await throughput(collectorUrl, statsUrl, `tp-${Date.now()}`);
+        const rate = await throughput(gateway, `tp-${Date.now()}`);
         console.log(`end to end through the swarm: ${rate.toFixed(0)} events/s (${events} events, 2 categorisers)`);
 
         row("pulumi destroy", timedStep(() => stack.run(["destroy", "--yes", "--skip-preview"])), "docker rm of 3 node containers", floor.destroy, "<= 20 s");

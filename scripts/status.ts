@@ -4,6 +4,7 @@
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { runScript } from "../components/command/provider";
+import { closeGatewayConnections, gatewayRequest } from "../components/gateway/client";
 import { Activity, parseStatus, renderStatus, statusScript } from "../components/status";
 
 interface Outputs {
@@ -11,6 +12,8 @@ interface Outputs {
     sshUser: string;
     sshPrivateKey: string;
     gatewayUrls?: string[];
+    caCertificate?: string;
+    adminToken?: string;
     stackName?: string;
 }
 
@@ -30,12 +33,12 @@ function outputsOf(stack: string): Outputs {
     return outputs as Outputs;
 }
 
-async function activityOf(gatewayUrls: string[]): Promise<Activity | string> {
+async function activityOf(outputs: Outputs): Promise<Activity | string> {
     const reasons: string[] = [];
-    for (const url of gatewayUrls) {
+    for (const url of outputs.gatewayUrls ?? []) {
         try {
-            const response = await fetch(`${url}/activity`, { signal: AbortSignal.timeout(3000) });
-            if (response.ok) return (await response.json()) as Activity;
+            const response = await gatewayRequest({ url, ca: outputs.caCertificate, adminToken: outputs.adminToken }, "/activity", { timeoutMs: 3000 });
+            if (response.status === 200) return JSON.parse(response.body) as Activity;
             reasons.push(`${url}: ${response.status}`);
         } catch (error) {
             reasons.push(`${url}: ${(error as Error).message}`);
@@ -53,7 +56,7 @@ async function main(): Promise<void> {
             // Read-only: the first host key presented is accepted (Pulumi's state pins them for changes).
             const connection = { host: manager.host, port: manager.port, user: outputs.sshUser, privateKey: outputs.sshPrivateKey, machine: manager.name, dialAttempts: 1 };
             const result = await runScript({ connection, timeoutSeconds: 30 }, statusScript(outputs.stackName ?? "categorisation"));
-            const activity = await activityOf(outputs.gatewayUrls ?? []);
+            const activity = await activityOf(outputs);
             console.log(renderStatus({ stack: outputs.stackName ?? stack, readFrom: manager.name, unreachable, status: parseStatus(result.stdout), activity }));
             return;
         } catch (error) {
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
     throw new Error(`no manager of stack ${stack} answered: ${unreachable.join("; ")}`);
 }
 
-main().catch((error: Error) => {
+main().then(closeGatewayConnections, (error: Error) => {
     console.error(`error: ${error.message}`);
     process.exit(1);
 });

@@ -85,6 +85,8 @@ interface ServiceShape {
     volumes?: Record<string, string>;
     /** Mount the taxonomy config. */
     taxonomy?: boolean;
+    /** Swarm secrets of the stack to mount: key -> file name under /run/secrets. */
+    secrets?: Record<string, string>;
     /** A service that publishes a port runs on every edge node (global), published there in host mode. */
     port?: number;
     healthcheck: HealthCheck;
@@ -109,6 +111,7 @@ function service(shape: ServiceShape): Json {
         networks: [network],
         ...(shape.volumes ? { volumes: Object.entries(shape.volumes).map(([name, target]) => `${name}:${target}`) } : {}),
         ...(shape.taxonomy ? { configs: [{ source: "taxonomy", target: taxonomyPath }] } : {}),
+        ...(shape.secrets ? { secrets: Object.entries(shape.secrets).map(([source, target]) => ({ source, target })) } : {}),
         ...(edge ? { ports: [{ target: shape.port, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
         healthcheck: shape.healthcheck,
         stop_grace_period: shape.stopGracePeriod,
@@ -212,26 +215,39 @@ export interface CategorisationSettings {
     encryptNetwork: boolean;
     /** Where the project's files are (the images' build contexts). */
     projectDir: string;
-    /** The gateway's limits: see GatewaySettings in the config. */
-    gateway: { rateLimit: number };
+    /** The gateway's limits and the origins whose pages may send events: see GatewaySettings in the config. */
+    gateway: { rateLimit: number; allowedOrigins: string[] };
 }
+
+/**
+ * The secrets the pipeline's stack ships, given to its deployment: the gateway's certificate and
+ * key (one PEM, as haproxy reads it) and the hashes of the tokens the roles accept.
+ */
+export const pipelineSecrets = { gatewayTls: "gateway-tls", authTokens: "auth-tokens" } as const;
+const authTokensFile = `/run/secrets/${pipelineSecrets.authTokens}`;
 
 /** The pipeline's stack for these settings; a ConfigError when `replicas` names a service that cannot be scaled. */
 export function categorisationStack(settings: CategorisationSettings): StackSpec {
     const replicated = settings.managers >= replicatedDataFrom;
     const environment = pipelineEnvironment(replicated);
-    const role = (command: string, stopGracePeriod: string, taxonomy: boolean) =>
+    // The roles that answer the gateway check tokens (the hashes of those they accept, in a secret).
+    const withTokens = { environment: { ...environment, AUTH_TOKENS_FILE: authTokensFile }, secrets: { [pipelineSecrets.authTokens]: pipelineSecrets.authTokens } };
+    const role = (command: string, stopGracePeriod: string, taxonomy: boolean, answers: Partial<ServiceShape> = {}) =>
         // Two of each stateless role, so that one machine never takes a role away.
-        service({ image: "pipeline", command: [command], replicas: 2, environment, taxonomy, healthcheck: httpHealth, stopGracePeriod, memory: "256M" });
+        service({ image: "pipeline", command: [command], replicas: 2, environment, taxonomy, healthcheck: httpHealth, stopGracePeriod, memory: "256M", ...answers });
     const services: Record<string, Json> = {
         ...(replicated ? replicatedDataTier() : singleDataTier()),
-        collector: role("collector", "20s", false),
+        collector: role("collector", "20s", false, {
+            ...withTokens,
+            environment: { ...withTokens.environment, ...(settings.gateway.allowedOrigins.length > 0 ? { ALLOWED_ORIGINS: settings.gateway.allowedOrigins.join(",") } : {}) },
+        }),
         categoriser: role("categoriser", "20s", true),
         "profile-writer": role("profile-writer", "20s", true),
-        "profile-api": role("profile-api", "10s", true),
+        "profile-api": role("profile-api", "10s", true, withTokens),
         gateway: service({
             image: "gateway",
             environment: { RATE_LIMIT: String(settings.gateway.rateLimit) },
+            secrets: { [pipelineSecrets.gatewayTls]: "gateway.pem" },
             port: 8080,
             // Whether haproxy answers: /gateway/healthz, which load balancers ask, also fails while
             // no collector is alive, and the task must not be restarted for that.
@@ -248,11 +264,13 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
             networks: { [network]: { driver: "overlay", ...(settings.encryptNetwork ? { driver_opts: { encrypted: "" } } : {}) } },
             volumes: Object.fromEntries(volumes.map((v) => [v, {}])),
             configs: { taxonomy: {} },
+            secrets: Object.fromEntries(Object.values(pipelineSecrets).map((key) => [key, {}])),
         },
         version: "3.8",
         builds: Object.fromEntries(Object.entries(images).map(([key, image]) => [key, { ...image, context: path.resolve(settings.projectDir, image.context) }])),
         builtImages: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.image as string])),
         configs: { taxonomy: settings.taxonomy },
+        secrets: Object.values(pipelineSecrets),
         scalable: scalableServices,
         replicas: settings.replicas,
     };

@@ -54,7 +54,7 @@ export function gatewayLoadBalancer(name: string, args: GatewayLoadBalancerArgs,
         protocol: "TCP",
         targetType: "instance",
         // A gateway that stops answering is out within about 10 s; one that stops is drained fast.
-        healthCheck: { protocol: "HTTP", path: "/gateway/healthz", port: "traffic-port", interval: 5, timeout: 3, healthyThreshold: 2, unhealthyThreshold: 2 },
+        healthCheck: { protocol: "HTTPS", path: "/gateway/healthz", port: "traffic-port", interval: 5, timeout: 3, healthyThreshold: 2, unhealthyThreshold: 2 },
         deregistrationDelay: 10,
         tags: args.tags,
     }, opts);

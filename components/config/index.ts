@@ -1,6 +1,7 @@
 // The project's configuration (namespace `swarm`): read and validated before any resource is
 // made. Every error names the key, the bad value and what is allowed. Each provider's section is
 // checked by its own folder (local/config.ts, aws/config.ts, hosts/config.ts).
+import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import { AwsSettings, validateAws } from "../aws/config";
 import { HostEntry, RegistrySettings, validateHosts, validateRegistry } from "../hosts/config";
 import { LocalSettings, validateLocal } from "../local/config";
@@ -41,16 +42,36 @@ interface CommonConfig {
     /** Your own Compose stacks, deployed beside the built-in one: stack name -> file and replica overrides. */
     stacks: Record<string, StackSettings>;
     gateway: GatewaySettings;
+    /** Your own certificate for the gateway; absent: the stack makes a CA and a certificate. */
+    tls?: TlsSettings;
+    /** The tokens the gateway accepts; a kind not given: the stack makes one. */
+    auth: AuthSettings;
 }
 
 /** The built-in stack's gateway: the one port the stacks publish. */
 export interface GatewaySettings {
     /** POST /events a second per client address; over it: 429 with Retry-After. */
     rateLimit: number;
+    /** Origins (`https://shop.example`) whose pages may POST /events from a browser (CORS). */
+    allowedOrigins: string[];
 }
 
-/** Generous for a real site behind one NAT (hundreds of people sending a visit each few seconds). */
-export const gatewayDefaults: GatewaySettings = { rateLimit: 1000 };
+/** A rate generous for a real site behind one NAT (hundreds of people sending a visit each few seconds). */
+export const gatewayDefaults: GatewaySettings = { rateLimit: 1000, allowedOrigins: [] };
+
+export interface TlsSettings {
+    /** PEM: the gateway's certificate (and the chain to its CA after it). */
+    certificate: string;
+    /** PEM, secret: its private key. */
+    privateKey: string;
+}
+
+export interface AuthSettings {
+    /** Secret: the tokens POST /events accepts (several: one is rotated without downtime). */
+    ingestTokens?: string[];
+    /** Secret: the tokens that read (and delete) personal data and the pipeline's figures. */
+    adminTokens?: string[];
+}
 
 export type SwarmConfig = CommonConfig & (
     | { provider: "local"; local: LocalSettings }
@@ -59,7 +80,7 @@ export type SwarmConfig = CommonConfig & (
     | { provider: "hosts"; hosts: HostEntry[]; registry?: RegistrySettings }
 );
 
-const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway"] as const;
+const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway", "tls", "auth"] as const;
 type ConfigKey = (typeof configKeys)[number];
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
@@ -143,16 +164,71 @@ function validateSsh(raw: unknown, problems: string[]): SshSettings {
     return settings;
 }
 
+const origin = /^https?:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
+
 function validateGateway(raw: unknown, problems: string[]): GatewaySettings {
     const settings = { ...gatewayDefaults };
     if (raw === undefined) return settings;
     if (!isObject(raw)) {
-        problems.push(`gateway: ${show(raw)} is not an object {rateLimit}`);
+        problems.push(`gateway: ${show(raw)} is not an object {rateLimit, allowedOrigins}`);
         return settings;
     }
     checkKeys(raw, Object.keys(gatewayDefaults), "gateway", problems);
     if (raw.rateLimit !== undefined) {
         settings.rateLimit = readInteger(raw.rateLimit, "gateway.rateLimit", 1, 1_000_000, problems, "a number of requests a second per client address, from 1 to 1000000") ?? settings.rateLimit;
+    }
+    if (raw.allowedOrigins !== undefined) {
+        const list = raw.allowedOrigins;
+        if (Array.isArray(list) && list.every((o) => typeof o === "string" && origin.test(o))) settings.allowedOrigins = list;
+        else problems.push(`gateway.allowedOrigins: ${show(list)} is not a list of origins (scheme, host and port only, like ["https://shop.example"])`);
+    }
+    return settings;
+}
+
+/** A user's own certificate: both parts, and the key is the certificate's. Never echoes the key. */
+function validateTls(raw: unknown, problems: string[]): TlsSettings | undefined {
+    if (raw === undefined) return undefined;
+    if (!isObject(raw)) {
+        problems.push("tls: is not an object {certificate, privateKey}");
+        return undefined;
+    }
+    checkKeys(raw, ["certificate", "privateKey"], "tls", problems);
+    const before = problems.length;
+    let certificate: X509Certificate | undefined;
+    try {
+        certificate = new X509Certificate(String(raw.certificate ?? ""));
+    } catch {
+        problems.push("tls.certificate: required: the gateway's certificate, PEM (`pulumi config set --path tls.certificate -- \"$(cat cert.pem)\"`)");
+    }
+    let key: KeyObject | undefined;
+    try {
+        key = createPrivateKey(String(raw.privateKey ?? ""));
+    } catch {
+        problems.push("tls.privateKey: required: the certificate's private key, PEM, as a secret (`pulumi config set --secret --path tls.privateKey -- \"$(cat key.pem)\"`)");
+    }
+    if (certificate && key && !certificate.checkPrivateKey(key)) problems.push("tls.privateKey: is not the key of tls.certificate");
+    return problems.length > before ? undefined : { certificate: raw.certificate as string, privateKey: raw.privateKey as string };
+}
+
+/** Token lists: each token at least 16 characters without spaces. Never echoes a token. */
+function validateAuth(raw: unknown, problems: string[]): AuthSettings {
+    if (raw === undefined) return {};
+    if (!isObject(raw)) {
+        problems.push("auth: is not an object {ingestTokens, adminTokens}");
+        return {};
+    }
+    checkKeys(raw, ["ingestTokens", "adminTokens"], "auth", problems);
+    const settings: AuthSettings = {};
+    for (const key of ["ingestTokens", "adminTokens"] as const) {
+        const list = raw[key];
+        if (list === undefined) continue;
+        if (!Array.isArray(list) || list.length === 0) {
+            problems.push(`auth.${key}: is not a non-empty list of tokens (set it as a secret: \`pulumi config set --secret --path 'auth.${key}[0]' <token>\`)`);
+            continue;
+        }
+        const bad = list.findIndex((token) => typeof token !== "string" || !/^\S{16,}$/.test(token));
+        if (bad >= 0) problems.push(`auth.${key}[${bad}]: is not a token (at least 16 characters, no spaces)`);
+        else settings[key] = list as string[];
     }
     return settings;
 }
@@ -189,6 +265,8 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
     const stacks = validateStacks(raw.stacks, stackName, problems);
     const ssh = validateSsh(raw.ssh, problems);
     const gateway = validateGateway(raw.gateway, problems);
+    const tls = validateTls(raw.tls, problems);
+    const auth = validateAuth(raw.auth, problems);
     const local = validateLocal(raw.local, problems);
     const aws = provider === "aws" ? validateAws(raw.aws, problems) : undefined;
     if (provider === "aws" && !raw.awsRegion) problems.push("aws:region: required when provider is \"aws\" (`pulumi config set aws:region eu-west-1`)");
@@ -197,7 +275,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway };
+    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, ...(tls ? { tls } : {}), auth };
     switch (provider) {
         case "local":
             return { ...common, provider, local };

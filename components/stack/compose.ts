@@ -29,6 +29,8 @@ export interface StackSpec {
     builtImages: Record<string, string>;
     /** Swarm configs the stack ships, by their key in `configs`: their content, deployed under a name that changes with it. */
     configs: Record<string, string>;
+    /** Swarm secrets the stack ships, by their key in `secrets`: their content is given to the deployment (ComposeStack). */
+    secrets: string[];
     /** The services whose replica count config may set; absent: every service not in global mode. */
     scalable?: string[];
     /** Service -> replica count from config, overriding the document's. */
@@ -160,6 +162,7 @@ function loadStack(name: string, settings: StackSettings, projectDir: string, io
         builds,
         builtImages: Object.fromEntries(Object.keys(builds).map((service) => [service, service])),
         configs: {},
+        secrets: [],
         replicas: settings.replicas,
     };
     checkReplicas(stack, `stacks.${name}.replicas`, problems);
@@ -188,6 +191,8 @@ export interface StackRenderOptions {
     /** Key of the stack's builds -> pushed image reference. */
     images: Record<string, string>;
     endpointMode: EndpointMode;
+    /** Key of the stack's secrets -> the swarm secret's name (see configName). */
+    secrets?: Record<string, string>;
 }
 
 /** The name of a config the stack ships: a new content gets a new name (swarm configs cannot change). */
@@ -229,14 +234,18 @@ export function renderStackCompose(stack: StackSpec, options: StackRenderOptions
         if (Object.keys(deploy).length > 0) service.deploy = deploy;
         services[name] = service;
     }
-    const configs = Object.keys(stack.configs).length === 0 ? {} : {
-        configs: {
-            ...(isObject(stack.project.configs) ? stack.project.configs : {}),
-            ...Object.fromEntries(Object.entries(stack.configs).map(([key, content]) => [key, { external: true, name: configName(stack.name, key, content) }])),
+    const external = (section: "configs" | "secrets", names: Record<string, string>) => (Object.keys(names).length === 0 ? {} : {
+        [section]: {
+            ...(isObject(stack.project[section]) ? stack.project[section] : {}),
+            ...Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { external: true, name }])),
         },
-    };
+    });
+    const configs = external("configs", Object.fromEntries(Object.entries(stack.configs).map(([key, content]) => [key, configName(stack.name, key, content)])));
+    const missing = stack.secrets.filter((key) => !options.secrets?.[key]);
+    if (missing.length > 0) throw new Error(`stack ${stack.name}: no swarm secret for ${missing.join(", ")}`);
+    const secrets = external("secrets", Object.fromEntries(stack.secrets.map((key) => [key, options.secrets![key]])));
     // The version comes first, and it is the one the file declares (not the normalised one).
-    const document: Json = { version: stack.version, ...stack.project, services, ...labelledVolumes(stack.project.volumes), ...configs };
+    const document: Json = { version: stack.version, ...stack.project, services, ...labelledVolumes(stack.project.volumes), ...configs, ...secrets };
     document.version = stack.version;
     return stringify(document);
 }

@@ -24,6 +24,8 @@ export interface ComposeStackArgs {
     swarmId: pulumi.Input<string>;
     /** How many machines are edge machines (every manager): the tasks of a global service placed on them. */
     edgeNodes?: number;
+    /** The content of each secret the stack ships (see StackSpec.secrets). */
+    secrets?: Record<string, pulumi.Input<string>>;
     /** Aliases of the images component, for stacks made when it had another name. */
     imagesAliases?: pulumi.Input<pulumi.Alias>[];
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
@@ -52,19 +54,25 @@ export class ComposeStack extends pulumi.ComponentResource {
                 baseImage: args.baseImage,
             }, { parent: this, aliases: args.imagesAliases }).refs
             : pulumi.output({} as Record<string, string>);
-        // Swarm configs cannot change: a new content gets a new name, made before the old one goes.
-        const configs = Object.entries(stack.configs).map(([key, content]) => {
-            const config = configName(stack.name, key, content);
-            return new Command(`${name}-${key}`, {
+        // Swarm configs and secrets cannot change: a new content gets a new name, made before the old one goes.
+        const swarmObject = (kind: scripts.SwarmObjectKind, key: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
+            new Command(`${name}-${key}`, {
                 connection: args.connection,
-                create: pulumi.output(args.swarmId).apply((swarmId) => scripts.createConfigScript(config, { [labels.stackNamespace]: stack.name }, swarmId)),
-                delete: scripts.removeConfigScript(config),
-                read: scripts.readConfigScript(config),
+                create: pulumi.all([args.swarmId, objectName]).apply(([swarmId, object]) => scripts.createConfigScript(kind, object, { [labels.stackNamespace]: stack.name }, swarmId)),
+                delete: pulumi.output(objectName).apply((object) => scripts.removeConfigScript(kind, object)),
+                read: pulumi.output(objectName).apply((object) => scripts.readConfigScript(kind, object)),
                 stdin: content,
-                triggers: [config],
+                triggers: [objectName],
             }, { parent: this });
-        });
-        const compose = pulumi.all([built, args.endpointMode]).apply(([images, endpointMode]) => renderStackCompose(stack, { images, endpointMode }));
+        const configs = Object.entries(stack.configs).map(([key, content]) => swarmObject("config", key, configName(stack.name, key, content), content));
+        // A secret's name is a hash of its content, which stays secret (stdin only).
+        const secretNames = Object.fromEntries(stack.secrets.map((key) => {
+            const content = args.secrets?.[key];
+            if (content === undefined) throw new Error(`stack ${stack.name}: no content for its secret ${key}`);
+            return [key, pulumi.unsecret(pulumi.output(content).apply((text) => configName(stack.name, key, text)))];
+        }));
+        const secrets = stack.secrets.map((key) => swarmObject("secret", key, secretNames[key], pulumi.secret(args.secrets![key])));
+        const compose = pulumi.all([built, args.endpointMode, pulumi.all(secretNames)]).apply(([images, endpointMode, names]) => renderStackCompose(stack, { images, endpointMode, secrets: names }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,
             create: pulumi.output(args.swarmId).apply((swarmId) => scripts.deployScript(stack.name, timeout, swarmId)),
@@ -74,7 +82,7 @@ export class ComposeStack extends pulumi.ComponentResource {
             stdin: compose,
             triggers: [stack.name],
             timeoutSeconds: timeout + 120,
-        }, { parent: this, dependsOn: configs });
+        }, { parent: this, dependsOn: [...configs, ...secrets] });
         this.services = pulumi.all([built, deploy.id]).apply(([images]) => describeStackServices(stack, images, args.edgeNodes));
         this.registerOutputs({ services: this.services });
     }

@@ -6,14 +6,17 @@ import { labels } from "../types";
 
 const script = scriptsIn(__dirname);
 
-/** Creates a swarm config from stdin unless one of that name exists (configs are immutable), on a manager of swarm `swarmId`. */
-export const createConfigScript = (name: string, labels: Record<string, string>, swarmId: string): string =>
-    script("config-create", { NAME: name, SWARM_ID: swarmId }, labelArgs("--label", labels));
+/** What a stack ships to the swarm besides its services: a config, or a secret (its content never leaves stdin). */
+export type SwarmObjectKind = "config" | "secret";
 
-export const removeConfigScript = (name: string): string => script("config-remove", { NAME: name });
+/** Creates a swarm config or secret from stdin unless one of that name exists (they are immutable), on a manager of swarm `swarmId`. */
+export const createConfigScript = (kind: SwarmObjectKind, name: string, labels: Record<string, string>, swarmId: string): string =>
+    script("config-create", { KIND: kind, NAME: name, SWARM_ID: swarmId }, labelArgs("--label", labels));
 
-/** Whether the swarm config is there (exit 3 when gone), for refresh. */
-export const readConfigScript = (name: string): string => script("config-read", { NAME: name });
+export const removeConfigScript = (kind: SwarmObjectKind, name: string): string => script("config-remove", { KIND: kind, NAME: name });
+
+/** Whether the swarm config or secret is there (exit 3 when gone), for refresh. */
+export const readConfigScript = (kind: SwarmObjectKind, name: string): string => script("config-read", { KIND: kind, NAME: name });
 
 /** The stack's services as deployed (name, desired replicas, image), for refresh. */
 export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack, STACK_LABEL: labels.stackNamespace });

@@ -1,6 +1,7 @@
 // collector: HTTP ingest of page-visit events. Validates, publishes to the
 // stream, and answers only once the stream has stored every event.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { eventsPath } from "./auth.js";
 import { subjects, type Config } from "./config.js";
 import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
@@ -74,7 +75,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
   }
 
   const { http, port } = await serveRole(cfg, "collector", metrics, () => ({ nats: natsUp(nc) }), [
-    { method: "POST", path: /^\/events\/?$/, handler: postEvents },
+    { method: "POST", path: eventsPath, handler: postEvents },
   ]);
   return {
     port,

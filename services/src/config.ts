@@ -1,6 +1,8 @@
 // Settings from environment variables, with the defaults documented in README.md.
+import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { AuthSettingsError, parseOrigins, parseTokensFile, type TokenHashes } from "./auth.js";
 import { defaultLimits, type ValidationLimits } from "./validate.js";
 import { defaultScoring, type ScoringSettings } from "./scoring.js";
 
@@ -19,6 +21,33 @@ function num(env: NodeJS.ProcessEnv, key: string, def: number, min = 0): number 
 function str(env: NodeJS.ProcessEnv, key: string, def: string): string {
   const v = env[key];
   return v === undefined || v === "" ? def : v;
+}
+
+/** AUTH_TOKENS_FILE's hashes; undefined (auth off) when it is unset. */
+function tokens(env: NodeJS.ProcessEnv): TokenHashes | undefined {
+  const file = env.AUTH_TOKENS_FILE;
+  if (file === undefined || file === "") return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`AUTH_TOKENS_FILE=${JSON.stringify(file)}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    return parseTokensFile(text);
+  } catch (e) {
+    if (e instanceof AuthSettingsError) throw new ConfigError(`AUTH_TOKENS_FILE=${JSON.stringify(file)}: ${e.message}`);
+    throw e;
+  }
+}
+
+function origins(env: NodeJS.ProcessEnv): string[] {
+  try {
+    return parseOrigins(env.ALLOWED_ORIGINS ?? "");
+  } catch (e) {
+    if (e instanceof AuthSettingsError) throw new ConfigError(`ALLOWED_ORIGINS: ${e.message}`);
+    throw e;
+  }
 }
 
 export interface Config {
@@ -52,6 +81,10 @@ export interface Config {
   seenTtlSeconds: number;
   notifySubject: string;
   shutdownTimeoutMs: number;
+  /** Hashes of the accepted tokens (AUTH_TOKENS_FILE); undefined: auth off. */
+  authTokens: TokenHashes | undefined;
+  /** Origins whose browsers may POST /events (CORS). */
+  allowedOrigins: string[];
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -86,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seenTtlSeconds: num(env, "SEEN_TTL_SECONDS", 2 * 86_400, 60),
     notifySubject: env.NOTIFY_SUBJECT ?? "pipeline.written",
     shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
+    authTokens: tokens(env),
+    allowedOrigins: origins(env),
   };
 }
 

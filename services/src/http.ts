@@ -2,6 +2,7 @@
 // limits, and a graceful close that lets requests in flight finish.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Access } from "./auth.js";
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => void | Promise<void>;
 
@@ -17,6 +18,9 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers });
   res.end(data);
 }
+
+/** Checked before routing (auth, CORS): passes the request on, or answers it. */
+export type Gate = (req: IncomingMessage, path: string) => Access;
 
 export class BodyTooLarge extends Error {}
 
@@ -53,13 +57,23 @@ export class HttpService {
   private inFlight = 0;
   private closing = false;
 
-  constructor(private readonly routes: Route[], onError: (e: unknown) => void) {
+  constructor(private readonly routes: Route[], onError: (e: unknown) => void, gate?: Gate) {
     this.server = createServer((req, res) => {
       this.inFlight++;
       res.on("close", () => this.inFlight--);
       if (this.closing) res.setHeader("connection", "close");
       const url = req.url ?? "/";
       const path = url.split("?")[0];
+      if (gate) {
+        const a = gate(req, path);
+        for (const [k, v] of Object.entries(a.headers)) res.setHeader(k, v);
+        if (!a.pass) {
+          req.resume();
+          if (a.body) return sendJson(res, a.status, a.body);
+          res.writeHead(a.status);
+          return void res.end();
+        }
+      }
       const matches = this.routes.filter((r) => r.path.test(path));
       if (matches.length === 0) return sendJson(res, 404, { error: "not found" });
       const route = matches.find((r) => r.method === req.method);

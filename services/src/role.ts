@@ -1,6 +1,7 @@
 // What every role shares: connecting to a dependency that may start after it,
 // and the HTTP server with GET /healthz and GET /metrics beside the role's own
 // routes.
+import { access, type AccessPolicy } from "./auth.js";
 import type { Config } from "./config.js";
 import { HttpService, sendJson, type Route } from "./http.js";
 import { log } from "./log.js";
@@ -30,7 +31,10 @@ export async function connectWithRetry<T>(what: string, url: string, connect: ()
 /** Named connection checks for /healthz: 200 when all pass, else 503. */
 export type Health = () => Record<string, boolean> | Promise<Record<string, boolean>>;
 
-/** Listen on cfg.host:cfg.port with the role's routes plus /healthz and /metrics. */
+/**
+ * Listen on cfg.host:cfg.port with the role's routes plus /healthz and /metrics, behind the
+ * checks of auth.ts: tokens for requests through the gateway, CORS for the collector's intake.
+ */
 export async function serveRole(
   cfg: Config,
   role: string,
@@ -38,6 +42,7 @@ export async function serveRole(
   health: Health,
   routes: Route[] = [],
 ): Promise<{ http: HttpService; port: number }> {
+  const policy: AccessPolicy = { tokens: cfg.authTokens, allowedOrigins: cfg.allowedOrigins };
   const http = new HttpService(
     [
       ...routes,
@@ -53,8 +58,15 @@ export async function serveRole(
       { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role, ...metrics.toJSON() }) },
     ],
     (e) => log("error", "request failed", { error: String(e) }),
+    (req, path) => access(policy, role, req.method ?? "GET", path, req.headers),
   );
   const port = await http.listen(cfg.port, cfg.host);
-  log("info", `${role} listening`, { port });
+  log("info", `${role} listening`, {
+    port,
+    auth: policy.tokens ? "on" : "off (AUTH_TOKENS_FILE unset)",
+    ingestTokens: policy.tokens?.ingest.length ?? 0,
+    adminTokens: policy.tokens?.admin.length ?? 0,
+    allowedOrigins: policy.allowedOrigins,
+  });
   return { http, port };
 }

@@ -10,6 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { LoadSummary, outage } from "../../bench/load";
+import type { GatewayEndpoint } from "../../components/gateway/client";
 import { settledCounts, startLoad } from "../helpers/load";
 import { editableCopy, TestStack, uniqueStackName } from "../helpers/stack";
 import { busiestWorker, declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
@@ -17,7 +18,7 @@ import { busiestWorker, declaredReplicas, eventually, expectConverged, NodeOutpu
 const rate = 50;
 let copy: string;
 let stack: TestStack;
-let gateway: string;
+let gateway: GatewayEndpoint;
 const killed: string[] = [];
 
 /** Every accepted event counted once; the last seconds of the stream all accepted. */
@@ -37,7 +38,7 @@ before(() => {
     stack = new TestStack(uniqueStackName("faults"), copy);
     stack.setConfig({ provider: "local", managers: "3", workers: "2", "local.subnet": "10.221.0.0/24", "local.sshPortBase": "2550", "local.registryPort": "5550" });
     stack.up();
-    gateway = stack.output<string[]>("gatewayUrls")[1];
+    gateway = stack.gateway(1);
 });
 
 after(() => {
@@ -51,7 +52,7 @@ after(() => {
 test("3 managers: the replicated layout runs, a gateway answers on every manager", async () => {
     expectConverged(await serviceReplicas(stack), declaredReplicas(3));
     const managers = stack.output<NodeOutput[]>("managers");
-    assert.deepEqual(stack.output<string[]>("gatewayUrls"), managers.map((m) => `http://${m.privateAddress}:8080`));
+    assert.deepEqual(stack.output<string[]>("gatewayUrls"), managers.map((m) => `https://${m.privateAddress}:8080`));
 });
 
 test("a change of the pipeline's code rolls out during the stream: nothing lost", async () => {

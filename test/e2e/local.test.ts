@@ -4,12 +4,14 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
+import * as tls from "node:tls";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { runScript } from "../../components/command/provider";
+import { GatewayEndpoint, gatewayRequest } from "../../components/gateway/client";
 import { deployScript, removeScript as removeStackScript } from "../../components/stack/scripts";
 import { artifactsDir, withBrowser } from "../helpers/browser";
+import { startLoad } from "../helpers/load";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas, serviceVersions } from "../helpers/swarm";
 
@@ -21,13 +23,13 @@ async function serviceIds(): Promise<string> {
     return (await stack.onManager("docker service ls --quiet --filter label=com.docker.stack.namespace=categorisation | sort")).trim();
 }
 
+let gatewayCache: GatewayEndpoint | undefined;
+/** The stack's gateway (front URL, CA, tokens), read once from its outputs. */
+const gateway = (): GatewayEndpoint => (gatewayCache ??= stack.gateway());
+
 async function postEvents(events: object[]): Promise<void> {
-    const response = await fetch(stack.output<string>("collectorUrl"), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(events),
-    });
-    assert.ok(response.ok, `collector answered ${response.status}: ${await response.text()}`);
+    const response = await gatewayRequest(gateway(), "/events", { body: JSON.stringify(events) });
+    assert.equal(response.status, 202, `collector answered ${response.status}: ${response.body}`);
 }
 
 interface Profile {
@@ -36,8 +38,8 @@ interface Profile {
 }
 
 async function profile(userId: string): Promise<Profile | undefined> {
-    const response = await fetch(`${stack.output<string>("profilesUrl")}/${userId}`);
-    return response.status === 200 ? ((await response.json()) as Profile) : undefined;
+    const response = await gatewayRequest(gateway(), `/profiles/${userId}`);
+    return response.status === 200 ? (JSON.parse(response.body) as Profile) : undefined;
 }
 
 function upChanges(): string {
@@ -93,15 +95,62 @@ test("every service runs its declared replicas, and events posted to collectorUr
     assert.equal(fan!.interests[0].name, "Basketball");
     const cook = await eventually(() => profile(`cook-${run}`), (p) => (p?.interests.length ?? 0) > 0, "cook's profile");
     assert.match(cook!.interests.map((i) => i.name).join(","), /Food & Drink|Baking|Desserts|Cooking/);
-    assert.equal((await fetch(`${stack.output<string>("profilesUrl")}/nobody-${run}`)).status, 404);
+    assert.equal((await gatewayRequest(gateway(), `/profiles/nobody-${run}`)).status, 404);
+    assert.match(stack.output<string>("profilesUrl"), /^https:\/\/10\.214\.0\.10:8080\/profiles$/);
+});
+
+test("HTTPS with the stack's CA, and tokens: each refusal, the same answer for a known and an unknown user, nothing over plain HTTP", async () => {
+    const endpoint = gateway();
+    const run = Date.now().toString(36);
+    await postEvents([{ eventId: `${run}-1`, userId: `known-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" }]);
+    await eventually(() => profile(`known-${run}`), (p) => p !== undefined, "the known user's profile");
+    const event = JSON.stringify([{ eventId: `${run}-2`, userId: `known-${run}`, url: "https://www.nba.com/", title: "NBA" }]);
+
+    // Writing needs the ingest token.
+    const noToken = await gatewayRequest(endpoint, "/events", { body: event, token: "none" });
+    assert.equal(noToken.status, 401);
+    assert.match(String(noToken.headers["www-authenticate"]), /^Bearer /);
+    assert.equal((await gatewayRequest({ ...endpoint, ingestToken: "not-a-token-of-this-stack" }, "/events", { body: event })).status, 401);
+    assert.equal((await gatewayRequest(endpoint, "/events", { body: event, token: "admin" })).status, 403);
+    // Reading needs the admin token, and without it a known and an unknown user look the same.
+    for (const path of ["/profiles/known-" + run, "/stats", "/activity", "/dashboard", "/metrics"]) {
+        const denied = await gatewayRequest(endpoint, path, { token: "none" });
+        assert.equal(denied.status, 401, path);
+        assert.match(String(denied.headers["www-authenticate"]), /^Basic realm=/, path);
+        assert.equal((await gatewayRequest(endpoint, path, { token: "ingest" })).status, 403, path);
+    }
+    const known = await gatewayRequest(endpoint, `/profiles/known-${run}`, { token: "none" });
+    const unknown = await gatewayRequest(endpoint, `/profiles/nobody-${run}`, { token: "none" });
+    assert.deepEqual([known.status, known.body], [unknown.status, unknown.body]);
+    // The browser's way: basic auth with the admin token as password.
+    const basic = Buffer.from(`anyone:${endpoint.adminToken}`).toString("base64");
+    assert.equal((await gatewayRequest(endpoint, `/profiles/known-${run}`, { token: "none", headers: { authorization: `Basic ${basic}` } })).status, 200);
+
+    // TLS: the certificate is the stack CA's and names the address; a client that trusts only the
+    // machine's CAs refuses it, and plain HTTP on the port yields no data.
+    const { hostname, port } = new URL(endpoint.url);
+    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+        const socket = tls.connect({ host: hostname, port: Number(port), ca: endpoint.ca, servername: undefined }, () => {
+            resolve(socket.getPeerCertificate());
+            socket.end();
+        });
+        socket.on("error", reject);
+    });
+    assert.match(peer.subjectaltname ?? "", new RegExp(`IP Address:${hostname.replace(/\./g, "\\.")}`));
+    await assert.rejects(gatewayRequest({ ...endpoint, ca: undefined }, "/gateway/healthz"), /self[- ]signed|unable to verify|certificate/i);
+    const plain = await fetch(`http://${hostname}:${port}/profiles/known-${run}`).then((r) => r.status, (error: Error) => error.message);
+    assert.equal(typeof plain, "string", `plain HTTP answered ${plain}`);
 });
 
 test("the pipeline's page in a real browser: first data, the events posted, the roles alive and a profile lookup", async () => {
-    const gateway = stack.output<string[]>("gatewayUrls")[0];
+    const { url, adminToken } = gateway();
     await withBrowser(async (browser) => {
         const page = await browser.newPage();
         await page.setViewport({ width: 1280, height: 900 });
-        const response = await page.goto(`${gateway}/dashboard`);
+        // Without the admin token the page asks for it; with it (basic auth, any user name) it opens.
+        assert.equal((await page.goto(`${url}/dashboard`))?.status(), 401);
+        await page.authenticate({ username: "admin", password: adminToken! });
+        const response = await page.goto(`${url}/dashboard`);
         assert.equal(response?.status(), 200);
         await page.waitForSelector("body[data-loaded=true]", { timeout: 30_000 });
 
@@ -196,10 +245,11 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
 });
 
-/** A client that sends half a request and then nothing; `closed` resolves once the gateway closes it. */
-function halfRequest(host: string, port: number): Promise<{ closed: Promise<string> }> {
+/** A client that sends half a request (after the TLS handshake) and then nothing; `closed` resolves once the gateway closes it. */
+function halfRequest(endpoint: GatewayEndpoint): Promise<{ closed: Promise<string> }> {
+    const { hostname, port } = new URL(endpoint.url);
     return new Promise((resolve, reject) => {
-        const socket = net.connect(port, host, () => {
+        const socket = tls.connect({ host: hostname, port: Number(port), ca: endpoint.ca }, () => {
             socket.write("POST /events HTTP/1.1\r\nHost: gateway\r\ncontent-type: application/json\r\n");
             resolve({ closed: new Promise((done) => {
                 let answer = "";
@@ -211,25 +261,32 @@ function halfRequest(host: string, port: number): Promise<{ closed: Promise<stri
     });
 }
 
-/** POST one event from a worker machine (another client address than this one's); the status line. */
-function postFromWorker(gateway: string, event: object): string {
-    const { hostname, port } = new URL(gateway);
-    const body = JSON.stringify(event);
-    const request = `POST /events HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+/**
+ * POST one event from a worker machine's address (another client than this machine): a Node.js
+ * client run in the worker container's network namespace. Returns the status.
+ */
+function postFromWorker(endpoint: GatewayEndpoint, event: object): number {
     const worker = stack.output<NodeOutput[]>("workers")[0].name;
-    const result = spawnSync("docker", ["exec", worker, "bash", "-c", `exec 3<>/dev/tcp/${hostname}/${port} && printf '%s' "$1" >&3 && head -n 1 <&3`, "post", request], { encoding: "utf8" });
+    const pid = spawnSync("docker", ["inspect", "--format", "{{.State.Pid}}", worker], { encoding: "utf8" }).stdout.trim();
+    const client = `require("https").request(process.env.URL, { method: "POST", ca: process.env.CA, headers: { authorization: "Bearer " + process.env.TOKEN, "content-type": "application/json" } },
+        (res) => { console.log(res.statusCode); res.resume(); }).on("error", (e) => { console.error(e.message); process.exit(1); }).end(process.env.BODY);`;
+    const result = spawnSync("nsenter", [`--net=/proc/${pid}/ns/net`, process.execPath, "-e", client], {
+        encoding: "utf8",
+        env: { ...process.env, URL: `${endpoint.url}/events`, CA: endpoint.ca, TOKEN: endpoint.ingestToken, BODY: JSON.stringify(event) },
+    });
     assert.equal(result.status, 0, result.stderr);
-    return result.stdout.trim();
+    return Number(result.stdout.trim());
 }
 
+const healthz = (endpoint: GatewayEndpoint) => gatewayRequest(endpoint, "/gateway/healthz", { token: "none" }).then((r) => r.status);
+
 test("the gateway's limits: slow clients are cut off while others are served, a client over gateway.rateLimit gets 429 while another address passes, and /gateway/healthz fails with no collector", async () => {
-    const gateway = stack.output<string[]>("gatewayUrls")[0];
+    const endpoint = { ...gateway(), url: stack.output<string[]>("gatewayUrls")[0] };
     const run = Date.now().toString(36);
     const event = (i: number) => ({ eventId: `limits-${run}-${i}`, userId: `limits-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" });
 
     // 300 clients that never finish their request: served requests keep their pace, and the slow ones are closed.
-    const { hostname, port } = new URL(gateway);
-    const slow = await Promise.all(Array.from({ length: 300 }, () => halfRequest(hostname, Number(port))));
+    const slow = await Promise.all(Array.from({ length: 300 }, () => halfRequest(endpoint)));
     const started = Date.now();
     await postEvents([event(0)]);
     const servedIn = Date.now() - started;
@@ -245,14 +302,12 @@ test("the gateway's limits: slow clients are cut off while others are served, a 
     stack.setConfig({ "gateway.rateLimit": "5" });
     try {
         stack.up();
-        const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(stack.output<string>("collectorUrl"), {
-            method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(event(i + 1)),
-        })));
+        const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => gatewayRequest(endpoint, "/events", { body: JSON.stringify(event(i + 1)) })));
         const statuses = responses.map((r) => r.status);
-        assert.ok(statuses.includes(200) && statuses.includes(429), statuses.join(" "));
-        assert.ok(statuses.every((status) => status === 200 || status === 429), statuses.join(" "));
-        assert.equal(responses.find((r) => r.status === 429)!.headers.get("retry-after"), "1");
-        assert.match(postFromWorker(gateway, event(100)), / 200 /);
+        assert.ok(statuses.includes(202) && statuses.includes(429), statuses.join(" "));
+        assert.ok(statuses.every((status) => status === 202 || status === 429), statuses.join(" "));
+        assert.equal(responses.find((r) => r.status === 429)!.headers["retry-after"], "1");
+        assert.equal(postFromWorker(endpoint, event(100)), 202);
     } finally {
         stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
         stack.up();
@@ -262,13 +317,37 @@ test("the gateway's limits: slow clients are cut off while others are served, a 
     stack.setConfig({ "replicas.collector": "0" });
     try {
         stack.up();
-        await eventually(() => fetch(`${gateway}/gateway/healthz`).then((r) => r.status), (status) => status === 503, "healthz 503 with no collector", 30);
+        await eventually(() => healthz(endpoint), (status) => status === 503, "healthz 503 with no collector", 30);
         expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), collector: 0 });
     } finally {
         stack.run(["config", "rm", "--path", "replicas.collector"]);
         stack.up();
     }
-    await eventually(() => fetch(`${gateway}/gateway/healthz`).then((r) => r.status), (status) => status === 200, "healthz 200 with collectors", 30);
+    await eventually(() => healthz(endpoint), (status) => status === 200, "healthz 200 with collectors", 30);
+});
+
+test("an ingest token is rotated with no failed request: the new one added, then the old one removed", async () => {
+    const endpoint = gateway();
+    const old = endpoint.ingestToken!;
+    const rotated = `ingest_rotated_${Date.now().toString(36)}_0123456789`;
+    const streamDuringUp = async (token: string) => {
+        const load = startLoad({ ...endpoint, ingestToken: token }, 20, 5, true);
+        stack.up();
+        load.stop();
+        const summary = await load.done;
+        assert.equal(summary.failed, 0, `requests failed during the rotation: ${JSON.stringify(summary.requests.filter((r) => r.status !== 202).slice(0, 3))}`);
+        return summary;
+    };
+    stack.setConfig({ "auth.ingestTokens[0]": old, "auth.ingestTokens[1]": rotated }, true);
+    await streamDuringUp(old);
+    const post = (token: string) => gatewayRequest({ ...endpoint, ingestToken: token }, "/events", { body: JSON.stringify([{ eventId: `rot-${token.slice(-6)}-${Date.now()}`, userId: "rotation", url: "https://www.nba.com/", title: "NBA" }]) }).then((r) => r.status);
+    assert.equal(await post(rotated), 202);
+    stack.run(["config", "rm", "--path", "auth.ingestTokens"]);
+    stack.setConfig({ "auth.ingestTokens[0]": rotated }, true);
+    await streamDuringUp(rotated);
+    assert.equal(await post(old), 401);
+    assert.equal(stack.output<string>("ingestToken"), rotated);
+    gatewayCache = undefined;
 });
 
 test("a replica count for an unknown service fails clearly and changes nothing", async () => {
@@ -417,8 +496,8 @@ test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and remo
     // Three managers: the replicated data tier, and a gateway on each manager that answers.
     expectConverged(await serviceReplicas(stack), { ...declaredReplicas(3), categoriser: 1 });
     const gateways = stack.output<string[]>("gatewayUrls");
-    assert.deepEqual(gateways, stack.output<NodeOutput[]>("managers").map((m) => `http://${m.privateAddress}:8080`));
-    for (const url of gateways) assert.equal((await fetch(`${url}/gateway/healthz`)).status, 200, url);
+    assert.deepEqual(gateways, stack.output<NodeOutput[]>("managers").map((m) => `https://${m.privateAddress}:8080`));
+    for (const url of gateways) assert.equal(await healthz({ ...gateway(), url }), 200, url);
     const run = `m3-${Date.now().toString(36)}`;
     await postEvents([{ eventId: `${run}-1`, userId: `fan-${run}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" }]);
     await eventually(() => profile(`fan-${run}`), (p) => (p?.interests.length ?? 0) > 0, "a profile written through the replicated stores");

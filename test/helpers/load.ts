@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { countProfiles, LoadSummary } from "../../bench/load";
+import type { GatewayEndpoint } from "../../components/gateway/client";
 import { projectRoot } from "./pulumi";
 
 export interface RunningLoad {
@@ -14,12 +15,13 @@ export interface RunningLoad {
 }
 
 /** Streams `rate` events a second to `gateway` for `seconds` (with `untilStopped`: at least that, until stopped). */
-export function startLoad(gateway: string, rate: number, seconds: number, untilStopped = false): RunningLoad {
+export function startLoad(gateway: GatewayEndpoint, rate: number, seconds: number, untilStopped = false): RunningLoad {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swarm-load-"));
     const out = path.join(dir, "summary.json");
     const stopFile = path.join(dir, "stop");
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "load.ts"), gateway, String(rate), String(seconds), out, ...(untilStopped ? [stopFile] : [])], {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(projectRoot, "bench", "load.ts"), String(rate), String(seconds), out, ...(untilStopped ? [stopFile] : [])], {
         cwd: projectRoot,
+        env: { ...process.env, SWARM_GATEWAY: JSON.stringify(gateway) },
         stdio: ["ignore", "ignore", "inherit"],
     });
     const done = new Promise<LoadSummary>((resolve, reject) =>
@@ -41,12 +43,12 @@ export function startLoad(gateway: string, rate: number, seconds: number, untilS
  * Waits until every accepted event of the stream is in the profiles (redeliveries after a fault
  * take up to the consumers' ack wait), then returns what the profiles say.
  */
-export async function settledCounts(gateway: string, summary: LoadSummary, seconds = 120): Promise<Awaited<ReturnType<typeof countProfiles>>> {
+export async function settledCounts(gateway: GatewayEndpoint, summary: LoadSummary, seconds = 120): Promise<Awaited<ReturnType<typeof countProfiles>>> {
     const deadline = Date.now() + seconds * 1000;
     for (;;) {
         const counts = await countProfiles(gateway, summary).catch(() => undefined);
         if (counts && (counts.lost.length === 0 || Date.now() > deadline)) return counts;
-        if (!counts && Date.now() > deadline) throw new Error(`profiles at ${gateway} did not answer within ${seconds}s`);
+        if (!counts && Date.now() > deadline) throw new Error(`profiles at ${gateway.url} did not answer within ${seconds}s`);
         await new Promise((r) => setTimeout(r, 3000));
     }
 }

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { runScript, SshConnection } from "../../components/command/provider";
+import type { GatewayEndpoint } from "../../components/gateway/client";
 import { projectRoot, pulumi, PulumiEnv, PulumiResult, requireToolchain } from "./pulumi";
 
 /** Files of the project as a clone has them: those of `commit`, or the work tree's (tracked and new, not ignored). */
@@ -93,6 +94,13 @@ export class TestStack {
 
     output<T = unknown>(name: string): T {
         return JSON.parse(this.run(["stack", "output", name, "--json", "--show-secrets"]).stdout) as T;
+    }
+
+    /** The stack's gateway, as its outputs give it: the front URL (or gateway `index`'s), its CA and tokens. */
+    gateway(index?: number): GatewayEndpoint {
+        const outputs = JSON.parse(this.run(["stack", "output", "--json", "--show-secrets"]).stdout) as Record<string, unknown>;
+        const url = index === undefined ? String(outputs.collectorUrl).replace(/\/events$/, "") : (outputs.gatewayUrls as string[])[index];
+        return { url, ca: outputs.caCertificate as string, ingestToken: outputs.ingestToken as string, adminToken: outputs.adminToken as string };
     }
 
     /** SSH connection to manager 0, from the stack's outputs. */

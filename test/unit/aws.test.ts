@@ -22,6 +22,9 @@ interface Outcome {
     services?: Record<string, { image: string; replicas: number }>;
     stacks?: Record<string, Record<string, { image: string; replicas?: number }>>;
     machineImages?: Record<string, string>;
+    caCertificate?: string;
+    ingestTokenSecret?: boolean;
+    adminTokenSecret?: boolean;
     registrations: Registration[];
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     calls: { token: string; inputs: any }[];
@@ -65,10 +68,23 @@ test("your own stack's built images get ECR repositories of their own, and the s
 
 test("the program runs to its outputs", () => {
     assert.equal(production.error, undefined);
-    assert.equal(production.collectorUrl, "http://aws-gateway-0123456789.elb.eu-west-1.amazonaws.com:8080/events");
+    assert.equal(production.collectorUrl, "https://aws-gateway-0123456789.elb.eu-west-1.amazonaws.com:8080/events");
     assert.equal(production.gatewayUrls!.length, 3);
-    for (const url of production.gatewayUrls!) assert.match(url, /^http:\/\/203\.0\.113\.\d+:8080$/);
+    for (const url of production.gatewayUrls!) assert.match(url, /^https:\/\/203\.0\.113\.\d+:8080$/);
     assert.match(production.services!.categoriser.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/pipeline:[0-9a-f]{12}$/);
+});
+
+test("the gateway's certificate is from the stack's CA and names the load balancer and every manager's address; the tokens are secret", () => {
+    const [certificate] = ofType(production, "pulumi-nodejs:dynamic/tls:GatewayCertificate");
+    assert.deepEqual([...certificate.inputs.names].sort(), ["aws-gateway-0123456789.elb.eu-west-1.amazonaws.com", ...production.gatewayUrls!.map((url) => new URL(url).hostname)].sort());
+    assert.match(production.caCertificate!, /^-----BEGIN CERTIFICATE-----/);
+    assert.equal(production.ingestTokenSecret, true);
+    assert.equal(production.adminTokenSecret, true);
+    // The load balancer asks the gateways over HTTPS too.
+    const [deploy] = commands(production).filter((c) => c.name === "stack-deploy");
+    assert.ok(isSecretValue(commands(production).find((c) => c.name === "stack-gateway-tls")!.inputs.stdin), "the key reaches the swarm as a secret");
+    assert.ok(isSecretValue(commands(production).find((c) => c.name === "stack-auth-tokens")!.inputs.stdin), "the token hashes too");
+    assert.match(deploy.inputs.stdin, /gateway-tls:\n\s+external: true/);
 });
 
 test("managers 3 gives 3 instances in 3 distinct subnets of 3 zones", () => {
@@ -113,7 +129,7 @@ test("a network load balancer in front of every manager's gateway, health-checke
     assert.equal(targets.inputs.targetType, "instance");
     assert.deepEqual(
         { protocol: targets.inputs.healthCheck.protocol, path: targets.inputs.healthCheck.path, port: targets.inputs.healthCheck.port },
-        { protocol: "HTTP", path: "/gateway/healthz", port: "traffic-port" },
+        { protocol: "HTTPS", path: "/gateway/healthz", port: "traffic-port" },
     );
     const attached = ofType(production, "aws:lb/targetGroupAttachment:TargetGroupAttachment").map((a) => a.inputs.targetId).sort();
     assert.deepEqual(attached, ["aws-manager-0-id", "aws-manager-1-id", "aws-manager-2-id"]);

@@ -6,14 +6,15 @@ import { CategorisationSettings, categorisationStack, scalableServices } from ".
 
 const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
 const pipeline = (settings: Partial<CategorisationSettings> = {}): StackSpec =>
-    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000 }, ...settings });
+    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000, allowedOrigins: [] }, ...settings });
 const categorisation = pipeline();
 const replicated = pipeline({ managers: 3 });
+const secrets = { "gateway-tls": "categorisation_gateway-tls_1", "auth-tokens": "categorisation_auth-tokens_1" };
 const images = Object.fromEntries(Object.keys(categorisation.builds).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
 type Overrides = Partial<StackRenderOptions> & Partial<CategorisationSettings>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const render = ({ endpointMode = "vip", ...settings }: Overrides = {}, managers = 1): any =>
-    parse(renderStackCompose(pipeline({ managers, ...settings }), { images, endpointMode }));
+    parse(renderStackCompose(pipeline({ managers, ...settings }), { images, endpointMode, secrets }));
 const servicesOf = (stack: StackSpec) => stack.project.services as Record<string, Record<string, unknown>>;
 
 test("the stack has the pipeline's services, each with an image that is built", () => {
@@ -61,9 +62,23 @@ test("the gateway runs on every edge node (every manager), its port published th
 });
 
 test("the gateway gets its rate limit from config, and its task's health check does not depend on the collectors", () => {
-    const gateway = render({ gateway: { rateLimit: 25 } }).services.gateway;
+    const gateway = render({ gateway: { rateLimit: 25, allowedOrigins: ["https://shop.example"] } }).services.gateway;
     assert.deepEqual(gateway.environment, { RATE_LIMIT: "25" });
     assert.deepEqual(gateway.healthcheck.test, ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/gateway/alive"]);
+    assert.equal(render({ gateway: { rateLimit: 25, allowedOrigins: ["https://shop.example"] } }).services.collector.environment.ALLOWED_ORIGINS, "https://shop.example");
+    assert.equal(render().services.collector.environment.ALLOWED_ORIGINS, undefined);
+});
+
+test("TLS and tokens: the gateway mounts its certificate, the roles that answer it the token hashes; both are external swarm secrets", () => {
+    const compose = render();
+    assert.deepEqual(compose.secrets, { "gateway-tls": { external: true, name: secrets["gateway-tls"] }, "auth-tokens": { external: true, name: secrets["auth-tokens"] } });
+    assert.deepEqual(compose.services.gateway.secrets, [{ source: "gateway-tls", target: "gateway.pem" }]);
+    for (const name of ["collector", "profile-api"]) {
+        assert.deepEqual(compose.services[name].secrets, [{ source: "auth-tokens", target: "auth-tokens" }], name);
+        assert.equal(compose.services[name].environment.AUTH_TOKENS_FILE, "/run/secrets/auth-tokens", name);
+    }
+    for (const name of ["categoriser", "profile-writer", "nats", "redis"]) assert.equal(compose.services[name].secrets, undefined, name);
+    assert.throws(() => renderStackCompose(categorisation, { images, endpointMode: "vip" }), /no swarm secret for gateway-tls, auth-tokens/);
 });
 
 test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, stopped before their successor starts", () => {
@@ -135,6 +150,6 @@ test("the overlay network is encrypted on request", () => {
 });
 
 test("a missing image reference is an error", () => {
-    assert.throws(() => renderStackCompose(categorisation, { images: {}, endpointMode: "vip" }), /no image reference/);
+    assert.throws(() => renderStackCompose(categorisation, { images: {}, endpointMode: "vip", secrets }), /no image reference/);
 });
 

@@ -144,11 +144,12 @@ test("aws.vpcCidr: /16 to /22 only (CreateVpc takes /16../28, and three /24 subn
     }
 });
 
-test("gateway.rateLimit: requests a second per client address, 1000 by default", () => {
-    assert.deepEqual(validateConfig({}).gateway, { rateLimit: 1000 });
-    assert.deepEqual(validateConfig({ gateway: { rateLimit: "20" } }).gateway, { rateLimit: 20 });
+test("gateway: rateLimit (requests a second per client address, 1000 by default) and the origins allowed to send events", () => {
+    assert.deepEqual(validateConfig({}).gateway, { rateLimit: 1000, allowedOrigins: [] });
+    assert.deepEqual(validateConfig({ gateway: { rateLimit: "20", allowedOrigins: ["https://shop.example", "http://localhost:3000"] } }).gateway, { rateLimit: 20, allowedOrigins: ["https://shop.example", "http://localhost:3000"] });
     assert.deepEqual(problemsOf({ gateway: { rateLimit: 0 } }), ["gateway.rateLimit: 0 is not a number of requests a second per client address, from 1 to 1000000"]);
-    assert.deepEqual(problemsOf({ gateway: { ratelimit: 5 } }), ["gateway.ratelimit: unknown key; allowed: rateLimit"]);
+    assert.deepEqual(problemsOf({ gateway: { ratelimit: 5 } }), ["gateway.ratelimit: unknown key; allowed: rateLimit, allowedOrigins"]);
+    assert.match(problemsOf({ gateway: { allowedOrigins: ["https://shop.example/page"] } })[0], /^gateway\.allowedOrigins: .* is not a list of origins/);
     assert.match(problemsOf(readRawConfig(() => undefined, undefined, ["swarm:gateways"]))[0], /^swarm:gateways: not a setting of this program; did you mean swarm:gateway\?/);
 });
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # shellcheck shell=sh
-# Swarm config NAME is there (`present`), or gone (exit 3: `docker stack rm` takes it too).
-: "${NAME:?}"
-docker config inspect "$NAME" >/dev/null 2>&1 || exit 3
+# Swarm KIND (config or secret) NAME is there (`present`), or gone (exit 3: `docker stack rm`
+# takes it too).
+: "${KIND:?}" "${NAME:?}"
+docker "$KIND" inspect "$NAME" >/dev/null 2>&1 || exit 3
 echo present
