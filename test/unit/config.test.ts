@@ -153,6 +153,31 @@ test("gateway: rateLimit (requests a second per client address, 1000 by default)
     assert.match(problemsOf(readRawConfig(() => undefined, undefined, ["swarm:gateways"]))[0], /^swarm:gateways: not a setting of this program; did you mean swarm:gateway\?/);
 });
 
+test("tls: your own certificate and its key, checked together; a key is never echoed", async () => {
+    const { makeCa, makeServerCertificate } = await import("../../components/tls");
+    const ca = await makeCa("test CA", new Date());
+    const server = await makeServerCertificate(ca, ["gateway.example.com"], new Date());
+    const config = validateConfig({ tls: { certificate: server.certificate, privateKey: server.privateKey } });
+    assert.equal(config.tls?.certificate, server.certificate);
+    assert.deepEqual(problemsOf({ tls: { certificate: server.certificate, privateKey: ca.privateKey } }), ["tls.privateKey: is not the key of tls.certificate"]);
+    const broken = problemsOf({ tls: { certificate: "nonsense", privateKey: "hunter2-secret" } });
+    assert.deepEqual(broken.map((p) => p.split(":")[0]), ["tls.certificate", "tls.privateKey"]);
+    assert.doesNotMatch(broken.join("\n"), /hunter2/);
+    assert.equal(validateConfig({}).tls, undefined);
+});
+
+test("auth: token lists by kind, each token long enough; a token is never echoed", () => {
+    assert.deepEqual(validateConfig({ auth: { ingestTokens: ["ingest-token-0123456789"] } }).auth, { ingestTokens: ["ingest-token-0123456789"] });
+    assert.deepEqual(validateConfig({}).auth, {});
+    const problems = problemsOf({ auth: { ingestTokens: ["short-secret"], adminTokens: [], colour: 1 } });
+    assert.deepEqual(problems.sort(), [
+        "auth.adminTokens: is not a non-empty list of tokens (set it as a secret: `pulumi config set --secret --path 'auth.adminTokens[0]' <token>`)",
+        "auth.colour: unknown key; allowed: ingestTokens, adminTokens",
+        "auth.ingestTokens[0]: is not a token (at least 16 characters, no spaces)",
+    ]);
+    assert.doesNotMatch(problems.join("\n"), /short-secret/);
+});
+
 test("stack names must be Docker stack names", () => {
     assert.match(problemsOf({ stackName: "My Stack" })[0], /^stackName: "My Stack"/);
 });
