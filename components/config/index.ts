@@ -1,13 +1,14 @@
 // The project's configuration (namespace `swarm`): read and validated before any resource is
 // made. Every error names the key, the bad value and what is allowed. Each provider's section is
 // checked by its own folder (local/config.ts, aws/config.ts, hosts/config.ts).
-import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import { AwsSettings, validateAws } from "../aws/config";
+import { AuthSettings, GatewaySettings, TlsSettings, validateAuth, validateGateway, validateTls } from "../gateway/config";
 import { HostEntry, RegistrySettings, validateHosts, validateRegistry } from "../hosts/config";
 import { LocalSettings, validateLocal } from "../local/config";
 import { asNumber, checkKeys, ConfigError, dockerName, isInteger, isObject, readInteger, readReplicas, readString, show } from "../checks";
 
 export { ConfigError } from "../checks";
+export type { AuthSettings, GatewaySettings, TlsSettings } from "../gateway/config";
 
 export const providers = ["local", "aws", "hosts"] as const;
 export type ProviderName = (typeof providers)[number];
@@ -46,31 +47,6 @@ interface CommonConfig {
     tls?: TlsSettings;
     /** The tokens the gateway accepts; a kind not given: the stack makes one. */
     auth: AuthSettings;
-}
-
-/** The built-in stack's gateway: the one port the stacks publish. */
-export interface GatewaySettings {
-    /** POST /events a second per client address; over it: 429 with Retry-After. */
-    rateLimit: number;
-    /** Origins (`https://shop.example`) whose pages may POST /events from a browser (CORS). */
-    allowedOrigins: string[];
-}
-
-/** A rate generous for a real site behind one NAT (hundreds of people sending a visit each few seconds). */
-export const gatewayDefaults: GatewaySettings = { rateLimit: 1000, allowedOrigins: [] };
-
-export interface TlsSettings {
-    /** PEM: the gateway's certificate (and the chain to its CA after it). */
-    certificate: string;
-    /** PEM, secret: its private key. */
-    privateKey: string;
-}
-
-export interface AuthSettings {
-    /** Secret: the tokens POST /events accepts (several: one is rotated without downtime). */
-    ingestTokens?: string[];
-    /** Secret: the tokens that read (and delete) personal data and the pipeline's figures. */
-    adminTokens?: string[];
 }
 
 export type SwarmConfig = CommonConfig & (
@@ -160,75 +136,6 @@ function validateSsh(raw: unknown, problems: string[]): SshSettings {
             problems.push("ssh.privateKey: is not a PEM/OpenSSH private key (set it with `pulumi config set --secret ssh.privateKey < key`)");
         } else settings.privateKey = raw.privateKey;
         if (settings.privateKey && settings.publicKey === undefined) problems.push("ssh.publicKey: required with ssh.privateKey (the machines are given the public key)");
-    }
-    return settings;
-}
-
-const origin = /^https?:\/\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i;
-
-function validateGateway(raw: unknown, problems: string[]): GatewaySettings {
-    const settings = { ...gatewayDefaults };
-    if (raw === undefined) return settings;
-    if (!isObject(raw)) {
-        problems.push(`gateway: ${show(raw)} is not an object {rateLimit, allowedOrigins}`);
-        return settings;
-    }
-    checkKeys(raw, Object.keys(gatewayDefaults), "gateway", problems);
-    if (raw.rateLimit !== undefined) {
-        settings.rateLimit = readInteger(raw.rateLimit, "gateway.rateLimit", 1, 1_000_000, problems, "a number of requests a second per client address, from 1 to 1000000") ?? settings.rateLimit;
-    }
-    if (raw.allowedOrigins !== undefined) {
-        const list = raw.allowedOrigins;
-        if (Array.isArray(list) && list.every((o) => typeof o === "string" && origin.test(o))) settings.allowedOrigins = list;
-        else problems.push(`gateway.allowedOrigins: ${show(list)} is not a list of origins (scheme, host and port only, like ["https://shop.example"])`);
-    }
-    return settings;
-}
-
-/** A user's own certificate: both parts, and the key is the certificate's. Never echoes the key. */
-function validateTls(raw: unknown, problems: string[]): TlsSettings | undefined {
-    if (raw === undefined) return undefined;
-    if (!isObject(raw)) {
-        problems.push("tls: is not an object {certificate, privateKey}");
-        return undefined;
-    }
-    checkKeys(raw, ["certificate", "privateKey"], "tls", problems);
-    const before = problems.length;
-    let certificate: X509Certificate | undefined;
-    try {
-        certificate = new X509Certificate(String(raw.certificate ?? ""));
-    } catch {
-        problems.push("tls.certificate: required: the gateway's certificate, PEM (`pulumi config set --path tls.certificate -- \"$(cat cert.pem)\"`)");
-    }
-    let key: KeyObject | undefined;
-    try {
-        key = createPrivateKey(String(raw.privateKey ?? ""));
-    } catch {
-        problems.push("tls.privateKey: required: the certificate's private key, PEM, as a secret (`pulumi config set --secret --path tls.privateKey -- \"$(cat key.pem)\"`)");
-    }
-    if (certificate && key && !certificate.checkPrivateKey(key)) problems.push("tls.privateKey: is not the key of tls.certificate");
-    return problems.length > before ? undefined : { certificate: raw.certificate as string, privateKey: raw.privateKey as string };
-}
-
-/** Token lists: each token at least 16 characters without spaces. Never echoes a token. */
-function validateAuth(raw: unknown, problems: string[]): AuthSettings {
-    if (raw === undefined) return {};
-    if (!isObject(raw)) {
-        problems.push("auth: is not an object {ingestTokens, adminTokens}");
-        return {};
-    }
-    checkKeys(raw, ["ingestTokens", "adminTokens"], "auth", problems);
-    const settings: AuthSettings = {};
-    for (const key of ["ingestTokens", "adminTokens"] as const) {
-        const list = raw[key];
-        if (list === undefined) continue;
-        if (!Array.isArray(list) || list.length === 0) {
-            problems.push(`auth.${key}: is not a non-empty list of tokens (set it as a secret: \`pulumi config set --secret --path 'auth.${key}[0]' <token>\`)`);
-            continue;
-        }
-        const bad = list.findIndex((token) => typeof token !== "string" || !/^\S{16,}$/.test(token));
-        if (bad >= 0) problems.push(`auth.${key}[${bad}]: is not a token (at least 16 characters, no spaces)`);
-        else settings[key] = list as string[];
     }
     return settings;
 }

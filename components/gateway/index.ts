@@ -2,7 +2,7 @@
 // or yours) and the tokens it accepts (made per stack, or yours), as the secrets the pipeline's
 // stack ships.
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthSettings, TlsSettings } from "../config";
+import type { AuthSettings, TlsSettings } from "./config";
 import { AccessTokens, GatewayCertificate, gatewayPem, tokenHashesFile } from "../tls";
 
 export interface GatewayAccessArgs {
