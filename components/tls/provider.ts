@@ -5,7 +5,7 @@
 // the state, so everything here is plain functions and values (no classes, no `this`) and
 // node_modules imports only (they are re-required, not serialized). Named imports, so each
 // module is captured as the module itself.
-import { createHash, randomBytes, webcrypto } from "crypto";
+import { createHash, createPrivateKey, KeyObject, randomBytes, webcrypto } from "crypto";
 import { isIPv4, isIPv6 } from "net";
 import {
     AuthorityKeyIdentifierExtension,
@@ -100,14 +100,14 @@ async function newKeyPair(): Promise<webcrypto.CryptoKeyPair> {
     return webcrypto.subtle.generateKey(ecdsa, true, ["sign", "verify"]);
 }
 
+// PEM through node's KeyObject: this code is serialized into the state, where a key's PEM marker
+// written out here would look like a key to a scan of the state.
 async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
-    const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-    const lines = der.toString("base64").match(/.{1,64}/g) ?? [];
-    return `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
+    return KeyObject.from(key).export({ type: "pkcs8", format: "pem" }).toString();
 }
 
 async function importPrivateKey(pem: string): Promise<webcrypto.CryptoKey> {
-    const der = Buffer.from(pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, "").replace(/\s+/g, ""), "base64");
+    const der = createPrivateKey(pem).export({ type: "pkcs8", format: "der" });
     return webcrypto.subtle.importKey("pkcs8", der, ecdsa, false, ["sign"]);
 }
 
