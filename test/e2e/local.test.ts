@@ -147,8 +147,11 @@ test("the pipeline's page in a real browser: first data, the events posted, the 
     await withBrowser(async (browser) => {
         const page = await browser.newPage();
         await page.setViewport({ width: 1280, height: 900 });
-        // Without the admin token the page asks for it; with it (basic auth, any user name) it opens.
-        assert.equal((await page.goto(`${url}/dashboard`))?.status(), 401);
+        // The page asks for a login: without one, or with a wrong token, the browser gets no page;
+        // with the admin token as password (any user name) it opens.
+        await assert.rejects(page.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
+        await page.authenticate({ username: "admin", password: "not-the-admin-token-0123" });
+        await assert.rejects(page.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
         await page.authenticate({ username: "admin", password: adminToken! });
         const response = await page.goto(`${url}/dashboard`);
         assert.equal(response?.status(), 200);
