@@ -43,7 +43,17 @@ function agentFor(ca: string | undefined): https.Agent {
 }
 
 /** Sends one request to `path` (with its query) on the gateway; resolves with any status, rejects on no answer. */
-export function gatewayRequest(gateway: GatewayEndpoint, path: string, request: GatewayRequest = {}): Promise<GatewayResponse> {
+export async function gatewayRequest(gateway: GatewayEndpoint, path: string, request: GatewayRequest = {}): Promise<GatewayResponse> {
+    try {
+        return await send(gateway, path, request);
+    } catch (error) {
+        // A kept-alive connection the gateway dropped meanwhile (a gateway task replaced): once more on a new one.
+        if (!(error as { reusedSocket?: boolean }).reusedSocket) throw error;
+        return send(gateway, path, request);
+    }
+}
+
+function send(gateway: GatewayEndpoint, path: string, request: GatewayRequest): Promise<GatewayResponse> {
     const method = request.method ?? (request.body === undefined ? "GET" : "POST");
     const kind = request.token ?? (method === "POST" && path.startsWith("/events") ? "ingest" : "admin");
     const token = kind === "ingest" ? gateway.ingestToken : kind === "admin" ? gateway.adminToken : undefined;
@@ -61,7 +71,10 @@ export function gatewayRequest(gateway: GatewayEndpoint, path: string, request: 
             res.on("error", reject);
         });
         req.on("timeout", () => req.destroy(new Error(`no answer from ${gateway.url}${path} within ${request.timeoutMs ?? 30_000} ms`)));
-        req.on("error", reject);
+        req.on("error", (error: NodeJS.ErrnoException) => {
+            const stale = req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE");
+            reject(Object.assign(error, { reusedSocket: stale }));
+        });
         req.end(request.body);
     });
 }
