@@ -564,7 +564,7 @@ test("a stack that does not converge fails in time, naming the service and its t
     }
 });
 
-test("the state holds neither the private key nor a join token in plaintext", async () => {
+test("the state holds neither a private key, a join token nor a gateway token in plaintext", async () => {
     const exported = stack.run(["stack", "export"]).stdout;
     const token = (await stack.onManager("docker swarm join-token -q worker")).trim();
     assert.match(token, /^SWMTKN-/);
@@ -573,6 +573,8 @@ test("the state holds neither the private key nor a join token in plaintext", as
     assert.doesNotMatch(exported, /PRIVATE KEY/);
     const key = stack.output<string>("sshPrivateKey");
     assert.ok(!exported.includes(key.split("\n")[1]), "private key in the state");
+    for (const name of ["ingestToken", "adminToken"]) assert.ok(!exported.includes(stack.output<string>(name)), `${name} in the state`);
+    assert.doesNotMatch(exported, /(ingest|admin)_[A-Za-z0-9_-]{20,}/);
 });
 
 test("a subnet another network holds fails up naming that network, and leaves no machine behind", () => {
