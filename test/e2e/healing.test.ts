@@ -17,8 +17,11 @@ import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverge
  * built-in stack's own component (DockerStack) and the config in one module.
  */
 const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
-/** Services whose spec changed since that release: their tasks are updated (rolled), not kept. */
-const updatedSinceRelease = ["gateway", "collector", "profile-api"];
+/**
+ * Services whose spec or image changed since that release (the gateway's TLS and limits, the roles'
+ * tokens: the pipeline image is new): their tasks are rolled, not kept. The stores' are kept.
+ */
+const updatedSinceRelease = ["gateway", "collector", "categoriser", "profile-writer", "profile-api"];
 /** Resources this version has that that release did not: the gateway's certificate, its tokens and their secrets. */
 const addedSinceRelease = ["gateway", "gateway-certificate", "gateway-tokens", "stack-gateway-tls", "stack-auth-tokens"];
 /** Images whose content changed since that release: a new image is a new build step (its tag is the content's hash). */
