@@ -191,12 +191,12 @@ export interface StackRenderOptions {
     /** Key of the stack's builds -> pushed image reference. */
     images: Record<string, string>;
     endpointMode: EndpointMode;
-    /** Key of the stack's secrets -> the swarm secret's name (see configName). */
+    /** Key of the stack's secrets -> the swarm secret's name (see swarmObjectName). */
     secrets?: Record<string, string>;
 }
 
-/** The name of a config the stack ships: a new content gets a new name (swarm configs cannot change). */
-export function configName(stack: string, key: string, content: string): string {
+/** The name of a config or secret the stack ships: a new content gets a new name (they cannot change). */
+export function swarmObjectName(stack: string, key: string, content: string): string {
     return `${stack}_${key}_${crypto.createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
 }
 
@@ -240,7 +240,7 @@ export function renderStackCompose(stack: StackSpec, options: StackRenderOptions
             ...Object.fromEntries(Object.entries(names).map(([key, name]) => [key, { external: true, name }])),
         },
     });
-    const configs = external("configs", Object.fromEntries(Object.entries(stack.configs).map(([key, content]) => [key, configName(stack.name, key, content)])));
+    const configs = external("configs", Object.fromEntries(Object.entries(stack.configs).map(([key, content]) => [key, swarmObjectName(stack.name, key, content)])));
     const missing = stack.secrets.filter((key) => !options.secrets?.[key]);
     if (missing.length > 0) throw new Error(`stack ${stack.name}: no swarm secret for ${missing.join(", ")}`);
     const secrets = external("secrets", Object.fromEntries(stack.secrets.map((key) => [key, options.secrets![key]])));

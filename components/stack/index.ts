@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Command, SshConnection } from "../command";
 import { RegistryImages } from "../images";
 import { EndpointMode, ImageRegistry, labels } from "../types";
-import { configName, describeStackServices, imageRepository, renderStackCompose, StackSpec } from "./compose";
+import { swarmObjectName, describeStackServices, imageRepository, renderStackCompose, StackSpec } from "./compose";
 import * as scripts from "./scripts";
 
 export { checkReplicas, imagePaths, loadComposeStacks, localComposeIo } from "./compose";
@@ -58,20 +58,21 @@ export class ComposeStack extends pulumi.ComponentResource {
         const swarmObject = (kind: scripts.SwarmObjectKind, key: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
             new Command(`${name}-${key}`, {
                 connection: args.connection,
-                create: pulumi.all([args.swarmId, objectName]).apply(([swarmId, object]) => scripts.createConfigScript(kind, object, { [labels.stackNamespace]: stack.name }, swarmId)),
-                delete: pulumi.output(objectName).apply((object) => scripts.removeConfigScript(kind, object)),
-                read: pulumi.output(objectName).apply((object) => scripts.readConfigScript(kind, object)),
+                create: pulumi.all([args.swarmId, objectName]).apply(([swarmId, object]) => scripts.createSwarmObjectScript(kind, object, { [labels.stackNamespace]: stack.name }, swarmId)),
+                delete: pulumi.output(objectName).apply((object) => scripts.removeSwarmObjectScript(kind, object)),
+                read: pulumi.output(objectName).apply((object) => scripts.readSwarmObjectScript(kind, object)),
                 stdin: content,
                 triggers: [objectName],
             }, { parent: this });
-        const configs = Object.entries(stack.configs).map(([key, content]) => swarmObject("config", key, configName(stack.name, key, content), content));
+        const configs = Object.entries(stack.configs).map(([key, content]) => swarmObject("config", key, swarmObjectName(stack.name, key, content), content));
         // A secret's name is a hash of its content, which stays secret (stdin only).
-        const secretNames = Object.fromEntries(stack.secrets.map((key) => {
+        const secretNames: Record<string, pulumi.Output<string>> = {};
+        const secrets = stack.secrets.map((key) => {
             const content = args.secrets?.[key];
             if (content === undefined) throw new Error(`stack ${stack.name}: no content for its secret ${key}`);
-            return [key, pulumi.unsecret(pulumi.output(content).apply((text) => configName(stack.name, key, text)))];
-        }));
-        const secrets = stack.secrets.map((key) => swarmObject("secret", key, secretNames[key], pulumi.secret(args.secrets![key])));
+            secretNames[key] = pulumi.unsecret(pulumi.output(content).apply((text) => swarmObjectName(stack.name, key, text)));
+            return swarmObject("secret", key, secretNames[key], pulumi.secret(content));
+        });
         const compose = pulumi.all([built, args.endpointMode, pulumi.all(secretNames)]).apply(([images, endpointMode, names]) => renderStackCompose(stack, { images, endpointMode, secrets: names }));
         const deploy = new Command(`${name}-deploy`, {
             connection: args.connection,

@@ -10,13 +10,13 @@ const script = scriptsIn(__dirname);
 export type SwarmObjectKind = "config" | "secret";
 
 /** Creates a swarm config or secret from stdin unless one of that name exists (they are immutable), on a manager of swarm `swarmId`. */
-export const createConfigScript = (kind: SwarmObjectKind, name: string, labels: Record<string, string>, swarmId: string): string =>
+export const createSwarmObjectScript = (kind: SwarmObjectKind, name: string, labels: Record<string, string>, swarmId: string): string =>
     script("config-create", { KIND: kind, NAME: name, SWARM_ID: swarmId }, labelArgs("--label", labels));
 
-export const removeConfigScript = (kind: SwarmObjectKind, name: string): string => script("config-remove", { KIND: kind, NAME: name });
+export const removeSwarmObjectScript = (kind: SwarmObjectKind, name: string): string => script("config-remove", { KIND: kind, NAME: name });
 
 /** Whether the swarm config or secret is there (exit 3 when gone), for refresh. */
-export const readConfigScript = (kind: SwarmObjectKind, name: string): string => script("config-read", { KIND: kind, NAME: name });
+export const readSwarmObjectScript = (kind: SwarmObjectKind, name: string): string => script("config-read", { KIND: kind, NAME: name });
 
 /** The stack's services as deployed (name, desired replicas, image), for refresh. */
 export const readServicesScript = (stack: string): string => script("read-services", { STACK: stack, STACK_LABEL: labels.stackNamespace });

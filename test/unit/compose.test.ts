@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
-import { configName, describeStackServices, renderStackCompose, StackRenderOptions, StackSpec } from "../../components/stack/compose";
+import { swarmObjectName, describeStackServices, renderStackCompose, StackRenderOptions, StackSpec } from "../../components/stack/compose";
 import { CategorisationSettings, categorisationStack, scalableServices } from "../../stacks/categorisation";
 
 const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
@@ -126,9 +126,9 @@ test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of 
 
 test("the taxonomy is an external swarm config, named after its content, mounted where the services read it", () => {
     const compose = render();
-    assert.deepEqual(compose.configs, { taxonomy: { external: true, name: configName("categorisation", "taxonomy", taxonomy) } });
-    assert.match(configName("categorisation", "taxonomy", taxonomy), /^categorisation_taxonomy_[0-9a-f]{12}$/);
-    assert.notEqual(configName("categorisation", "taxonomy", taxonomy), configName("categorisation", "taxonomy", `${taxonomy}2\t1\tMental Health\n`));
+    assert.deepEqual(compose.configs, { taxonomy: { external: true, name: swarmObjectName("categorisation", "taxonomy", taxonomy) } });
+    assert.match(swarmObjectName("categorisation", "taxonomy", taxonomy), /^categorisation_taxonomy_[0-9a-f]{12}$/);
+    assert.notEqual(swarmObjectName("categorisation", "taxonomy", taxonomy), swarmObjectName("categorisation", "taxonomy", `${taxonomy}2\t1\tMental Health\n`));
     for (const name of ["categoriser", "profile-writer", "profile-api"]) {
         assert.deepEqual(compose.services[name].configs, [{ source: "taxonomy", target: "/etc/categorisation/taxonomy.tsv" }]);
         assert.equal(compose.services[name].environment.TAXONOMY_FILE, "/etc/categorisation/taxonomy.tsv");

@@ -64,10 +64,10 @@ test("every rendered script starts with set -eu and parses", () => {
         swarm.removeScript("i-1", "node-1"),
         swarm.readMembershipScript(),
         stack.readServicesScript("categorisation"),
-        stack.readConfigScript("config", "c"),
+        stack.readSwarmObjectScript("config", "c"),
         swarm.endpointModeScript(),
-        stack.createConfigScript("secret", "c", { a: "b" }, "swarm-1"),
-        stack.removeConfigScript("config", "c"),
+        stack.createSwarmObjectScript("secret", "c", { a: "b" }, "swarm-1"),
+        stack.removeSwarmObjectScript("config", "c"),
         stack.deployScript("categorisation", 60, "swarm-1"),
         stack.removeScript("categorisation", 60),
     ];
@@ -307,11 +307,11 @@ test("deploy reads unconverged's records: a surplus is repaired though a service
 });
 
 test("a swarm config is created from stdin only when missing", () => {
-    const created = runWithDocker(stack.createConfigScript("config", "tax-1", { "com.docker.stack.namespace": "cat" }, "swarm-1"), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
+    const created = runWithDocker(stack.createSwarmObjectScript("config", "tax-1", { "com.docker.stack.namespace": "cat" }, "swarm-1"), `case "$*" in "config inspect"*) exit 1 ;; esac`, "tsv");
     assert.equal(created.calls.at(-1), "config create --label com.docker.stack.namespace=cat tax-1 -");
-    const existing = runWithDocker(stack.createConfigScript("config", "tax-1", {}, "swarm-1"), "exit 0", "tsv");
+    const existing = runWithDocker(stack.createSwarmObjectScript("config", "tax-1", {}, "swarm-1"), "exit 0", "tsv");
     assert.deepEqual(existing.calls, ["info --format {{.Swarm.Cluster.ID}}", "config inspect tax-1"]);
-    const secret = runWithDocker(stack.createConfigScript("secret", "tokens-1", {}, "swarm-1"), `case "$*" in "secret inspect"*) exit 1 ;; esac`, "hashes");
+    const secret = runWithDocker(stack.createSwarmObjectScript("secret", "tokens-1", {}, "swarm-1"), `case "$*" in "secret inspect"*) exit 1 ;; esac`, "hashes");
     assert.equal(secret.calls.at(-1), "secret create tokens-1 -");
 });
 
