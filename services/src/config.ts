@@ -23,6 +23,16 @@ function str(env: NodeJS.ProcessEnv, key: string, def: string): string {
   return v === undefined || v === "" ? def : v;
 }
 
+/** An access setting's value, its problems as a ConfigError naming the setting (never a token). */
+function accessSetting<T>(key: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof AuthSettingsError) throw new ConfigError(`${key}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** AUTH_TOKENS_FILE's hashes; undefined (auth off) when it is unset. */
 function tokens(env: NodeJS.ProcessEnv): TokenHashes | undefined {
   const file = env.AUTH_TOKENS_FILE;
@@ -33,21 +43,7 @@ function tokens(env: NodeJS.ProcessEnv): TokenHashes | undefined {
   } catch (e) {
     throw new ConfigError(`AUTH_TOKENS_FILE=${JSON.stringify(file)}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  try {
-    return parseTokensFile(text);
-  } catch (e) {
-    if (e instanceof AuthSettingsError) throw new ConfigError(`AUTH_TOKENS_FILE=${JSON.stringify(file)}: ${e.message}`);
-    throw e;
-  }
-}
-
-function origins(env: NodeJS.ProcessEnv): string[] {
-  try {
-    return parseOrigins(env.ALLOWED_ORIGINS ?? "");
-  } catch (e) {
-    if (e instanceof AuthSettingsError) throw new ConfigError(`ALLOWED_ORIGINS: ${e.message}`);
-    throw e;
-  }
+  return accessSetting(`AUTH_TOKENS_FILE=${JSON.stringify(file)}`, () => parseTokensFile(text));
 }
 
 export interface Config {
@@ -120,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notifySubject: env.NOTIFY_SUBJECT ?? "pipeline.written",
     shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
     authTokens: tokens(env),
-    allowedOrigins: origins(env),
+    allowedOrigins: accessSetting("ALLOWED_ORIGINS", () => parseOrigins(env.ALLOWED_ORIGINS ?? "")),
   };
 }
 
