@@ -145,13 +145,16 @@ test("HTTPS with the stack's CA, and tokens: each refusal, the same answer for a
 test("the pipeline's page in a real browser: first data, the events posted, the roles alive and a profile lookup", async () => {
     const { url, adminToken } = gateway();
     await withBrowser(async (browser) => {
+        // The page asks for a login: without one, or with a wrong token, the browser gets no page
+        // (in a context of its own: the failed logins stay out of the page used below); with the
+        // admin token as password (any user name) it opens.
+        const refused = await (await browser.createBrowserContext()).newPage();
+        await assert.rejects(refused.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
+        await refused.authenticate({ username: "admin", password: "not-the-admin-token-0123" });
+        await assert.rejects(refused.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
+        await refused.browserContext().close();
         const page = await browser.newPage();
         await page.setViewport({ width: 1280, height: 900 });
-        // The page asks for a login: without one, or with a wrong token, the browser gets no page;
-        // with the admin token as password (any user name) it opens.
-        await assert.rejects(page.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
-        await page.authenticate({ username: "admin", password: "not-the-admin-token-0123" });
-        await assert.rejects(page.goto(`${url}/dashboard`), /ERR_INVALID_AUTH_CREDENTIALS/);
         await page.authenticate({ username: "admin", password: adminToken! });
         const response = await page.goto(`${url}/dashboard`);
         assert.equal(response?.status(), 200);
