@@ -31,20 +31,18 @@ export interface Credit {
 
 /**
  * Credits for one visit placed at `nodeId` with `confidence`: the node gets the
- * full credit, each ancestor `ancestorShare` of the one below. Sensitive nodes
- * (SCD-flagged, or below an SCD node) get nothing; their non-sensitive
- * ancestors keep their share.
+ * full credit, each ancestor `ancestorShare` of the one below. A visit placed at
+ * a sensitive node credits nothing at all: crediting its parent ("Health" for a
+ * page on depression) would still record what it was about.
  */
 export function creditsFor(tax: Taxonomy, nodeId: string, confidence: number, s: ScoringSettings = defaultScoring): Credit[] {
   const node = tax.get(nodeId);
-  if (!node) return [];
-  const base = Math.max(s.minCredit, Math.min(1, confidence));
-  const out: Credit[] = [];
-  let c = base;
-  if (!node.sensitive) out.push({ nodeId, credit: round(c) });
+  if (!node || node.sensitive) return [];
+  let c = Math.max(s.minCredit, Math.min(1, confidence));
+  const out: Credit[] = [{ nodeId, credit: round(c) }];
   for (const a of tax.ancestors(nodeId)) {
     c *= s.ancestorShare;
-    if (!a.sensitive && c > 0) out.push({ nodeId: a.id, credit: round(c) });
+    if (c > 0) out.push({ nodeId: a.id, credit: round(c) });
   }
   return out;
 }

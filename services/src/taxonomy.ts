@@ -3,7 +3,9 @@
 // Layout of the format: tab-separated, optional CRLF line endings, one or more
 // header rows (the one that names the columns starts with "Unique ID"), then one
 // row per node: Unique ID, Parent, Name, Tier 1..Tier 4, Extension. An
-// Extension containing "SCD" marks Special Category Data (sensitive) nodes.
+// Extension containing "SCD" marks Special Category Data (sensitive) nodes; a
+// deployment may name more (political opinions are special category data too,
+// GDPR Art. 9, and the IAB file does not flag them).
 import { readFileSync } from "node:fs";
 
 export interface TaxonomyNode {
@@ -16,7 +18,7 @@ export interface TaxonomyNode {
   tier: number;
   /** Flagged SCD in the file. */
   scd: boolean;
-  /** Flagged SCD itself or below an SCD node: never written to a profile. */
+  /** Flagged SCD, or named sensitive by the deployment, itself or above: a visit placed here credits nothing. */
   sensitive: boolean;
 }
 
@@ -118,8 +120,12 @@ function splitRow(line: string): string[] {
   return line.split("\t").map((c) => c.trim());
 }
 
-/** Parse the text of a taxonomy TSV file. Throws TaxonomyError naming the line on bad input. */
-export function parseTaxonomy(text: string, source = "taxonomy"): Taxonomy {
+/**
+ * Parse the text of a taxonomy TSV file. Throws TaxonomyError naming the line on bad input.
+ * `sensitive`: node IDs or names (every node of that name) that are sensitive besides the SCD
+ * ones, with everything below them; one that names no node is an error.
+ */
+export function parseTaxonomy(text: string, source = "taxonomy", sensitive: string[] = []): Taxonomy {
   const lines = text.replace(/^\uFEFF/, "").split(/\r?\n/);
   let headerIdx = -1;
   for (let i = 0; i < Math.min(lines.length, 10); i++) {
@@ -163,6 +169,7 @@ export function parseTaxonomy(text: string, source = "taxonomy"): Taxonomy {
   }
   if (raws.length === 0) throw new TaxonomyError(`${source}: no nodes`);
   const rawById = new Map(raws.map((r) => [r.id, r]));
+  const named = sensitiveIds(raws, sensitive, source);
   for (const r of raws) {
     if (r.parentId !== null && !rawById.has(r.parentId)) {
       throw new TaxonomyError(`${source}:${r.line}: node ${r.id} names parent ${r.parentId}, which is not in the file`);
@@ -181,7 +188,7 @@ export function parseTaxonomy(text: string, source = "taxonomy"): Taxonomy {
       path: parent ? [...parent.path, r.name] : [r.name],
       tier: parent ? parent.tier + 1 : 1,
       scd: r.scd,
-      sensitive: r.scd || (parent?.sensitive ?? false),
+      sensitive: r.scd || named.has(r.id) || (parent?.sensitive ?? false),
     };
     built.set(r.id, node);
     return node;
@@ -189,6 +196,19 @@ export function parseTaxonomy(text: string, source = "taxonomy"): Taxonomy {
   return new Taxonomy(raws.map((r) => build(r, 0)));
 }
 
-export function loadTaxonomy(file: string): Taxonomy {
-  return parseTaxonomy(readFileSync(file, "utf8"), file);
+/** The IDs of the nodes that `entries` name, by ID or by name. */
+function sensitiveIds(raws: Array<{ id: string; name: string }>, entries: string[], source: string): Set<string> {
+  const ids = new Set<string>();
+  const unknown: string[] = [];
+  for (const entry of entries) {
+    const matched = raws.filter((r) => r.id === entry || normaliseName(r.name) === normaliseName(entry));
+    if (matched.length === 0) unknown.push(entry);
+    for (const r of matched) ids.add(r.id);
+  }
+  if (unknown.length > 0) throw new TaxonomyError(`${source}: no node has the ID or name ${unknown.map((u) => JSON.stringify(u)).join(", ")} (listed as sensitive)`);
+  return ids;
+}
+
+export function loadTaxonomy(file: string, sensitive: string[] = []): Taxonomy {
+  return parseTaxonomy(readFileSync(file, "utf8"), file, sensitive);
 }

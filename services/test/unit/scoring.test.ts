@@ -15,10 +15,20 @@ test("credit to the node and a halving share to each ancestor", () => {
   assert.equal(creditsFor(tax, "1", 0.01)[0].credit, defaultScoring.minCredit);
 });
 
-test("SCD nodes and nodes below them are never credited", () => {
-  assert.deepEqual(creditsFor(tax, "5", 1), [{ nodeId: "4", credit: 0.5 }]);
-  assert.deepEqual(creditsFor(tax, "6", 1), [{ nodeId: "4", credit: 0.25 }]);
+test("a visit at an SCD node or below one credits nothing, not even a parent that is not sensitive", () => {
+  assert.deepEqual(creditsFor(tax, "5", 1), []);
+  assert.deepEqual(creditsFor(tax, "6", 1), []);
+  assert.deepEqual(creditsFor(tax, "4", 1), [{ nodeId: "4", credit: 1 }]);
   assert.deepEqual(creditsFor(tax, "nope", 1), []);
+});
+
+test("nodes the deployment names sensitive (by ID or name) credit nothing, with everything below them", () => {
+  const named = parseTaxonomy(smallTaxonomyRows.join("\n"), "small", ["tennis"]);
+  assert.deepEqual(creditsFor(named, "2", 1), []);
+  assert.deepEqual(creditsFor(named, "3", 1), []);
+  assert.deepEqual(creditsFor(named, "1", 1), [{ nodeId: "1", credit: 1 }]);
+  assert.deepEqual(creditsFor(parseTaxonomy(smallTaxonomyRows.join("\n"), "small", ["3"]), "3", 1), []);
+  assert.throws(() => parseTaxonomy(smallTaxonomyRows.join("\n"), "small", ["Tennis", "Politics"]), /no node has the ID or name "Politics"/);
 });
 
 test("decay halves per half-life", () => {

@@ -54,3 +54,15 @@ test("the official IAB Content Taxonomy 3.1 parses (704 nodes, 37 tier-1)", { sk
   assert.equal(t.roots.length, 37);
   assert.ok([...t.nodes.values()].filter((n) => n.scd).length > 10);
 });
+
+test("Politics is found by name in both the default taxonomy and IAB 3.1, with its children", () => {
+  const ours = loadTaxonomy(join(servicesDir, "taxonomy/default-taxonomy.tsv"), ["Politics"]);
+  const politics = [...ours.nodes.values()].filter((n) => n.name === "Politics");
+  assert.equal(politics.length, 1);
+  assert.ok(politics.every((n) => n.sensitive));
+  assert.ok([...ours.nodes.values()].filter((n) => ours.isWithin(n.id, politics[0].id)).every((n) => n.sensitive));
+  const iab = loadTaxonomy(officialTaxonomyFile, ["Politics"]);
+  assert.equal(iab.get("386")!.sensitive, true);
+  assert.equal(iab.get("387")!.sensitive, true, "Elections, below Politics");
+  assert.equal(loadTaxonomy(officialTaxonomyFile).get("387")!.sensitive, false, "only when named");
+});
