@@ -56,21 +56,29 @@ export async function sampleLag(jsm: JetStreamManager, consumers: Array<{ stream
 }
 
 /**
- * Samples the consumers' lag into the store every `everyMs`. It connects to NATS in the background:
- * the profile API answers lookups whether or not NATS is there.
+ * Samples the consumers' lag into the store every `everyMs`, and removes the profiles past their
+ * retention (every profile API task sweeps: the store's sweep is atomic and idempotent). It
+ * connects to NATS in the background: the profile API answers lookups, and sweeps, whether or not
+ * NATS is there.
  */
 export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000): { stop(): Promise<void> } {
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager | undefined;
   let stopped = false;
-  const connecting = connect({ ...natsConnectOptions(cfg.natsUrl, "profile-api"), waitOnFirstConnect: true })
+  const connecting = connect({ ...natsConnectOptions(cfg.natsUrl, "profile-api", cfg), waitOnFirstConnect: true })
     .then(async (c) => {
       nc = c;
       jsm = await jetstreamManager(c);
     })
     .catch((e: unknown) => log("warn", "lag sampler: no NATS", { error: String(e) }));
+  let sweeping: Promise<unknown> | undefined;
   const timer = setInterval(() => {
-    if (!jsm || stopped) return;
+    if (stopped) return;
+    sweeping ??= store
+      .sweep()
+      .catch((e: unknown) => log("warn", "retention sweep failed", { error: String(e) }))
+      .finally(() => (sweeping = undefined));
+    if (!jsm) return;
     sampleLag(jsm, consumersOf(cfg))
       .then((sample) => (Object.keys(sample).length > 0 ? store.recordLag(sample) : undefined))
       .catch((e: unknown) => log("warn", "lag sample failed", { error: String(e) }));
@@ -80,6 +88,7 @@ export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000
     async stop() {
       stopped = true;
       clearInterval(timer);
+      await sweeping;
       await connecting;
       await nc?.close().catch(() => undefined);
     },

@@ -93,6 +93,24 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
     assert.equal((await get(`${api}/profiles/nobody`, { ...gateway, ...bearer(adminToken) })).status, 404);
   });
 
+  test("DELETE /profiles: 401 without a token, 403 with the ingest token; with the admin token 204 and no body for a known and an unknown user", async () => {
+    const store = new ProfileStore(plainConnection(redis), defaultScoring, 3600);
+    await store.apply("auth-erase-1", "to-erase", Date.now(), "written", [{ nodeId: "1", credit: 1 }]);
+    const erase = (user: string, headers: Record<string, string>) => fetch(`${api}/profiles/${user}`, { method: "DELETE", headers });
+    const none = await erase("to-erase", gateway);
+    assert.equal(none.status, 401);
+    assert.match(none.headers.get("www-authenticate") ?? "", /^Basic /);
+    assert.equal((await erase("to-erase", { ...gateway, ...bearer(ingestToken) })).status, 403);
+    assert.equal((await erase("nobody", { ...gateway, ...bearer(ingestToken) })).status, 403);
+    assert.equal((await get(`${api}/profiles/to-erase`, { ...gateway, ...basic(adminToken) })).status, 200, "refused erasures erased nothing");
+    for (const user of ["to-erase", "nobody"]) {
+      const r = await erase(user, { ...gateway, ...basic(adminToken) });
+      assert.equal(r.status, 204, user);
+      assert.equal(await r.text(), "", user);
+    }
+    assert.equal((await get(`${api}/profiles/to-erase`, { ...gateway, ...basic(adminToken) })).status, 404);
+  });
+
   test("the rest through the gateway needs the admin token too; unknown paths are not told apart", async () => {
     for (const url of [`${api}/stats`, `${api}/activity`, `${api}/dashboard`, `${api}/dashboard/data`, `${api}/healthz`, `${collector}/metrics`, `${collector}/healthz`, `${collector}/nowhere`]) {
       const r = await get(url, gateway);

@@ -200,7 +200,7 @@ describe("pipeline", { skip: skip ?? false }, () => {
     assert.equal(p.status, 200);
     for (const i of p.body.interests) assert.equal(tax.get(i.nodeId)?.sensitive, false, `${i.name} is sensitive`);
     // And nowhere in the store.
-    for await (const keys of redis.scanIterator({ MATCH: "profile:*:scores", COUNT: 500 })) {
+    for await (const keys of redis.scanIterator({ MATCH: "user:*:scores", COUNT: 500 })) {
       for (const k of keys) {
         const members = await redis.zRange(k, 0, -1);
         for (const m of members) assert.notEqual(tax.get(m)?.sensitive, true, `${k} holds sensitive node ${m}`);

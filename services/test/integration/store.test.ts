@@ -1,11 +1,13 @@
-// The profile store's Lua script against a real redis-server: what a visit
-// writes to the user's sorted set and meta hash, the event-id check, the
-// counters, decay relative to the epoch, rebasing and top-N trimming.
+// The profile store's Lua scripts against a real redis-server: what a visit
+// writes to the user's sorted set and meta hash (under the user's handle), the
+// event-id check per user, the counters, decay relative to the epoch, rebasing
+// and top-N trimming; erasure, retention and the move of the previous
+// version's keys.
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { creditsFor, defaultScoring, type Credit, type ScoringSettings } from "../../src/scoring.js";
-import { plainConnection, ProfileStore, RATE_SECONDS, type Outcome } from "../../src/store.js";
+import { plainConnection, ProfileStore, RATE_SECONDS, userHandle, type Outcome, type StoreOptions } from "../../src/store.js";
 import { parseTaxonomy } from "../../src/taxonomy.js";
 import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { requireBinaries, startRedis, stopAll } from "../helpers/procs.js";
@@ -20,14 +22,21 @@ const tax = parseTaxonomy([
 describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
   let client: ReturnType<typeof createClient>;
   const ttl = 3600;
-  const store = (s: Partial<ScoringSettings> = {}) => new ProfileStore(plainConnection(client), { ...defaultScoring, ...s }, ttl);
+  const storeKey = "store-test-key";
+  const store = (s: Partial<ScoringSettings> = {}, options: StoreOptions = {}) =>
+    new ProfileStore(plainConnection(client), { ...defaultScoring, ...s }, ttl, { storeKey, ...options });
+  /** A user's key: under the user's handle. */
+  const key = (user: string, part: "scores" | "meta" | "seen" | "erased") => `user:${userHandle(storeKey, user)}:${part}`;
   const scores = async (user: string) => {
-    const flat = (await client.sendCommand(["ZRANGE", `profile:${user}:scores`, "0", "-1", "WITHSCORES"])) as string[];
+    const flat = (await client.sendCommand(["ZRANGE", key(user, "scores"), "0", "-1", "WITHSCORES"])) as string[];
     const out: Record<string, number> = {};
     for (let i = 0; i < flat.length; i += 2) out[flat[i]] = Number(flat[i + 1]);
     return out;
   };
-  const meta = async (user: string) => ({ ...(await client.hGetAll(`profile:${user}:meta`)) });
+  const meta = async (user: string) => ({ ...(await client.hGetAll(key(user, "meta"))) });
+  const seen = async (user: string) => (await client.zRange(key(user, "seen"), 0, -1)).sort();
+  const interests = async () => ({ ...(await client.hGetAll("stats:interests")) });
+  const indexed = async () => (await client.zRange("stats:profiles-by-update", 0, -1)).sort();
   const stats = async () => ({ ...(await client.hGetAll("stats:pipeline")) });
   /** A visit as the profile writer makes it: credits and outcome from the node. */
   const visit = (st: ProfileStore, eventId: string, user: string, ts: number, nodeId: string | null, confidence = 1) => {
@@ -54,13 +63,21 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     await s.init();
     assert.equal(await visit(s, "e1", "u", 5000, "3"), true);
     assert.deepEqual(await scores("u"), { "3": 1, "2": 0.5, "1": 0.25 });
-    assert.deepEqual(await meta("u"), { epoch: "5000", events: "1", updated: "5000" });
+    assert.deepEqual(await meta("u"), { epoch: "5000", events: "1", updated: "5000", "i:3": "1" });
     assert.equal(await visit(s, "e2", "u", 5000, "2", 0.5), true);
     assert.deepEqual(await scores("u"), { "3": 1, "2": 1, "1": 0.5 });
-    assert.deepEqual(await meta("u"), { epoch: "5000", events: "2", updated: "5000" });
+    assert.deepEqual(await meta("u"), { epoch: "5000", events: "2", updated: "5000", "i:3": "1", "i:2": "1" });
     assert.deepEqual(await stats(), { written: "2" });
-    const left = await client.ttl("seen:e1");
-    assert.ok(left > ttl - 10 && left <= ttl, `seen:e1 expires in ${left} s`);
+    assert.deepEqual(await seen("u"), ["e1", "e2"]);
+    const left = await client.ttl(key("u", "seen"));
+    assert.ok(left > ttl - 10 && left <= ttl, `the seen event ids expire in ${left} s`);
+    // The profile's keys expire a day after its retention, should no sweep remove them.
+    for (const part of ["scores", "meta"] as const) {
+      const expiry = await client.ttl(key("u", part));
+      assert.ok(expiry > 400 * 86_400 && expiry <= 401 * 86_400, `${part} expires in ${expiry} s`);
+    }
+    // No key names the user.
+    assert.deepEqual((await client.keys("*u*")).filter((k) => k.split(":").includes("u")), []);
   });
 
   test("a low confidence still earns the least credit", async () => {
@@ -68,13 +85,14 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     assert.deepEqual(await scores("u"), { "2": defaultScoring.minCredit, "1": defaultScoring.minCredit / 2 });
   });
 
-  test("SCD nodes and nodes below them are never written; their ancestors are", async () => {
+  test("SCD nodes and nodes below them are never written, nor their ancestors: no profile", async () => {
     const s = store();
     await visit(s, "e1", "u", 0, "5");
     await visit(s, "e2", "u", 0, "6");
-    assert.deepEqual(await scores("u"), { "4": 0.75 });
-    assert.equal((await meta("u")).events, "2");
-    assert.deepEqual(await stats(), { written: "2" });
+    assert.deepEqual(await scores("u"), {});
+    assert.deepEqual(await meta("u"), {});
+    assert.deepEqual(await interests(), {});
+    assert.deepEqual(await stats(), { sensitive: "2" });
   });
 
   test("a visit with no credits counts its outcome once and creates no profile", async () => {
@@ -84,24 +102,41 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     assert.equal(await visit(s, "e3", "u", 3000, "unknown-node"), true);
     assert.equal(await visit(s, "e1", "u", 1000, null), false);
     assert.deepEqual(await stats(), { unmatched: "2", sensitive: "1", duplicates: "1" });
-    assert.equal(await client.exists(["seen:e1", "seen:e2", "seen:e3"]), 3);
-    assert.equal(await client.exists(["profile:u:scores", "profile:u:meta"]), 0);
+    assert.deepEqual(await seen("u"), ["e1", "e2", "e3"]);
+    assert.equal(await client.exists([key("u", "scores"), key("u", "meta")]), 0);
     assert.equal(await s.profile("u"), null);
+    assert.deepEqual(await indexed(), []);
+    assert.equal((await s.activity()).profiles, 0);
     // The profile (and its epoch) starts with the first credited visit.
     await visit(s, "e4", "u", 4000, "1");
-    assert.deepEqual(await meta("u"), { epoch: "4000", events: "1", updated: "4000" });
+    assert.deepEqual(await meta("u"), { epoch: "4000", events: "1", updated: "4000", "i:1": "1" });
+    assert.deepEqual(await indexed(), [userHandle(storeKey, "u")]);
   });
 
-  test("a visit counts once per event id, whatever the repeat carries", async () => {
+  test("a visit counts once per user and event id, whatever the repeat carries; the same id from another user counts for both", async () => {
     const s = store();
     assert.equal(await visit(s, "e1", "u", 1000, "2"), true);
     assert.equal(await visit(s, "e1", "u", 1000, "2"), false);
     assert.equal(await visit(s, "e1", "u", 9000, "3"), false);
+    assert.equal(await visit(s, "e1", "other", 1000, "2"), true);
     assert.equal(await visit(s, "e1", "other", 1000, "2"), false);
     assert.deepEqual(await scores("u"), { "2": 1, "1": 0.5 });
-    assert.deepEqual(await meta("u"), { epoch: "1000", events: "1", updated: "1000" });
-    assert.equal(await client.exists(["profile:other:scores", "profile:other:meta"]), 0);
-    assert.deepEqual(await stats(), { written: "1", duplicates: "3" });
+    assert.deepEqual(await meta("u"), { epoch: "1000", events: "1", updated: "1000", "i:2": "1" });
+    assert.deepEqual(await scores("other"), { "2": 1, "1": 0.5 });
+    assert.deepEqual(await stats(), { written: "2", duplicates: "3" });
+    assert.deepEqual(await interests(), { "2": "2" });
+    assert.equal((await s.activity()).profiles, 2);
+  });
+
+  test("seen event ids are kept for the dedup window: older ones are trimmed as visits are applied", async () => {
+    const s = store();
+    const t0 = 1_700_000_000_000;
+    const unmatched = (eventId: string, at: number) => s.applyAll([{ eventId, userId: "u", ts: at, outcome: "unmatched", credits: [] }], at);
+    assert.deepEqual(await unmatched("old", t0), ["applied"]);
+    assert.deepEqual(await unmatched("old", t0 + ttl * 1000 - 1), ["duplicate"]);
+    assert.deepEqual(await unmatched("new", t0 + ttl * 1000 + 1), ["applied"]);
+    assert.deepEqual(await seen("u"), ["new"], "the id older than the window is gone");
+    assert.deepEqual(await unmatched("old", t0 + ttl * 1000 + 2), ["applied"], "and counts again, as the global key's expiry did");
   });
 
   test("newer visits weigh more: values are stored relative to the epoch and decay from it", async () => {
@@ -109,7 +144,7 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     await s.apply("a", "u", 0, "written", [{ nodeId: "old", credit: 1 }]);
     await s.apply("b", "u", 2000, "written", [{ nodeId: "new", credit: 1 }]);
     assert.deepEqual(await scores("u"), { old: 1, new: 4 });
-    assert.deepEqual(await meta("u"), { epoch: "0", events: "2", updated: "2000" });
+    assert.deepEqual(await meta("u"), { epoch: "0", events: "2", updated: "2000", "i:old": "1", "i:new": "1" });
     assert.deepEqual(await s.profile("u", 2000), { events: 2, interests: [{ nodeId: "new", credit: 1 }, { nodeId: "old", credit: 0.25 }] });
     assert.deepEqual(await s.profile("u", 3000), { events: 2, interests: [{ nodeId: "new", credit: 0.5 }, { nodeId: "old", credit: 0.125 }] });
   });
@@ -155,12 +190,12 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
       { eventId: "b1", userId: "u", ts: 5000, outcome: "written", credits: credits("3") },
       { eventId: "b3", userId: "u", ts: 5000, outcome: "written", credits: credits("2") },
     ]);
-    assert.deepEqual(applied, [true, true, false, true]);
+    assert.deepEqual(applied, ["applied", "applied", "duplicate", "applied"]);
     assert.deepEqual(await scores("u"), { "3": 1, "2": 1.5, "1": 0.75 });
-    assert.deepEqual(await meta("u"), { epoch: "5000", events: "2", updated: "5000" });
+    assert.deepEqual(await meta("u"), { epoch: "5000", events: "2", updated: "5000", "i:3": "1", "i:2": "1" });
     assert.deepEqual(await meta("v"), {});
     assert.deepEqual(await stats(), { written: "2", unmatched: "1", duplicates: "1" });
-    assert.deepEqual(await s.applyAll([{ eventId: "b2", userId: "v", ts: 6000, outcome: "unmatched", credits: [] }]), [false]);
+    assert.deepEqual(await s.applyAll([{ eventId: "b2", userId: "v", ts: 6000, outcome: "unmatched", credits: [] }]), ["duplicate"]);
   });
 
   test("activity: visits applied per second over the last minute, and the number of profiles", async () => {
@@ -197,5 +232,115 @@ describe("profile store (Lua script in Redis)", { skip: skip ?? false }, () => {
     // A sample older than RATE_SECONDS goes when the next is recorded.
     await s.recordLag({}, at(3001 + RATE_SECONDS));
     assert.equal((await s.lagHistory(2 * RATE_SECONDS, at(3001 + RATE_SECONDS))).length, 2);
+  });
+
+  /** A credited visit of node `nodeId`, received (by the collector) at `receivedAt`, of a much older ts. */
+  const credited = (st: ProfileStore, eventId: string, userId: string, nodeId: string, receivedAt: number) =>
+    ({ eventId, userId, ts: 5000, receivedAt, outcome: "written" as const, credits: creditsFor(tax, nodeId, 1, st.scoring) });
+
+  test("erasure: the user's profile, seen ids and share of the stats go; visits received before it that arrive later are dropped", async () => {
+    const s = store();
+    const t0 = 1_700_000_000_000;
+    await s.applyAll([credited(s, "e1", "u", "3", t0), credited(s, "e2", "u", "2", t0), credited(s, "e3", "w", "3", t0)], t0);
+    assert.deepEqual(await interests(), { "3": "2", "2": "1" });
+    assert.equal((await s.activity(60, t0)).profiles, 2);
+
+    assert.equal(await s.erase("u", t0 + 1000), true);
+    assert.equal(await s.profile("u"), null);
+    assert.deepEqual(await interests(), { "3": "1" }, "u's visits subtracted, a count at 0 dropped");
+    assert.equal((await s.activity(60, t0)).profiles, 1);
+    assert.deepEqual(await indexed(), [userHandle(storeKey, "w")]);
+    assert.equal(await client.exists([key("u", "scores"), key("u", "meta"), key("u", "seen")]), 0);
+    assert.equal(await client.get(key("u", "erased")), String(t0 + 1000));
+    const tombstone = await client.ttl(key("u", "erased"));
+    assert.ok(tombstone > 2 * ttl - 10 && tombstone <= 2 * ttl, `the tombstone lasts ${tombstone} s`);
+    assert.deepEqual(await scores("w"), { "3": 1, "2": 0.5, "1": 0.25 }, "another user untouched");
+
+    // In flight at the erasure: received before it (a redelivery of e1 too), they arrive after it.
+    // A visit received after it counts, whatever its own (older) timestamp.
+    const late = await s.applyAll([credited(s, "e4", "u", "3", t0 + 1000), credited(s, "e1", "u", "3", t0), credited(s, "e5", "u", "1", t0 + 1001)], t0 + 2000);
+    assert.deepEqual(late, ["erased", "erased", "applied"]);
+    assert.deepEqual(await scores("u"), { "1": 1 });
+    assert.deepEqual(await meta("u"), { epoch: "5000", events: "1", updated: "5000", "i:1": "1" });
+    assert.deepEqual(await interests(), { "3": "1", "1": "1" });
+    assert.deepEqual(await stats(), { written: "4", erased: "2", erasures: "1" });
+
+    // An unknown user: nothing to remove, the same tombstone.
+    assert.equal(await s.erase("nobody", t0), false);
+    assert.equal(await client.get(key("nobody", "erased")), String(t0));
+    assert.equal((await s.stats()).erasures, 2);
+  });
+
+  test("retention: a sweep removes the profiles last applied more than retentionSeconds ago, whatever their visits' timestamps", async () => {
+    const s = store({}, { retentionSeconds: 2 });
+    const t0 = 1_700_000_000_000;
+    await s.applyAll([credited(s, "r1", "old", "3", t0), credited(s, "r2", "old", "2", t0)], t0);
+    await s.applyAll([credited(s, "r3", "recent", "3", t0 + 2000)], t0 + 2000);
+    assert.equal(await s.sweep(t0 + 2999), 0, "not yet more than 2 s after its last visit");
+    assert.equal(await s.sweep(t0 + 3000), 1);
+    assert.equal(await s.profile("old"), null);
+    assert.equal(await client.exists([key("old", "scores"), key("old", "meta")]), 0);
+    assert.notEqual(await s.profile("recent"), null);
+    assert.deepEqual(await interests(), { "3": "1" });
+    assert.deepEqual(await indexed(), [userHandle(storeKey, "recent")]);
+    assert.equal((await s.activity(60, t0 + 3000)).profiles, 1);
+    assert.equal((await s.stats()).expired, 1);
+    // Its seen event ids stay for the dedup window: a redelivery does not bring it back.
+    assert.deepEqual(await s.applyAll([credited(s, "r1", "old", "3", t0)], t0 + 3000), ["duplicate"]);
+    assert.equal(await s.sweep(t0 + 3000), 0, "a second sweep finds nothing");
+  });
+
+  test("retention: sweeps in batches, and sweeps run at once (several profile APIs) remove each profile once", async () => {
+    const s = store({}, { retentionSeconds: 60 });
+    const t0 = 1_700_000_000_000;
+    const users = Array.from({ length: 25 }, (_, i) => `user-${i}`);
+    await s.applyAll(users.map((u, i) => credited(s, `s${i}`, u, i % 2 ? "3" : "2", t0)), t0);
+    assert.equal((await s.activity(60, t0)).profiles, 25);
+    const removed = await Promise.all([s.sweep(t0 + 61_000, 2), s.sweep(t0 + 61_000, 3), s.sweep(t0 + 61_000, 100)]);
+    assert.equal(removed.reduce((a, b) => a + b, 0), 25);
+    assert.deepEqual(await interests(), {});
+    assert.deepEqual(await indexed(), []);
+    assert.equal((await s.stats()).expired, 25);
+  });
+
+  test("migration: the previous version's profiles move under their handles, indexed by their last update and expiring; run twice or at once, once", async () => {
+    const now = Date.now();
+    // As the previous version wrote them: keys named by user IDs (one with a colon), a counter, seen:<eventId>.
+    await client.zAdd("profile:alice:scores", [{ score: 1, value: "3" }, { score: 0.5, value: "2" }]);
+    await client.hSet("profile:alice:meta", { epoch: "1000", events: "3", updated: String(now - 10_000) });
+    await client.zAdd("profile:bob:x:scores", [{ score: 2, value: "1" }]);
+    await client.hSet("profile:bob:x:meta", { epoch: "2000", events: "1", updated: String(now + 3_600_000) });
+    await client.set("stats:profiles", "2");
+    await client.set("seen:e1", "1", { EX: 100 });
+    const s = store();
+    const moved = await Promise.all([s.migrate(now), s.migrate(now)]);
+    assert.equal(moved[0] + moved[1], 2);
+    assert.equal(await s.migrate(now), 0);
+    assert.deepEqual(await client.keys("profile:*"), []);
+    assert.equal(await client.exists("stats:profiles"), 0);
+    assert.equal(await client.exists("seen:e1"), 1, "left to expire");
+    assert.deepEqual(await scores("alice"), { "3": 1, "2": 0.5 });
+    assert.deepEqual(await meta("alice"), { epoch: "1000", events: "3", updated: String(now - 10_000) });
+    assert.deepEqual(await scores("bob:x"), { "1": 2 });
+    assert.equal((await s.profile("bob:x"))?.events, 1);
+    assert.equal((await s.activity(60, now)).profiles, 2);
+    const at = Math.floor(now / 1000);
+    assert.equal(await client.zScore("stats:profiles-by-update", userHandle(storeKey, "alice")), at - 10, "indexed by its last update");
+    assert.equal(await client.zScore("stats:profiles-by-update", userHandle(storeKey, "bob:x")), at, "an update in the future counts as now");
+    const expiry = await client.expireTime(key("alice", "meta"));
+    assert.equal(expiry, at - 10 + s.retentionSeconds + 86_400);
+    assert.equal(await client.expireTime(key("alice", "scores")), expiry);
+  });
+
+  test("migration merges a profile that this version wrote already for the same user: values move to the later epoch", async () => {
+    const s = store({ halfLifeMs: 1000 });
+    await client.zAdd("profile:alice:scores", [{ score: 1, value: "x" }]);
+    await client.hSet("profile:alice:meta", { epoch: "0", events: "1", updated: "0" });
+    await s.apply("n1", "alice", 2000, "written", [{ nodeId: "y", credit: 1 }]);
+    assert.equal(await s.migrate(), 1);
+    assert.deepEqual(await scores("alice"), { y: 1, x: 0.25 });
+    assert.deepEqual(await meta("alice"), { epoch: "2000", events: "2", updated: "2000", "i:y": "1" });
+    assert.deepEqual(await s.profile("alice", 2000), { events: 2, interests: [{ nodeId: "y", credit: 1 }, { nodeId: "x", credit: 0.25 }] });
+    assert.deepEqual(await client.keys("profile:*"), []);
   });
 });
