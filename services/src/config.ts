@@ -33,17 +33,31 @@ function accessSetting<T>(key: string, read: () => T): T {
   }
 }
 
+/** The content of the file a `*_FILE` setting names (a swarm secret); undefined when it is unset. Never echoed. */
+function secretFile(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const file = env[key];
+  if (file === undefined || file === "") return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${key}=${JSON.stringify(file)}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** A password from a secret file: its first line. */
+function password(env: NodeJS.ProcessEnv, key: string): string | undefined {
+  const text = secretFile(env, key);
+  if (text === undefined) return undefined;
+  const first = text.split("\n")[0].trim();
+  if (first === "") throw new ConfigError(`${key}=${JSON.stringify(env[key])}: the file is empty`);
+  return first;
+}
+
 /** AUTH_TOKENS_FILE's hashes; undefined (auth off) when it is unset. */
 function tokens(env: NodeJS.ProcessEnv): TokenHashes | undefined {
-  const file = env.AUTH_TOKENS_FILE;
-  if (file === undefined || file === "") return undefined;
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new ConfigError(`AUTH_TOKENS_FILE=${JSON.stringify(file)}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  return accessSetting(`AUTH_TOKENS_FILE=${JSON.stringify(file)}`, () => parseTokensFile(text));
+  const text = secretFile(env, "AUTH_TOKENS_FILE");
+  if (text === undefined) return undefined;
+  return accessSetting(`AUTH_TOKENS_FILE=${JSON.stringify(env.AUTH_TOKENS_FILE)}`, () => parseTokensFile(text));
 }
 
 export interface Config {
@@ -81,6 +95,17 @@ export interface Config {
   authTokens: TokenHashes | undefined;
   /** Origins whose browsers may POST /events (CORS). */
   allowedOrigins: string[];
+  /** Key of the keyed hash under which the store keeps user IDs (STORE_KEY_FILE); "" when unset (tests). */
+  storeKey: string;
+  /** A profile is removed this long after its user's last event. */
+  retentionSeconds: number;
+  /** Taxonomy nodes (IDs or names) that are sensitive besides the SCD-flagged ones, with everything below them. */
+  sensitiveNodes: string[];
+  /** Redis's password (REDIS_PASSWORD_FILE): servers, Sentinels and clients; undefined: none. */
+  redisPassword: string | undefined;
+  /** NATS user and password (NATS_PASSWORD_FILE); undefined: none. */
+  natsUser: string;
+  natsPassword: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -117,6 +142,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
     authTokens: tokens(env),
     allowedOrigins: accessSetting("ALLOWED_ORIGINS", () => parseOrigins(env.ALLOWED_ORIGINS ?? "")),
+    storeKey: password(env, "STORE_KEY_FILE") ?? "",
+    retentionSeconds: num(env, "RETENTION_SECONDS", 400 * 86_400, 1),
+    sensitiveNodes: str(env, "SENSITIVE_NODES", "").split(",").map((n) => n.trim()).filter(Boolean),
+    redisPassword: password(env, "REDIS_PASSWORD_FILE"),
+    natsUser: str(env, "NATS_USER", "pipeline"),
+    natsPassword: password(env, "NATS_PASSWORD_FILE"),
   };
 }
 

@@ -33,6 +33,9 @@ const isApiError = (e: unknown, ...codes: number[]): boolean => e instanceof Jet
 /** A publish refused because the stream (or the server's storage) is full. */
 export const isStreamFull = (e: unknown): boolean => isApiError(e, StreamStoreFailed, InsufficientResources);
 
+/** The credentials a connection gives: NATS_USER and NATS_PASSWORD_FILE's password; none without a password. */
+export type NatsCredentials = Pick<Config, "natsUser" | "natsPassword">;
+
 /**
  * A server whose machine died sends nothing, not even a reset:
  * - two missed pings 2 s apart move the connection to another server (the default takes minutes);
@@ -43,8 +46,10 @@ export const isStreamFull = (e: unknown): boolean => isApiError(e, StreamStoreFa
  *   announces, which repeat the dead server.
  * noAsyncTraces: the client otherwise builds two Errors (stack traces) up front for every request,
  * each publish included, in case it fails: most of the collector's CPU per event.
+ * With `credentials` that hold a password, the connection gives the user and password the servers
+ * require (every connection of the roles passes the config here).
  */
-export const natsConnectOptions = (natsUrl: string, name: string): ConnectionOptions => ({
+export const natsConnectOptions = (natsUrl: string, name: string, credentials?: NatsCredentials): ConnectionOptions => ({
   servers: natsUrl.split(","),
   name,
   maxReconnectAttempts: -1,
@@ -54,11 +59,12 @@ export const natsConnectOptions = (natsUrl: string, name: string): ConnectionOpt
   pingInterval: 2_000,
   maxPingOut: 2,
   noAsyncTraces: true,
+  ...(credentials?.natsPassword !== undefined ? { user: credentials.natsUser, pass: credentials.natsPassword } : {}),
 });
 
 /** Connect (retrying while NATS starts), make sure the streams and consumers exist, return a JetStream client. */
 export async function connectJetStream(cfg: Config, name: string): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
-  const nc = await connectWithRetry("NATS", cfg.natsUrl, () => connect(natsConnectOptions(cfg.natsUrl, name)));
+  const nc = await connectWithRetry("NATS", cfg.natsUrl, () => connect(natsConnectOptions(cfg.natsUrl, name, cfg)));
   // A JetStream cluster that is still forming (no meta leader, too few peers) answers with errors
   // or not at all for a while.
   await connectWithRetry("JetStream", cfg.natsUrl, () => ensureTopology(nc, cfg));

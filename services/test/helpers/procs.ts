@@ -2,7 +2,7 @@
 // temp dirs, and the built services (node dist/main.js <role>). Everything
 // started here is killed by stopAll(), which tests call in teardown.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,8 +67,14 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function startProcess(cmd: string, args: string[], env: Record<string, string> = {}, cwd = servicesDir): Proc {
-  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** `stdin`: what the process reads on its standard input (then end of file); none by default. */
+export function startProcess(cmd: string, args: string[], env: Record<string, string> = {}, cwd = servicesDir, stdin?: string): Proc {
+  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+  if (stdin !== undefined) {
+    // A process that exits before reading it must not take the test down (EPIPE).
+    child.stdin!.on("error", () => undefined);
+    child.stdin!.end(stdin);
+  }
   children.add(child);
   let out = "";
   const keep = (d: Buffer) => {
@@ -106,10 +112,23 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   }
 }
 
-export async function startNats(): Promise<{ url: string; port: number; proc: Proc }> {
+/** A string in double quotes for a nats-server or redis-server config file. */
+const confString = (s: string) => `"${s.replace(/[\\"]/g, "\\$&")}"`;
+
+/**
+ * `password` (with `user`, default "pipeline"): the server requires them from clients; they go in a
+ * config file in its temp dir, not on its command line.
+ */
+export async function startNats(opts: { user?: string; password?: string } = {}): Promise<{ url: string; port: number; proc: Proc }> {
   const port = await freePort();
   const dir = tempDir("nats-");
-  const proc = startProcess("nats-server", ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir]);
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir];
+  if (opts.password !== undefined) {
+    const conf = join(dir, "auth.conf");
+    writeFileSync(conf, `authorization { user: ${confString(opts.user ?? "pipeline")}, password: ${confString(opts.password)} }\n`, { mode: 0o600 });
+    args.unshift("-c", conf);
+  }
+  const proc = startProcess("nats-server", args);
   await waitFor("nats-server", async () => {
     if (proc.child.exitCode !== null) throw new Error(`nats-server exited: ${proc.output()}`);
     return /Server is ready/.test(proc.output());
@@ -117,10 +136,15 @@ export async function startNats(): Promise<{ url: string; port: number; proc: Pr
   return { url: `nats://127.0.0.1:${port}`, port, proc };
 }
 
-export async function startRedis(): Promise<{ url: string; port: number; proc: Proc }> {
+/** `password`: the server's requirepass, given on its standard input, not on its command line. */
+export async function startRedis(opts: { password?: string } = {}): Promise<{ url: string; port: number; proc: Proc }> {
   const port = await freePort();
   const dir = tempDir("redis-");
-  const proc = startProcess("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]);
+  const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"];
+  // "-": config from standard input, which redis-server reads only as its first or last argument.
+  const proc = opts.password === undefined
+    ? startProcess("redis-server", args)
+    : startProcess("redis-server", [...args, "-"], {}, servicesDir, `requirepass ${confString(opts.password)}\n`);
   await waitFor("redis-server", async () => {
     if (proc.child.exitCode !== null) throw new Error(`redis-server exited: ${proc.output()}`);
     return /Ready to accept connections/.test(proc.output());
