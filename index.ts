@@ -6,6 +6,7 @@ import { defaultTaxonomyFile, readRawConfig, readTaxonomy, validateConfig } from
 import { GatewayAccess } from "./components/gateway";
 import { BaseImage } from "./components/images/base";
 import { machineAccess, provisionMachines } from "./components/machines";
+import { PipelineCredentials } from "./components/pipeline";
 import { machineKey } from "./components/ssh";
 import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
@@ -38,6 +39,7 @@ const edges = pulumi.all(machines.managers).apply((nodes) => nodes.map((node) =>
 const front = machines.frontAddress ?? edges.apply((list) => list[0]);
 const gatewayNames = pulumi.all([edges, front]).apply(([list, address]) => [...new Set([...list, address])]);
 const gatewayAccess = hasRegistry ? new GatewayAccess("gateway", { names: gatewayNames, tls: settings.tls, auth: settings.auth }) : undefined;
+const credentials = hasRegistry ? new PipelineCredentials("pipeline", { store: settings.store }) : undefined;
 
 // Each stack on its own: a change to one touches no other. The built-in one was a component of
 // another type, with its images beside it, in stacks made before it was a Compose stack.
@@ -52,7 +54,13 @@ const deployed = new Map(toDeploy.map((stack) => {
         endpointMode: cluster.endpointMode,
         swarmId: cluster.swarmId,
         edgeNodes: settings.managers,
-        secrets: builtIn && gatewayAccess ? { [pipelineSecrets.gatewayTls]: gatewayAccess.gatewayPem, [pipelineSecrets.authTokens]: gatewayAccess.tokenHashes } : {},
+        secrets: builtIn && gatewayAccess && credentials ? {
+            [pipelineSecrets.gatewayTls]: gatewayAccess.gatewayPem,
+            [pipelineSecrets.authTokens]: gatewayAccess.tokenHashes,
+            [pipelineSecrets.storeKey]: credentials.storeKey,
+            [pipelineSecrets.storePassword]: credentials.redisPassword,
+            [pipelineSecrets.streamPassword]: credentials.natsPassword,
+        } : {},
         imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
     }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
 }));

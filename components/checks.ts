@@ -1,6 +1,6 @@
 // The checks every part of the configuration uses (config/ and each provider's config.ts): each
-// records a problem that names the key, the bad value and what is allowed, and returns the value
-// read (or undefined).
+// records a problem that names the key, the bad value (see show: only the shape of one that may
+// be secret) and what is allowed, and returns the value read (or undefined).
 import { RunError } from "@pulumi/pulumi/errors";
 import { parseCidr } from "./network";
 
@@ -12,8 +12,28 @@ export class ConfigError extends RunError {
     }
 }
 
-/** A value as a message shows it. */
-export const show = (value: unknown): string => JSON.stringify(value) ?? String(value);
+/** Keys whose values may be secrets: the ssh, tls and auth sections, and any key named like a key, token, password or secret. */
+const secretKey = /^(ssh|tls|auth)\b|(key|tokens?|passwords?|secrets?)(\[\d+\])?$/i;
+/** Longest value a message shows: longer ones (keys, certificates, tokens) are described instead. */
+const maxShown = 40;
+
+/**
+ * A value as a message shows it: as JSON when short, on one line and not under a secret key
+ * (`key`); otherwise only its type and size, so a message (and the CI log it lands in) never
+ * holds a secret that was put in the wrong place.
+ */
+export function show(value: unknown, key = ""): string {
+    const text = JSON.stringify(value) ?? String(value);
+    const harmless = value === null || value === undefined || typeof value === "boolean";
+    if (harmless || (!secretKey.test(key) && text.length <= maxShown && !/\\[nr]/.test(text))) return text;
+    const lines = typeof value === "string" ? value.split("\n").length : 1;
+    const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+    const shape = typeof value === "string" ? `a string of ${count(value.length, "character")}${lines > 1 ? ` on ${lines} lines` : ""}`
+        : Array.isArray(value) ? `a list of ${count(value.length, "item")}`
+            : isObject(value) ? `an object with keys ${Object.keys(value).join(", ")}`
+                : `a ${typeof value}`;
+    return `${shape} (not shown)`;
+}
 
 export function isObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -51,27 +71,27 @@ export function checkKeys(raw: Record<string, unknown>, allowed: readonly string
 export function readInteger(value: unknown, key: string, min: number, max: number, problems: string[], what = `an integer from ${min} to ${max}`): number | undefined {
     const number = asNumber(value);
     if (isInteger(number) && number >= min && number <= max) return number;
-    problems.push(`${key}: ${show(value)} is not ${what}`);
+    problems.push(`${key}: ${show(value, key)} is not ${what}`);
     return undefined;
 }
 
 export function readBoolean(value: unknown, key: string, problems: string[]): boolean | undefined {
     if (typeof value === "boolean") return value;
-    problems.push(`${key}: ${show(value)} is not true or false`);
+    problems.push(`${key}: ${show(value, key)} is not true or false`);
     return undefined;
 }
 
 /** A string that passes `test`; `what` says what it should be. */
 export function readString(value: unknown, key: string, test: (text: string) => boolean, what: string, problems: string[]): string | undefined {
     if (typeof value === "string" && test(value)) return value;
-    problems.push(`${key}: ${show(value)} is not ${what}`);
+    problems.push(`${key}: ${show(value, key)} is not ${what}`);
     return undefined;
 }
 
 /** One of `allowed`. */
 export function readChoice<T extends string>(value: unknown, key: string, allowed: readonly T[], problems: string[]): T | undefined {
     if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
-    problems.push(`${key}: ${show(value)} is not one of ${allowed.join(", ")}`);
+    problems.push(`${key}: ${show(value, key)} is not one of ${allowed.join(", ")}`);
     return undefined;
 }
 
@@ -80,7 +100,7 @@ export function readReplicas(value: unknown, key: string, problems: string[]): R
     const replicas: Record<string, number> = {};
     if (value === undefined) return replicas;
     if (!isObject(value)) {
-        problems.push(`${key}: ${show(value)} is not a map of service name to replica count`);
+        problems.push(`${key}: ${show(value, key)} is not a map of service name to replica count`);
         return replicas;
     }
     for (const [service, count] of Object.entries(value)) {

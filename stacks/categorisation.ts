@@ -10,7 +10,8 @@
 // machine can go.
 import * as path from "path";
 import { checkReplicas, StackSpec } from "../components/stack/compose";
-import { ConfigError } from "../components/config";
+import { ConfigError, PrivacySettings, StoreSettings } from "../components/config";
+import { defaultSensitive, redisContainerBytes } from "../components/pipeline/config";
 import { labels } from "../components/types";
 
 /** Port of the gateway: where `collectorUrl`, `profilesUrl` and `gatewayUrls` point. */
@@ -51,7 +52,8 @@ const httpHealth: HealthCheck = {
 };
 const check = (test: string[], startPeriod: string): HealthCheck => ({ test, interval: "2s", timeout: "3s", retries: 5, start_period: startPeriod });
 const natsHealth = (urlPath: string) => check(["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${urlPath}`], "60s");
-const redisHealth = (port: number) => check(["CMD", "redis-cli", "-p", String(port), "ping"], "30s");
+// redis-ping reads the password from its file (redis-cli would need it on its command line).
+const redisHealth = (port: number) => check(["CMD", "redis-ping", String(port)], "30s");
 
 const taxonomyPath = "/etc/categorisation/taxonomy.tsv";
 
@@ -133,24 +135,50 @@ function service(shape: ServiceShape): Json {
     };
 }
 
-function singleDataTier(): Record<string, Json> {
-    const stateful = { constraints: onSlot(1), stopGracePeriod: "30s", memory: "512M" };
+/** How the data tier's servers get their passwords, and Redis its memory bound. */
+interface DataTierAccess {
+    nats: Pick<ServiceShape, "environment" | "secrets">;
+    redis: Pick<ServiceShape, "environment" | "secrets">;
+    /** The Redis servers' memory limit (Sentinels need little). */
+    redisMemory: string;
+}
+
+function dataTierAccess(store: CategorisationSettings["store"]): DataTierAccess {
     return {
-        nats: service({ ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth("/healthz") }),
-        redis: service({ ...stateful, image: "redis", volumes: { "redis-data": "/data" }, healthcheck: redisHealth(6379) }),
+        nats: { environment: { NATS_PASSWORD_FILE: secretFile(pipelineSecrets.streamPassword) }, secrets: mounts(pipelineSecrets.streamPassword) },
+        redis: { environment: { REDIS_PASSWORD_FILE: secretFile(pipelineSecrets.storePassword) }, secrets: mounts(pipelineSecrets.storePassword) },
+        redisMemory: `${Math.ceil(redisContainerBytes(store) / (1024 * 1024))}M`,
     };
 }
 
-function replicatedDataTier(): Record<string, Json> {
+function singleDataTier(access: DataTierAccess, maxMemory: string): Record<string, Json> {
+    const stateful = { constraints: onSlot(1), stopGracePeriod: "30s", memory: "512M" };
+    return {
+        nats: service({ ...stateful, image: "nats", volumes: { "nats-data": "/data" }, healthcheck: natsHealth("/healthz"), ...access.nats }),
+        redis: service({
+            ...stateful,
+            image: "redis",
+            volumes: { "redis-data": "/data" },
+            healthcheck: redisHealth(6379),
+            secrets: access.redis.secrets,
+            environment: { ...access.redis.environment, REDIS_MAXMEMORY: maxMemory },
+            memory: access.redisMemory,
+        }),
+    };
+}
+
+function replicatedDataTier(access: DataTierAccess, maxMemory: string): Record<string, Json> {
     const services: Record<string, Json> = {};
     for (const slot of slots) {
         const stateful = { constraints: onSlot(slot), stopGracePeriod: "30s" };
         services[`nats-${slot}`] = service({
             ...stateful,
             image: "nats",
-            // Routes to every server (its own is ignored); the server name stays with the slot,
+            // Routes to every server (its own is ignored), with the password (nats-node writes them
+            // into its config, never onto a command line); the server name stays with the slot,
             // as JetStream's placement needs.
-            command: ["--name", `nats-${slot}`, "--cluster_name", "pipeline", "--cluster", "nats://0.0.0.0:6222", "--routes", slots.map((i) => `nats://nats-${i}:6222`).join(",")],
+            environment: { ...access.nats.environment, NATS_NAME: `nats-${slot}`, NATS_CLUSTER_NAME: "pipeline", NATS_ROUTES: slots.map((i) => `nats-${i}:6222`).join(",") },
+            secrets: access.nats.secrets,
             // A new store: JetStream does not take a single server's streams into a cluster.
             volumes: { [`nats-${slot}-data`]: "/data" },
             // The server answering, not JetStream's health: that needs the routes, and a task's
@@ -163,16 +191,18 @@ function replicatedDataTier(): Record<string, Json> {
             image: "redis",
             // Slot 1 starts as the primary; after that Sentinel decides, and each server keeps
             // its role in the config file on its volume.
-            environment: { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1" },
+            environment: { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1", REDIS_MAXMEMORY: maxMemory, ...access.redis.environment },
+            secrets: access.redis.secrets,
             volumes: { [redisVolume(slot)]: "/data" },
             healthcheck: redisHealth(6379),
-            memory: "512M",
+            memory: access.redisMemory,
         });
         services[`sentinel-${slot}`] = service({
             ...stateful,
             image: "redis",
             command: ["sentinel"],
-            environment: { SENTINEL_ANNOUNCE: `sentinel-${slot}`, SENTINEL_MONITOR: "profiles redis-1 6379 2" },
+            environment: { SENTINEL_ANNOUNCE: `sentinel-${slot}`, SENTINEL_MONITOR: "profiles redis-1 6379 2", ...access.redis.environment },
+            secrets: access.redis.secrets,
             volumes: { [`sentinel-${slot}-data`]: "/data" },
             healthcheck: redisHealth(26379),
             memory: "64M",
@@ -195,11 +225,11 @@ const images = {
     nats: {
         context: "services/docker",
         dockerfile: "Dockerfile.nats",
-        inputs: ["Dockerfile.nats", "nats-server.conf", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
+        inputs: ["Dockerfile.nats", "nats-server.conf", "nats-node.sh", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
         // nats-server built from the Go module proxy (see the Dockerfile for why).
         prepare: "bash nats-server/prepare.sh >&2",
     },
-    redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh"] },
+    redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh", "redis-ping.sh"] },
     gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
 };
 
@@ -217,33 +247,91 @@ export interface CategorisationSettings {
     projectDir: string;
     /** The gateway's limits and the origins whose pages may send events: see GatewaySettings in the config. */
     gateway: { rateLimit: number; allowedOrigins: string[] };
+    privacy: PrivacySettings;
+    /** Redis's memory bound (the passwords travel as the stack's secrets). */
+    store: Pick<StoreSettings, "maxMemoryBytes">;
 }
 
 /**
  * The secrets the pipeline's stack ships, given to its deployment: the gateway's certificate and
- * key (one PEM, as haproxy reads it) and the hashes of the tokens the roles accept.
+ * key (one PEM, as haproxy reads it), the hashes of the tokens the roles accept, the key under
+ * which the store keeps user IDs (a keyed hash: a raw ID is never written to its files), and the
+ * stores' passwords.
  */
-export const pipelineSecrets = { gatewayTls: "gateway-tls", authTokens: "auth-tokens" } as const;
-const authTokensFile = `/run/secrets/${pipelineSecrets.authTokens}`;
+export const pipelineSecrets = {
+    gatewayTls: "gateway-tls",
+    authTokens: "auth-tokens",
+    storeKey: "store-key",
+    storePassword: "store-password",
+    streamPassword: "stream-password",
+} as const;
+const secretFile = (key: string) => `/run/secrets/${key}`;
+/** Mounts of the stack's secrets, under their own names. */
+const mounts = (...keys: string[]) => Object.fromEntries(keys.map((key) => [key, key]));
+
+/**
+ * The sensitive nodes as the roles get them: those you listed must be in the taxonomy; the
+ * defaults that your taxonomy does not have are left out.
+ */
+export function sensitiveNodes(privacy: PrivacySettings, taxonomy: string, problems: string[]): string[] {
+    const known = new Set<string>();
+    for (const line of taxonomy.split(/\r?\n/)) {
+        const [id, , name] = line.split("\t");
+        if (id?.trim()) known.add(id.trim());
+        if (name?.trim()) known.add(name.trim().toLowerCase());
+    }
+    const inTaxonomy = (entry: string) => known.has(entry) || known.has(entry.toLowerCase());
+    const missing = privacy.sensitive.filter((entry) => !inTaxonomy(entry) && !defaultSensitive.includes(entry));
+    if (missing.length > 0) problems.push(`privacy.sensitive: ${missing.map((m) => JSON.stringify(m)).join(", ")} names no node of the taxonomy (by Unique ID or Name)`);
+    return privacy.sensitive.filter(inTaxonomy);
+}
+
+/** Environment and secrets (by key) a role needs for something it does. */
+interface RoleAccess {
+    environment: Record<string, string>;
+    secrets: string[];
+}
 
 /** The pipeline's stack for these settings; a ConfigError when `replicas` names a service that cannot be scaled. */
 export function categorisationStack(settings: CategorisationSettings): StackSpec {
+    const problems: string[] = [];
     const replicated = settings.managers >= replicatedDataFrom;
     const environment = pipelineEnvironment(replicated);
-    // The roles that answer the gateway check tokens (the hashes of those they accept, in a secret).
-    const withTokens = { environment: { ...environment, AUTH_TOKENS_FILE: authTokensFile }, secrets: { [pipelineSecrets.authTokens]: pipelineSecrets.authTokens } };
-    const role = (command: string, stopGracePeriod: string, taxonomy: boolean, answers: Partial<ServiceShape> = {}) =>
+    const sensitive = sensitiveNodes(settings.privacy, settings.taxonomy, problems);
+    // Each role gets the secrets it needs: every role the stream's password; the roles that answer
+    // the gateway the hashes of the tokens they accept; the roles that use the store its password
+    // and the key of its user IDs.
+    const tokens = { environment: { AUTH_TOKENS_FILE: secretFile(pipelineSecrets.authTokens) }, secrets: [pipelineSecrets.authTokens] };
+    const store = {
+        environment: {
+            REDIS_PASSWORD_FILE: secretFile(pipelineSecrets.storePassword),
+            STORE_KEY_FILE: secretFile(pipelineSecrets.storeKey),
+            RETENTION_SECONDS: String(settings.privacy.retentionSeconds),
+        },
+        secrets: [pipelineSecrets.storePassword, pipelineSecrets.storeKey],
+    };
+    const role = (command: string, stopGracePeriod: string, taxonomy: boolean, ...access: RoleAccess[]) =>
         // Two of each stateless role, so that one machine never takes a role away.
-        service({ image: "pipeline", command: [command], replicas: 2, environment, taxonomy, healthcheck: httpHealth, stopGracePeriod, memory: "256M", ...answers });
+        service({
+            image: "pipeline",
+            command: [command],
+            replicas: 2,
+            environment: Object.assign({ ...environment, NATS_PASSWORD_FILE: secretFile(pipelineSecrets.streamPassword) }, ...access.map((a) => a.environment)),
+            secrets: mounts(pipelineSecrets.streamPassword, ...access.flatMap((a) => a.secrets)),
+            taxonomy,
+            healthcheck: httpHealth,
+            stopGracePeriod,
+            memory: "256M",
+        });
+    const origins: RoleAccess = { environment: settings.gateway.allowedOrigins.length > 0 ? { ALLOWED_ORIGINS: settings.gateway.allowedOrigins.join(",") } : {}, secrets: [] };
+    const data = dataTierAccess(settings.store);
+    const maxMemory = String(settings.store.maxMemoryBytes);
     const services: Record<string, Json> = {
-        ...(replicated ? replicatedDataTier() : singleDataTier()),
-        collector: role("collector", "20s", false, {
-            ...withTokens,
-            environment: { ...withTokens.environment, ...(settings.gateway.allowedOrigins.length > 0 ? { ALLOWED_ORIGINS: settings.gateway.allowedOrigins.join(",") } : {}) },
-        }),
+        ...(replicated ? replicatedDataTier(data, maxMemory) : singleDataTier(data, maxMemory)),
+        collector: role("collector", "20s", false, tokens, origins),
         categoriser: role("categoriser", "20s", true),
-        "profile-writer": role("profile-writer", "20s", true),
-        "profile-api": role("profile-api", "10s", true, withTokens),
+        "profile-writer": role("profile-writer", "20s", true, store, { environment: sensitive.length > 0 ? { SENSITIVE_NODES: sensitive.join(",") } : {}, secrets: [] }),
+        "profile-api": role("profile-api", "10s", true, tokens, store),
         gateway: service({
             image: "gateway",
             environment: { RATE_LIMIT: String(settings.gateway.rateLimit) },
@@ -274,7 +362,6 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
         scalable: scalableServices,
         replicas: settings.replicas,
     };
-    const problems: string[] = [];
     checkReplicas(spec, "replicas", problems);
     if (problems.length > 0) throw new ConfigError(problems);
     return spec;

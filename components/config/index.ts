@@ -1,14 +1,18 @@
 // The project's configuration (namespace `swarm`): read and validated before any resource is
-// made. Every error names the key, the bad value and what is allowed. Each provider's section is
-// checked by its own folder (local/config.ts, aws/config.ts, hosts/config.ts).
+// made. Every error names the key, the bad value (only its shape when it may be secret: see
+// checks.ts show) and what is allowed. Each provider's section is checked by its own folder
+// (local/config.ts, aws/config.ts, hosts/config.ts).
+import * as pulumi from "@pulumi/pulumi";
 import { AwsSettings, validateAws } from "../aws/config";
 import { AuthSettings, GatewaySettings, TlsSettings, validateAuth, validateGateway, validateTls } from "../gateway/config";
 import { HostEntry, RegistrySettings, validateHosts, validateRegistry } from "../hosts/config";
 import { LocalSettings, validateLocal } from "../local/config";
+import { PrivacySettings, StoreSettings, validatePrivacy, validateStore } from "../pipeline/config";
 import { asNumber, checkKeys, ConfigError, dockerName, isInteger, isObject, readInteger, readReplicas, readString, show } from "../checks";
 
 export { ConfigError } from "../checks";
 export type { AuthSettings, GatewaySettings, TlsSettings } from "../gateway/config";
+export type { PrivacySettings, StoreSettings } from "../pipeline/config";
 
 export const providers = ["local", "aws", "hosts"] as const;
 export type ProviderName = (typeof providers)[number];
@@ -47,6 +51,10 @@ interface CommonConfig {
     tls?: TlsSettings;
     /** The tokens the gateway accepts; a kind not given: the stack makes one. */
     auth: AuthSettings;
+    /** How long profiles are kept, and which interests are never recorded. */
+    privacy: PrivacySettings;
+    /** Redis's memory bound, and the stores' passwords (`redis`, `nats`). */
+    store: StoreSettings;
 }
 
 export type SwarmConfig = CommonConfig & (
@@ -56,7 +64,7 @@ export type SwarmConfig = CommonConfig & (
     | { provider: "hosts"; hosts: HostEntry[]; registry?: RegistrySettings }
 );
 
-const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway", "tls", "auth"] as const;
+const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway", "tls", "auth", "privacy", "redis", "nats"] as const;
 type ConfigKey = (typeof configKeys)[number];
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
@@ -65,7 +73,33 @@ export type RawConfig = { [key in ConfigKey]?: unknown } & {
     awsRegion?: string;
     /** Keys set in the program's config namespace that it does not know, with the namespace. */
     unknownKeys?: string[];
+    /** Keys (without the namespace) set without --secret; absent: not known, none refused for it. */
+    plainKeys?: string[];
 };
+
+/**
+ * Settings that hold a secret: refused when set without --secret, which leaves them in plain text
+ * in Pulumi.<stack>.yaml. Pulumi marks a whole top-level key secret when any part of it is, so
+ * `ssh` set with --secret anywhere (ssh.user, say) passes with a plain ssh.privateKey.
+ */
+const secretSettings = [["ssh", "privateKey"], ["tls", "privateKey"], ["auth", "ingestTokens"], ["auth", "adminTokens"], ["redis", "password"], ["nats", "password"]];
+
+function plainSecretProblems(raw: RawConfig): string[] {
+    return secretSettings.flatMap(([section, field]) => {
+        const value = (raw as Record<string, unknown>)[section];
+        if (!raw.plainKeys?.includes(section) || !isObject(value) || value[field] === undefined) return [];
+        const key = `${section}.${field}`;
+        const example = Array.isArray(value[field]) ? `'${key}[0]'` : key;
+        return [`${key}: set without --secret, so the stack's config file holds it in plain text; set it again with \`pulumi config set --secret --path ${example} -- <value>\``];
+    });
+}
+
+/** Whether `namespace:key` was set with --secret: the SDK's runtime has the list the CLI passes, but exports no typed way to read it. */
+function isSecretConfig(key: string): boolean {
+    const runtime = pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean };
+    if (typeof runtime.isConfigSecret !== "function") throw new Error("@pulumi/pulumi no longer has runtime.isConfigSecret: cannot tell which config keys are secrets");
+    return runtime.isConfigSecret(key);
+}
 
 /** Edit distance (insertions, deletions, substitutions) between two keys. */
 export function editDistance(a: string, b: string): number {
@@ -96,16 +130,16 @@ function validateStacks(raw: unknown, builtInStack: string, problems: string[]):
     const stacks: Record<string, StackSettings> = {};
     if (raw === undefined) return stacks;
     if (!isObject(raw)) {
-        problems.push(`stacks: ${show(raw)} is not a map of stack name to {file, replicas}`);
+        problems.push(`stacks: ${show(raw, "stacks")} is not a map of stack name to {file, replicas}`);
         return stacks;
     }
     for (const [name, entry] of Object.entries(raw)) {
         const key = `stacks.${name}`;
         const before = problems.length;
-        if (!isStackName(name)) problems.push(`${key}: ${show(name)} is not ${stackNameRule}`);
+        if (!isStackName(name)) problems.push(`${key}: ${show(name, key)} is not ${stackNameRule}`);
         else if (name === builtInStack) problems.push(`${key}: clashes with the built-in stack ${show(builtInStack)} (stackName); choose another name`);
         if (!isObject(entry)) {
-            problems.push(`${key}: ${show(entry)} is not an object {file, replicas}`);
+            problems.push(`${key}: ${show(entry, key)} is not an object {file, replicas}`);
             continue;
         }
         checkKeys(entry, ["file", "replicas"], key, problems);
@@ -120,7 +154,7 @@ function validateStacks(raw: unknown, builtInStack: string, problems: string[]):
 function validateSsh(raw: unknown, problems: string[]): SshSettings {
     if (raw === undefined) return {};
     if (!isObject(raw)) {
-        problems.push(`ssh: ${show(raw)} is not an object {user, publicKey, privateKey}`);
+        problems.push(`ssh: ${show(raw, "ssh")} is not an object {user, publicKey, privateKey}`);
         return {};
     }
     checkKeys(raw, ["user", "publicKey", "privateKey"], "ssh", problems);
@@ -153,7 +187,7 @@ function validateCounts(raw: RawConfig, provider: ProviderName | undefined, host
     if (raw.managers !== undefined) {
         const value = asNumber(raw.managers);
         if (isInteger(value) && value >= 1 && value <= maxManagers && value % 2 === 1) managers = value;
-        else problems.push(`managers: ${show(raw.managers)} is not ${quorum} (a swarm needs a majority of managers for quorum)`);
+        else problems.push(`managers: ${show(raw.managers, "managers")} is not ${quorum} (a swarm needs a majority of managers for quorum)`);
     }
     const workerLimit = provider === "local" ? 200 : 1000;
     const workers = raw.workers === undefined ? 2 : readInteger(raw.workers, "workers", 0, workerLimit, problems) ?? 2;
@@ -162,7 +196,7 @@ function validateCounts(raw: RawConfig, provider: ProviderName | undefined, host
 
 /** Validates the raw config. Throws a ConfigError listing every problem. */
 export function validateConfig(raw: RawConfig): SwarmConfig {
-    const problems: string[] = (raw.unknownKeys ?? []).map(unknownKeyProblem);
+    const problems: string[] = [...(raw.unknownKeys ?? []).map(unknownKeyProblem), ...plainSecretProblems(raw)];
     const provider = readString(raw.provider ?? "local", "provider", (s) => (providers as readonly string[]).includes(s), `one of ${providers.join(", ")}`, problems) as ProviderName | undefined;
     const hosts = provider === "hosts" ? validateHosts(raw.hosts, problems) : [];
     const counts = validateCounts(raw, provider, hosts, problems);
@@ -174,6 +208,8 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
     const gateway = validateGateway(raw.gateway, problems);
     const tls = validateTls(raw.tls, problems);
     const auth = validateAuth(raw.auth, problems);
+    const privacy = validatePrivacy(raw.privacy, problems);
+    const store = validateStore(raw.redis, raw.nats, problems);
     const local = validateLocal(raw.local, problems);
     const aws = provider === "aws" ? validateAws(raw.aws, problems) : undefined;
     if (provider === "aws" && !raw.awsRegion) problems.push("aws:region: required when provider is \"aws\" (`pulumi config set aws:region eu-west-1`)");
@@ -182,7 +218,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, ...(tls ? { tls } : {}), auth };
+    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, ...(tls ? { tls } : {}), auth, privacy, store };
     switch (provider) {
         case "local":
             return { ...common, provider, local };
@@ -197,13 +233,15 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
  * Reads the raw values: structured values (objects, lists, numbers) arrive as JSON text.
  * `setKeys` are all keys set in the stack's config (`namespace:key`); those of `namespace` that
  * the program does not read are kept as `unknownKeys`, since a typo would otherwise do nothing.
+ * `isSecret` tells a key set with --secret (`namespace:key`); the others are `plainKeys`.
  */
-export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string, setKeys: string[] = [], namespace = "swarm"): RawConfig {
+export function readRawConfig(get: (key: string) => string | undefined, awsRegion?: string, setKeys: string[] = [], namespace = "swarm", isSecret = isSecretConfig): RawConfig {
     const known = configKeys.map((key) => `${namespace}:${key}`);
-    const raw: RawConfig = { awsRegion, unknownKeys: setKeys.filter((key) => key.startsWith(`${namespace}:`) && !known.includes(key)) };
+    const raw: RawConfig = { awsRegion, unknownKeys: setKeys.filter((key) => key.startsWith(`${namespace}:`) && !known.includes(key)), plainKeys: [] };
     for (const key of configKeys) {
         const text = get(key);
         if (text === undefined) continue;
+        if (!isSecret(`${namespace}:${key}`)) raw.plainKeys!.push(key);
         try {
             raw[key] = key === "provider" || key === "stackName" || key === "taxonomyFile" ? text : JSON.parse(text);
         } catch {

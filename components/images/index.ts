@@ -106,22 +106,25 @@ export class RegistryImages extends pulumi.ComponentResource {
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = image.context;
             const tag = hashInputs(contextDir, image.inputs);
+            const create = pulumi.all([endpoint, args.baseImage]).apply(([target, baseImage]) =>
+                buildAndPushScript({
+                    pushRef: `${target.push}/${args.repository}/${key}:${tag}`,
+                    pullRef: `${target.pull}/${args.repository}/${key}:${tag}`,
+                    contextDir,
+                    dockerfile: image.dockerfile,
+                    baseImage,
+                    prepare: image.prepare,
+                    insecure: target.insecure,
+                    platform: target.platform,
+                    loginUser: target.loginUser,
+                    buildArgs: image.buildArgs,
+                    target: image.target,
+                }),
+            );
             const built = new Command(`${name}-${key}`, {
-                create: pulumi.all([endpoint, args.baseImage]).apply(([target, baseImage]) =>
-                    buildAndPushScript({
-                        pushRef: `${target.push}/${args.repository}/${key}:${tag}`,
-                        pullRef: `${target.pull}/${args.repository}/${key}:${tag}`,
-                        contextDir,
-                        dockerfile: image.dockerfile,
-                        baseImage,
-                        prepare: image.prepare,
-                        insecure: target.insecure,
-                        platform: target.platform,
-                        loginUser: target.loginUser,
-                        buildArgs: image.buildArgs,
-                        target: image.target,
-                    }),
-                ),
+                // Build args may hold values interpolated from this machine's environment: the
+                // script that carries them is secret (its change is still seen: the provider hashes it).
+                create: Object.keys(image.buildArgs ?? {}).length > 0 ? pulumi.secret(create) : create,
                 credentials: password,
                 triggers: [tag, endpoint.instance],
                 timeoutSeconds: 1800,

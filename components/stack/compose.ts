@@ -8,7 +8,7 @@ import * as path from "path";
 import ignore from "@balena/dockerignore";
 import { isMap, parseDocument, stringify } from "yaml";
 import type { StackSettings } from "../config";
-import { ConfigError, isObject } from "../checks";
+import { ConfigError, isObject, show } from "../checks";
 import type { ImageDefinition } from "../images";
 import { EndpointMode, labels } from "../types";
 
@@ -53,14 +53,14 @@ const buildKeys = ["context", "dockerfile", "args", "target"];
 function readBuild(build: unknown, fileDir: string, where: string, io: ComposeIo, problems: string[]): ImageDefinition | undefined {
     const spec = typeof build === "string" ? { context: build } : build;
     if (!isObject(spec)) {
-        problems.push(`${where}.build: ${JSON.stringify(build)} is not a context path or {context, dockerfile, args, target}`);
+        problems.push(`${where}.build: ${show(build)} is not a context path or {context, dockerfile, args, target}`);
         return undefined;
     }
     for (const key of Object.keys(spec)) {
         if (!buildKeys.includes(key)) problems.push(`${where}.build.${key}: not supported here; supported: ${buildKeys.join(", ")}`);
     }
     if (typeof spec.context !== "string" || /^[a-z]+:\/\//i.test(spec.context) || spec.context.startsWith("git@")) {
-        problems.push(`${where}.build.context: ${JSON.stringify(spec.context)} is not a directory on this machine`);
+        problems.push(`${where}.build.context: ${show(spec.context)} is not a directory on this machine`);
         return undefined;
     }
     const context = path.resolve(fileDir, spec.context);

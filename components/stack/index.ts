@@ -80,7 +80,9 @@ export class ComposeStack extends pulumi.ComponentResource {
             delete: scripts.removeScript(stack.name, timeout),
             // Refresh sees services scaled, changed or removed by hand; up deploys them back.
             read: scripts.readServicesScript(stack.name),
-            stdin: compose,
+            // Secret: the text holds values interpolated from this machine's environment and env files.
+            // The provider compares a hash of it, so an unchanged stack is still not deployed again.
+            stdin: pulumi.secret(compose),
             triggers: [stack.name],
             timeoutSeconds: timeout + 120,
         }, { parent: this, dependsOn: [...configs, ...secrets] });

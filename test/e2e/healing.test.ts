@@ -19,13 +19,13 @@ import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverge
 const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
 /**
  * Services whose spec or image changed since that release (the gateway's TLS and limits, the roles'
- * tokens: the pipeline image is new): their tasks are rolled, not kept. The stores' are kept.
+ * tokens, the stores' passwords: the images are new): their tasks are rolled, not kept.
  */
-const updatedSinceRelease = ["gateway", "collector", "categoriser", "profile-writer", "profile-api"];
-/** Resources this version has that that release did not: the gateway's certificate, its tokens and their secrets. */
-const addedSinceRelease = ["gateway", "gateway-certificate", "gateway-tokens", "stack-gateway-tls", "stack-auth-tokens"];
+const updatedSinceRelease = ["gateway", "collector", "categoriser", "profile-writer", "profile-api", "nats", "redis"];
+/** Resources this version has that that release did not: the gateway's certificate and tokens, the pipeline's credentials, and their secrets. */
+const addedSinceRelease = ["gateway", "gateway-certificate", "gateway-tokens", "pipeline", "pipeline-made", "stack-gateway-tls", "stack-auth-tokens", "stack-store-key", "stack-store-password", "stack-stream-password"];
 /** Images whose content changed since that release: a new image is a new build step (its tag is the content's hash). */
-const rebuiltSinceRelease = ["stack-images-gateway", "stack-images-pipeline"];
+const rebuiltSinceRelease = ["stack-images-gateway", "stack-images-pipeline", "stack-images-nats", "stack-images-redis"];
 
 let copy: string;
 let stack: TestStack;

@@ -366,6 +366,68 @@ test("an ingest token is rotated with no failed request: the new one added, then
     gatewayCache = undefined;
 });
 
+/** The pipeline's counters (GET /stats). */
+async function pipelineStats(): Promise<Record<string, number>> {
+    return JSON.parse((await gatewayRequest(gateway(), "/stats")).body) as Record<string, number>;
+}
+
+/** Runs `script` in the stack's container of `service` on manager 0 (the data tier lives there). */
+async function inContainer(service: string, script: string): Promise<string> {
+    const quoted = `'${script.replace(/'/g, "'\\''")}'`;
+    return stack.onManager(`c=$(docker ps -q --filter label=com.docker.swarm.service.name=categorisation_${service} | head -n 1); [ -n "$c" ] && docker exec "$c" bash -c ${quoted}`);
+}
+
+test("personal data: an eventId counts once per user, sensitive and political visits credit nothing, DELETE erases a user, whose ID is in none of the store's files", async () => {
+    const run = Date.now().toString(36);
+    const [first, second, careful] = [`first-${run}`, `second-${run}`, `careful-${run}`];
+    const before = await pipelineStats();
+    const nba = { url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket: who plays who" };
+    // The same eventId from two users counts for both; a repeat from the same user is a duplicate.
+    await postEvents([{ eventId: `${run}-same`, userId: first, ...nba }, { eventId: `${run}-same`, userId: second, ...nba }]);
+    await postEvents([{ eventId: `${run}-same`, userId: first, url: "https://www.bbcgoodfood.com/recipes/easy-chocolate-cake", title: "Easy chocolate cake recipe" }]);
+    // A page on depression (Mental Health, SCD, under Health) and an election page (Politics).
+    await postEvents([
+        { eventId: `${run}-mind`, userId: careful, url: "https://www.mind.org.uk/information-support/types-of-mental-health-problems/depression/about-depression/", title: "About depression - Mind" },
+        { eventId: `${run}-vote`, userId: careful, url: "https://www.politico.com/news/2024/11/05/election-results-senate-races", title: "Election results: Senate races to watch" },
+    ]);
+    await eventually(pipelineStats, (now) => (now.duplicates ?? 0) - (before.duplicates ?? 0) >= 1 && (now.sensitive ?? 0) - (before.sensitive ?? 0) >= 2, "the duplicate and the two sensitive visits applied");
+    for (const user of [first, second]) {
+        const found = await eventually(() => profile(user), (p) => (p?.interests.length ?? 0) > 0, `${user}'s profile`);
+        assert.equal(found!.interests[0].name, "Basketball", user);
+        assert.ok(!found!.interests.some((i) => /Food|Baking|Desserts|Cooking/.test(i.name)), `the repeat reached ${user}'s profile`);
+    }
+    assert.equal(await profile(careful), undefined, "a sensitive or political visit made a profile");
+
+    // User IDs are kept as keyed hashes only: not in Redis's files, before or after an erasure.
+    const filesWith = (text: string) => inContainer("redis", `grep -rlF -- '${text}' /data || true`);
+    assert.equal((await filesWith(first)).trim(), "", "a raw user ID in Redis's files");
+    const erase = (user: string, token?: "ingest" | "none") => gatewayRequest(gateway(), `/profiles/${user}`, { method: "DELETE", ...(token ? { token } : {}) });
+    assert.equal((await erase(first, "none")).status, 401);
+    assert.equal((await erase(first, "ingest")).status, 403);
+    assert.notEqual(await profile(first), undefined, "a refused erasure erased");
+    for (const user of [first, `nobody-${run}`]) {
+        const erased = await erase(user);
+        assert.deepEqual([erased.status, erased.body], [204, ""], user);
+    }
+    assert.equal(await profile(first), undefined, "an erased user still has a profile");
+    assert.equal((await profile(second))?.interests[0].name, "Basketball", "erasing one user touched another");
+    // The same event again after the erasure counts: the IDs seen for that user went too.
+    await postEvents([{ eventId: `${run}-same`, userId: first, ...nba }]);
+    await eventually(() => profile(first), (p) => p !== undefined, "the erased user's new visit");
+    assert.equal((await filesWith(first)).trim(), "", "a raw user ID in Redis's files");
+});
+
+test("inside the stack, Redis and NATS refuse a client without the credentials", async () => {
+    // A container on the pipeline's network (the gateway), with no credentials.
+    const ask = (host: string, port: number, line: string) =>
+        inContainer("gateway", `exec 3<>/dev/tcp/${host}/${port}; printf '${line}\\r\\n' >&3; timeout 2 head -c 300 <&3 || true`);
+    assert.match(await ask("redis", 6379, "GET stats:pipeline"), /^-NOAUTH/);
+    const nats = await ask("nats", 4222, 'CONNECT {\\"verbose\\":false}\\r\\nPING');
+    assert.match(nats, /"auth_required":true/);
+    assert.match(nats, /-ERR 'Authorization Violation'/);
+    assert.doesNotMatch(nats, /PONG/);
+});
+
 test("a replica count for an unknown service fails clearly and changes nothing", async () => {
     const before = await serviceIds();
     stack.setConfig({ "replicas.categorizer": "2" });
@@ -382,13 +444,18 @@ test("a replica count for an unknown service fails clearly and changes nothing",
     assert.equal(preview.status, 0, preview.stdout + preview.stderr);
 });
 
+/** A value the shop stack takes from Pulumi's environment (`${SHOP_TOKEN}`) and from an env file: never in the state in plain text. */
+const shopToken = "shop-token-4f9a2c71e5";
+
 /** Writes the files of a user's own stack: two services built from one local context. */
 function writeShopStack(dir: string): string {
     fs.mkdirSync(path.join(dir, "app"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "app.env"), `SHOP_FILE_TOKEN=${shopToken}-file\n`);
     fs.writeFileSync(path.join(dir, "app", "Dockerfile"), [
         "ARG BASE_IMAGE=debian:bookworm-slim",
         "FROM ${BASE_IMAGE}",
         "ARG ROLE=web",
+        "ARG TOKEN",
         "RUN echo \"$ROLE\" > /role",
         "STOPSIGNAL SIGKILL",
         "CMD [\"sleep\", \"infinity\"]",
@@ -399,9 +466,10 @@ function writeShopStack(dir: string): string {
         "services:",
         "  web:",
         "    build: ./app",
-        "    environment: { SHOP_MODE: test }",
+        "    environment: { SHOP_MODE: test, SHOP_TOKEN: \"${SHOP_TOKEN}\" }",
+        "    env_file: app.env",
         "  worker:",
-        "    build: { context: ./app, args: { ROLE: worker } }",
+        "    build: { context: ./app, args: { ROLE: worker, TOKEN: \"${SHOP_TOKEN}\" } }",
         "    deploy: { replicas: 2 }",
         "",
     ].join("\n"));
@@ -411,9 +479,16 @@ function writeShopStack(dir: string): string {
 test("stacks.shop: your own Compose stack is built, pushed and deployed beside the built-in one; a replica edit is one update", async () => {
     const file = writeShopStack(path.join(stack.work, "shop"));
     const before = await serviceVersions(stack);
+    // Every later run interpolates it too (a run without it would change the stack).
+    stack.env.extra = { ...stack.env.extra, SHOP_TOKEN: shopToken };
     stack.setConfig({ "stacks.shop.file": file });
     stack.up();
     expectConverged(await serviceReplicas(stack, "shop"), { web: 1, worker: 2 });
+    // The interpolated values reached the service, and the state holds them only encrypted
+    // (the rendered Compose text and the build script with its build args are secrets).
+    const env = await stack.onManager("docker service inspect shop_web --format '{{json .Spec.TaskTemplate.ContainerSpec.Env}}'");
+    for (const value of [`SHOP_TOKEN=${shopToken}`, `SHOP_FILE_TOKEN=${shopToken}-file`]) assert.ok(env.includes(value), `${value} in ${env}`);
+    assert.ok(!stack.run(["stack", "export"]).stdout.includes(shopToken), "an interpolated value in the state");
     const images = (await stack.onManager("docker service ls --filter label=com.docker.stack.namespace=shop --format '{{.Image}}'")).trim().split("\n");
     for (const image of images) assert.match(image, /^10\.214\.0\.2:5000\/categorisation\/shop\/(web|worker):[0-9a-f]{12}$/);
     const outputs = stack.output<Record<string, Record<string, { image: string; replicas: number }>>>("stacks");
@@ -427,6 +502,8 @@ test("stacks.shop: your own Compose stack is built, pushed and deployed beside t
     const preview = stack.run(["preview", "--json"]);
     const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
     assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-shop-deploy"]]);
+    // The diff of the deploy's inputs shows its Compose text as [secret].
+    assert.ok(!preview.stdout.includes(shopToken), "an interpolated value in the preview");
     stack.up();
     expectConverged(await serviceReplicas(stack, "shop"), { web: 3, worker: 2 });
     // The built-in stack was not touched by any of it.
@@ -587,7 +664,8 @@ test("the state holds neither a private key, a join token nor a gateway token in
     const key = stack.output<string>("sshPrivateKey");
     assert.ok(!exported.includes(key.split("\n")[1]), "private key in the state");
     for (const name of ["ingestToken", "adminToken"]) assert.ok(!exported.includes(stack.output<string>(name)), `${name} in the state`);
-    assert.doesNotMatch(exported, /(ingest|admin)_[A-Za-z0-9_-]{20,}/);
+    // The made tokens, the stores' passwords and the key of the store's user IDs.
+    assert.doesNotMatch(exported, /\b(ingest|admin|userkey|redis|nats)_[A-Za-z0-9_-]{43}\b/);
 });
 
 test("a subnet another network holds fails up naming that network, and leaves no machine behind", () => {
@@ -604,6 +682,53 @@ test("a subnet another network holds fails up naming that network, and leaves no
     } finally {
         clash.cleanup();
     }
+});
+
+test("a full store: with redis.maxMemory 16mb a flood of new users fills Redis, which is never restarted; privacy.retention 60s frees the space and every accepted event is applied", async () => {
+    stack.setConfig({ "privacy.retention": "60s", "redis.maxMemory": "16mb" });
+    stack.up();
+    const redisTasks = async () => (await stack.onManager("docker service ps -q categorisation_redis")).trim().split("\n").length;
+    const tasksBefore = await redisTasks();
+    const redisInfo = async (section: string) => inContainer("redis", `REDISCLI_AUTH=$(cat /run/secrets/store-password) redis-cli info ${section}`);
+    const field = (info: string, name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)?.[1] ?? 0);
+    assert.equal(field(await redisInfo("memory"), "maxmemory"), 16 * 1024 * 1024);
+    const oomErrors = async () => Number(/errorstat_OOM:count=(\d+)/.exec(await redisInfo("errorstats"))?.[1] ?? 0);
+    const oomBefore = await oomErrors();
+
+    const stats = await pipelineStats();
+    const handled = (now: Record<string, number>) => ["written", "unmatched", "sensitive", "duplicates", "erased"].reduce((sum, key) => sum + (now[key] ?? 0) - (stats[key] ?? 0), 0);
+    const run = Date.now().toString(36);
+    let accepted = 0;
+    let batches = 0;
+    let full = false;
+    const flood = async (count: number) => {
+        for (let i = 0; i < count; i++, batches++) {
+            const events = Array.from({ length: 100 }, (_, j) => ({ eventId: `${run}-${batches}-${j}`, userId: `flood-${run}-${batches}-${j}`, url: "https://www.nba.com/news/playoff-bracket", title: "NBA playoff bracket" }));
+            const response = await gatewayRequest(gateway(), "/events", { body: JSON.stringify(events) });
+            assert.equal(response.status, 202, `batch ${batches}: ${response.status} ${response.body}`);
+            accepted += (JSON.parse(response.body) as { accepted: number }).accepted;
+        }
+    };
+    // New users until Redis refuses writes, then some more: the stream holds them.
+    while (!full && batches < 3000) {
+        await flood(25);
+        full = (await oomErrors()) > oomBefore;
+    }
+    assert.ok(full, `Redis never filled after ${accepted} events`);
+    await flood(10);
+    const stalled = await pipelineStats();
+    assert.ok(handled(stalled) < accepted, "the store took everything: it was not full");
+
+    // Retention frees the space; the writers carry on by themselves and apply each event once.
+    await eventually(pipelineStats, (now) => handled(now) >= accepted, `all ${accepted} accepted events applied`, 300);
+    assert.equal(handled(await pipelineStats()), accepted, "an event counted twice");
+    assert.equal(await redisTasks(), tasksBefore, "Redis was restarted");
+    assert.equal((await inContainer("redis", "cat /proc/1/cmdline >/dev/null && echo alive")).trim(), "alive");
+    const oomKilled = await stack.onManager("docker inspect --format '{{.State.OOMKilled}} {{.RestartCount}}' $(docker ps -q --filter label=com.docker.swarm.service.name=categorisation_redis)");
+    assert.equal(oomKilled.trim(), "false 0");
+    // The flood's profiles go 60 s after their last event.
+    const sample = `flood-${run}-0-0`;
+    await eventually(() => profile(sample), (p) => p === undefined, "a flood profile past its retention", 120);
 });
 
 test("a machine killed (docker kill) shows as down in npm run status, which still answers", async () => {

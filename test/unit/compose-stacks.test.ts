@@ -5,8 +5,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { isObject } from "../../components/checks";
 import { ConfigError, StackSettings, validateConfig } from "../../components/config";
+import { ComposeStack } from "../../components/stack";
 import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/stack/compose";
 import { labels } from "../../components/types";
 
@@ -151,4 +154,47 @@ test("config: stacks are a map of name to {file, replicas}; the built-in stack's
     assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replica: {} } }), ["stacks.shop.replica: unknown key; allowed: file, replicas"]);
     assert.deepEqual(problemsOfConfig({ shop: { file: "x.yaml", replicas: { web: -1 } } }), ["stacks.shop.replicas.web: -1 is not an integer >= 0"]);
     assert.deepEqual(problemsOfConfig(["shop"]), ["stacks: [\"shop\"] is not a map of stack name to {file, replicas}"]);
+});
+
+test("what a stack interpolates reaches the state only as secrets: the rendered Compose text and the build args", async () => {
+    // A value from this machine's environment and one from an env file.
+    const marker = "interpolated-5ecret-value";
+    write("secret/compose.yaml", "services:\n  web:\n    build: { context: ./web, args: { TOKEN: \"${SHOP_TOKEN}\" } }\n    environment: { TOKEN: \"${SHOP_TOKEN}\" }\n    env_file: web.env\n");
+    write("secret/web.env", `FROM_FILE=${marker}-file\n`);
+    write("secret/web/Dockerfile", "FROM scratch\n");
+    process.env.SHOP_TOKEN = marker;
+    const [spec] = load({ secret: { file: "secret/compose.yaml", replicas: {} } });
+    delete process.env.SHOP_TOKEN;
+
+    const inputs: Record<string, Record<string, unknown>> = {};
+    await pulumi.runtime.setMocks({
+        async newResource({ name, inputs: given }) {
+            inputs[name] = given;
+            return { id: `${name}-id`, state: { ...given, stdout: "10.0.0.2:5000/categorisation/secret/web:abc" } };
+        },
+        call: ({ inputs: given }) => given,
+    }, "swarm", "test", false);
+    const stack = new ComposeStack("stack-secret", {
+        connection: { host: "10.0.0.2", user: "root", privateKey: "KEY" },
+        stack: spec,
+        registry: { push: "127.0.0.1:5000", pull: "10.0.0.2:5000", instance: "registry-1" },
+        repository: "categorisation",
+        baseImage: "debian:bookworm-slim",
+        endpointMode: "vip",
+        swarmId: "swarm-1",
+    });
+    await new Promise((resolve) => stack.services.apply(resolve));
+
+    // Mocks see a secret input as {sig: secretSig, value}.
+    const isSecret = (v: unknown): v is { value: string } => isObject(v) && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+    const deploy = inputs["stack-secret-deploy"];
+    assert.ok(isSecret(deploy.stdin), "the rendered Compose text is a secret");
+    assert.equal(parse(deploy.stdin.value).services.web.environment.TOKEN, marker);
+    assert.equal(parse(deploy.stdin.value).services.web.environment.FROM_FILE, `${marker}-file`);
+    const image = inputs["stack-secret-images-web"];
+    assert.ok(isSecret(image.create), "the build script, with its build args, is a secret");
+    assert.match(image.create.value, new RegExp(`'--build-arg' 'TOKEN=${marker}'`));
+    // Nothing else carries the values: what the state and `preview --diff` show of the inputs.
+    const shown = (v: unknown): unknown => (isSecret(v) ? "[secret]" : Array.isArray(v) ? v.map(shown) : isObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shown(x)])) : v);
+    assert.doesNotMatch(JSON.stringify(shown(inputs)), new RegExp(marker));
 });

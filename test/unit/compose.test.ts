@@ -2,14 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parse } from "yaml";
 import { swarmObjectName, describeStackServices, renderStackCompose, StackRenderOptions, StackSpec } from "../../components/stack/compose";
-import { CategorisationSettings, categorisationStack, scalableServices } from "../../stacks/categorisation";
+import { privacyDefaults, storeDefaults } from "../../components/pipeline/config";
+import { CategorisationSettings, categorisationStack, pipelineSecrets, scalableServices } from "../../stacks/categorisation";
 
 const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
 const pipeline = (settings: Partial<CategorisationSettings> = {}): StackSpec =>
-    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000, allowedOrigins: [] }, ...settings });
+    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000, allowedOrigins: [] }, privacy: privacyDefaults, store: storeDefaults, ...settings });
 const categorisation = pipeline();
 const replicated = pipeline({ managers: 3 });
-const secrets = { "gateway-tls": "categorisation_gateway-tls_1", "auth-tokens": "categorisation_auth-tokens_1" };
+const secrets = Object.fromEntries(Object.values(pipelineSecrets).map((key) => [key, `categorisation_${key}_1`]));
 const images = Object.fromEntries(Object.keys(categorisation.builds).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
 type Overrides = Partial<StackRenderOptions> & Partial<CategorisationSettings>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -69,16 +70,51 @@ test("the gateway gets its rate limit from config, and its task's health check d
     assert.equal(render().services.collector.environment.ALLOWED_ORIGINS, undefined);
 });
 
-test("TLS and tokens: the gateway mounts its certificate, the roles that answer it the token hashes; both are external swarm secrets", () => {
+test("TLS and tokens: the gateway mounts its certificate, the roles that answer it the token hashes; all secrets are external swarm secrets", () => {
     const compose = render();
-    assert.deepEqual(compose.secrets, { "gateway-tls": { external: true, name: secrets["gateway-tls"] }, "auth-tokens": { external: true, name: secrets["auth-tokens"] } });
+    assert.deepEqual(compose.secrets, Object.fromEntries(Object.entries(secrets).map(([key, name]) => [key, { external: true, name }])));
     assert.deepEqual(compose.services.gateway.secrets, [{ source: "gateway-tls", target: "gateway.pem" }]);
     for (const name of ["collector", "profile-api"]) {
-        assert.deepEqual(compose.services[name].secrets, [{ source: "auth-tokens", target: "auth-tokens" }], name);
+        assert.ok(compose.services[name].secrets.some((s: { source: string }) => s.source === "auth-tokens"), name);
         assert.equal(compose.services[name].environment.AUTH_TOKENS_FILE, "/run/secrets/auth-tokens", name);
     }
-    for (const name of ["categoriser", "profile-writer", "nats", "redis"]) assert.equal(compose.services[name].secrets, undefined, name);
+    for (const name of ["categoriser", "profile-writer"]) assert.equal(compose.services[name].environment.AUTH_TOKENS_FILE, undefined, name);
     assert.throws(() => renderStackCompose(categorisation, { images, endpointMode: "vip" }), /no swarm secret for gateway-tls, auth-tokens/);
+});
+
+test("credentials: each server and role gets the passwords of the stores it uses, as files of swarm secrets, and nothing more", () => {
+    const secretsOf = (service: { secrets?: Array<{ source: string }> }) => (service.secrets ?? []).map((s) => s.source).sort();
+    for (const managers of [1, 3]) {
+        const compose = render({}, managers);
+        const services = compose.services;
+        assert.deepEqual(secretsOf(services.collector), ["auth-tokens", "stream-password"]);
+        assert.deepEqual(secretsOf(services.categoriser), ["stream-password"]);
+        assert.deepEqual(secretsOf(services["profile-writer"]), ["store-key", "store-password", "stream-password"]);
+        assert.deepEqual(secretsOf(services["profile-api"]), ["auth-tokens", "store-key", "store-password", "stream-password"]);
+        const stores = Object.keys(services).filter((name) => /^(nats|redis|sentinel)/.test(name));
+        for (const name of stores) {
+            const [password, file] = name.startsWith("nats") ? ["stream-password", "NATS_PASSWORD_FILE"] : ["store-password", "REDIS_PASSWORD_FILE"];
+            assert.deepEqual(secretsOf(services[name]), [password], name);
+            assert.equal(services[name].environment[file], `/run/secrets/${password}`, name);
+        }
+        for (const [name, service] of Object.entries(services) as Array<[string, { environment?: Record<string, string> }]>) {
+            // Files, never the values: the environment is in the service's spec for anyone to read.
+            for (const [key, value] of Object.entries(service.environment ?? {})) if (/PASSWORD|KEY/.test(key)) assert.match(value, /^\/run\/secrets\//, `${name} ${key}`);
+        }
+    }
+});
+
+test("privacy and the store's bound reach the roles and Redis: retention, sensitive nodes, maxmemory under a container limit twice as high", () => {
+    const tax = "Unique ID\tParent\tName\nP1\t\tPolitics\nS1\t\tSports\n";
+    const compose = render({ taxonomy: tax, privacy: { retentionSeconds: 60, sensitive: ["Politics", "S1"] }, store: { maxMemoryBytes: 64 * 1024 * 1024 } });
+    for (const name of ["profile-writer", "profile-api"]) assert.equal(compose.services[name].environment.RETENTION_SECONDS, "60", name);
+    assert.equal(compose.services["profile-writer"].environment.SENSITIVE_NODES, "Politics,S1");
+    assert.equal(compose.services.redis.environment.REDIS_MAXMEMORY, String(64 * 1024 * 1024));
+    assert.equal(compose.services.redis.deploy.resources.limits.memory, "128M");
+    for (const slot of [1, 2, 3]) assert.equal(render({ store: { maxMemoryBytes: 256 * 1024 * 1024 } }, 3).services[`redis-${slot}`].deploy.resources.limits.memory, "512M");
+    // The default (Politics) is left out for a taxonomy without it; a node you name must exist.
+    assert.equal(render().services["profile-writer"].environment.SENSITIVE_NODES, undefined);
+    assert.throws(() => pipeline({ privacy: { retentionSeconds: 60, sensitive: ["Gambling"] } }), /privacy.sensitive: "Gambling" names no node of the taxonomy/);
 });
 
 test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, stopped before their successor starts", () => {
@@ -108,9 +144,10 @@ test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of 
             assert.equal(service.deploy.replicas, 1);
             assert.equal(service.deploy.update_config.order, "stop-first");
         }
-        assert.deepEqual(compose.services[`nats-${slot}`].command.slice(0, 2), ["--name", `nats-${slot}`]);
-        assert.equal(compose.services[`nats-${slot}`].command.at(-1), "nats://nats-1:6222,nats://nats-2:6222,nats://nats-3:6222");
-        assert.deepEqual(compose.services[`redis-${slot}`].environment, { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1" });
+        // The cluster's settings as environment: nats-node writes them, with the routes' password, into the server's config.
+        assert.equal(compose.services[`nats-${slot}`].command, undefined);
+        assert.deepEqual(compose.services[`nats-${slot}`].environment, { NATS_PASSWORD_FILE: "/run/secrets/stream-password", NATS_NAME: `nats-${slot}`, NATS_CLUSTER_NAME: "pipeline", NATS_ROUTES: "nats-1:6222,nats-2:6222,nats-3:6222" });
+        assert.deepEqual({ ...compose.services[`redis-${slot}`].environment, REDIS_MAXMEMORY: undefined, REDIS_PASSWORD_FILE: undefined }, { REDIS_ANNOUNCE: `redis-${slot}`, REDIS_PRIMARY: "redis-1", REDIS_MAXMEMORY: undefined, REDIS_PASSWORD_FILE: undefined });
     }
     // Redis slot 1 keeps the single layout's volume: going from 1 to 3 managers keeps the profiles.
     assert.deepEqual(compose.services["redis-1"].volumes, ["redis-data:/data"]);
@@ -139,7 +176,7 @@ test("health checks, images and commands come from the definition", () => {
     const compose = render();
     assert.equal(compose.services.categoriser.image, "10.0.0.2:5000/categorisation/pipeline:abc");
     assert.deepEqual(compose.services.categoriser.command, ["categoriser"]);
-    assert.deepEqual(compose.services.redis.healthcheck.test, ["CMD", "redis-cli", "-p", "6379", "ping"]);
+    assert.deepEqual(compose.services.redis.healthcheck.test, ["CMD", "redis-ping", "6379"]);
     assert.equal(compose.services.redis.healthcheck.start_period, "30s");
     assert.equal(compose.services.collector.stop_grace_period, "20s");
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as pulumi from "@pulumi/pulumi";
 import { validateAws } from "../../components/aws/config";
+import { show } from "../../components/checks";
 import { ConfigError, RawConfig, readRawConfig, SwarmConfig, validateConfig } from "../../components/config";
 import { validateRegistry } from "../../components/hosts/config";
 import { localDefaults } from "../../components/local/config";
@@ -225,4 +227,75 @@ test("a key of the swarm: namespace that the program does not read is refused, n
     // Nothing close: no guess, the known keys only.
     assert.match(problems[1], /^swarm:dashboard: not a setting of this program; known: /);
     assert.deepEqual(readRawConfig(() => undefined, undefined, ["swarm:workers", "other:x"]).unknownKeys, []);
+});
+
+// A secret put where it does not belong: a key pasted as `ssh`, a token given as a number.
+const secret = "hunter2-secret-value";
+const pem = ["-----BEGIN OPENSSH", `PRIVATE KEY-----\n${secret}\n-----END OPENSSH`, "PRIVATE KEY-----"].join(" ");
+
+test("ssh, tls and auth given as a string, number or list: the error names the key and the shape, never the value", () => {
+    for (const section of ["ssh", "tls", "auth"]) {
+        for (const value of [secret, pem, 987654321, [secret]]) {
+            const problems = problemsOf({ [section]: value });
+            assert.equal(problems.length, 1, problems.join("\n"));
+            assert.match(problems[0], new RegExp(`^${section}: .*is not an object \\{`));
+            assert.doesNotMatch(problems[0], /hunter2|987654321/);
+        }
+    }
+    assert.deepEqual(problemsOf({ ssh: pem }), [`ssh: a string of ${pem.length} characters on 3 lines (not shown) is not an object {user, publicKey, privateKey}`]);
+    assert.deepEqual(problemsOf({ ssh: 987654321 }), ["ssh: a number (not shown) is not an object {user, publicKey, privateKey}"]);
+    assert.deepEqual(problemsOf({ ssh: [secret] }), ["ssh: a list of 1 item (not shown) is not an object {user, publicKey, privateKey}"]);
+    // The keys inside the section too, whatever their length.
+    const inside = problemsOf({ ssh: { user: `${secret}!`, publicKey: secret } });
+    assert.deepEqual(inside.map((p) => p.split(":")[0]), ["ssh.user", "ssh.publicKey"]);
+    assert.doesNotMatch(inside.join("\n"), /hunter2/);
+});
+
+test("elsewhere a value is shown when short and on one line; a long or multi-line one only by its shape", () => {
+    assert.deepEqual(problemsOf({ stackName: "My Stack" }), ["stackName: \"My Stack\" is not a Docker stack name (lower-case letters, digits, '-' and '_', at most 40)"]);
+    assert.match(problemsOf({ stackName: pem })[0], new RegExp(`^stackName: a string of ${pem.length} characters on 3 lines \\(not shown\\) is not a Docker stack name`));
+    assert.match(problemsOf({ stackName: "X".repeat(38) })[0], /^stackName: "X{38}" is not/);
+    assert.match(problemsOf({ managers: secret.repeat(3) })[0], /^managers: a string of 60 characters \(not shown\) is not an odd number/);
+    assert.equal(show(true, "ssh"), "true");
+    assert.equal(show({ a: 1 }, "tls"), "an object with keys a (not shown)");
+    // A key named like a secret, in any section (a store's password, say).
+    assert.equal(show("short", "redis.password"), "a string of 5 characters (not shown)");
+    assert.equal(show(["t"], "auth.ingestTokens"), "a list of 1 item (not shown)");
+});
+
+test("a private key, certificate key or token set without --secret is refused, naming the command that sets it as one", () => {
+    const values: Record<string, unknown> = {
+        ssh,
+        tls: { certificate: "-----BEGIN CERTIFICATE-----", privateKey: pem },
+        auth: { ingestTokens: [`${secret}-token`] },
+        managers: 1,
+    };
+    const get = (k: string) => (values[k] === undefined ? undefined : JSON.stringify(values[k]));
+    const plain = readRawConfig(get, undefined, [], "swarm", () => false);
+    assert.deepEqual(plain.plainKeys, ["managers", "ssh", "tls", "auth"]);
+    const problems = problemsOf(plain).filter((p) => /without --secret/.test(p));
+    assert.deepEqual(problems, [
+        "ssh.privateKey: set without --secret, so the stack's config file holds it in plain text; set it again with `pulumi config set --secret --path ssh.privateKey -- <value>`",
+        "tls.privateKey: set without --secret, so the stack's config file holds it in plain text; set it again with `pulumi config set --secret --path tls.privateKey -- <value>`",
+        "auth.ingestTokens: set without --secret, so the stack's config file holds it in plain text; set it again with `pulumi config set --secret --path 'auth.ingestTokens[0]' -- <value>`",
+    ]);
+    assert.doesNotMatch(problemsOf(plain).join("\n"), /hunter2/);
+    // Set as a secret: the key is taken.
+    const secretSsh = readRawConfig(get, undefined, [], "swarm", (k) => k === "swarm:ssh");
+    assert.ok(!problemsOf(secretSsh).some((p) => p.startsWith("ssh.")));
+    assert.equal(validateConfig(readRawConfig((k) => (k === "ssh" ? JSON.stringify(ssh) : undefined), undefined, [], "swarm", () => true)).ssh.privateKey, key);
+});
+
+test("which keys are secrets comes from the Pulumi runtime, which marks an object secret when any part of it is", () => {
+    const read = () => readRawConfig((k) => new pulumi.Config("swarm").get(k));
+    try {
+        // As `pulumi config set --secret --path ssh.privateKey` then `--path ssh.publicKey` leave it.
+        pulumi.runtime.setAllConfig({ "swarm:ssh": JSON.stringify(ssh), "swarm:managers": "1" }, ["swarm:ssh"]);
+        assert.deepEqual(read().plainKeys, ["managers"]);
+        assert.equal(validateConfig(read()).ssh.privateKey, key);
+        pulumi.runtime.setAllConfig({ "swarm:ssh": JSON.stringify(ssh) }, []);
+        assert.deepEqual(problemsOf(read()), ["ssh.privateKey: set without --secret, so the stack's config file holds it in plain text; set it again with `pulumi config set --secret --path ssh.privateKey -- <value>`"]);
+    } finally {
+        pulumi.runtime.setAllConfig({}, []);
+    }
 });
