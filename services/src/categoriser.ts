@@ -39,7 +39,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       if (!ev || typeof ev.eventId !== "string" || typeof ev.url !== "string") throw new Error("not a page visit");
     } catch (e) {
       metrics.inc("poison");
-      log("warn", "dropping undecodable message", { seq: m.seq, error: String(e) });
+      log("warn", "dropping undecodable message", { seq: m.seq, reason: (e as Error).name }); // not its message: it quotes the message (user ID, URL)
       m.term();
       return undefined;
     }

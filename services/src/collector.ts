@@ -1,5 +1,6 @@
 // collector: HTTP ingest of page-visit events. Validates, publishes to the
 // stream, and answers only once the stream has stored every event.
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { eventsPath } from "./auth.js";
 import { subjects, type Config } from "./config.js";
@@ -9,6 +10,12 @@ import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { closeNats, connectJetStream, isStreamFull, natsUp, publishWithin } from "./stream.js";
 import { validateBody } from "./validate.js";
+
+/**
+ * The stream's deduplication ID of an event: an event ID counts once per user (the same ID from
+ * two users is two events), as in the profile store.
+ */
+export const streamMessageId = (userId: string, eventId: string): string => createHash("sha256").update(userId).update("\0").update(eventId).digest("base64url");
 
 export async function startCollector(cfg: Config): Promise<Running> {
   const { nc, js } = await connectJetStream(cfg, "collector");
@@ -40,8 +47,8 @@ export async function startCollector(cfg: Config): Promise<Running> {
     let body: unknown;
     try {
       body = JSON.parse(raw.toString("utf8"));
-    } catch (e) {
-      return bad(res, [`body is not valid JSON: ${(e as Error).message}`]);
+    } catch {
+      return bad(res, ["body is not valid JSON"]); // not the parser's message: it quotes the body
     }
     const v = validateBody(body, Date.now(), cfg.limits);
     if (!v.ok) {
@@ -53,7 +60,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
       const acks = await Promise.all(
         // A stream whose leader is being elected (a NATS server died) has no responders for a
         // few seconds: tried again with backoff, within PUBLISH_TIMEOUT_MS.
-        v.value.map((ev) => publishWithin(js, subject, JSON.stringify(ev), ev.eventId, cfg.publishTimeoutMs)),
+        v.value.map((ev) => publishWithin(js, subject, JSON.stringify(ev), streamMessageId(ev.userId, ev.eventId), cfg.publishTimeoutMs)),
       );
       const duplicates = acks.filter((a) => a.duplicate).length;
       metrics.inc("eventsAccepted", acks.length - duplicates);

@@ -167,6 +167,10 @@ describe("pipeline", { skip: skip ?? false }, () => {
     // The same event again: the stream drops it within its duplicate window.
     const again = await post(ev);
     assert.deepEqual(await again.json(), { accepted: 0, duplicates: 1 });
+    // The same event ID from another user is another event, in the stream and in the store.
+    const other = uid("dup-other");
+    assert.deepEqual(await (await post({ ...ev, userId: other })).json(), { accepted: 1, duplicates: 0 });
+    await waitFor("the other user's event written", async () => (await profile(other)).status === 200);
     await waitFor("first event written", async () => (await profile(u)).status === 200);
     const first = await profile(u);
     // A redelivery past the stream's de-duplication (e.g. after a crash between write and ack):
