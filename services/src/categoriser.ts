@@ -31,19 +31,9 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
   const out = subjects(cfg).categorised;
   const metrics = new Metrics();
 
-  /** The result for the event a message carries; undefined (the message termed) when it is not one. */
-  const categorise = (m: JsMsg): Categorised | undefined => {
-    let ev: PageVisit;
-    try {
-      ev = m.json<PageVisit>();
-      if (!ev || typeof ev.eventId !== "string" || typeof ev.url !== "string") throw new Error("not a page visit");
-    } catch (e) {
-      metrics.inc("poison");
-      log("warn", "dropping undecodable message", { seq: m.seq, reason: (e as Error).name }); // not its message: it quotes the message (user ID, URL)
-      m.term();
-      return undefined;
-    }
-    if (m.redelivered) metrics.inc("redelivered");
+  /** The result for one event. */
+  const categorise = (ev: PageVisit, redelivered: boolean): Categorised => {
+    if (redelivered) metrics.inc("redelivered");
     const match = cat.categorise(ev);
     metrics.inc(match ? "matched" : "unmatched");
     if (match) metrics.inc(`stage.${match.stage}`);
@@ -59,6 +49,21 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     };
   };
 
+  /** The events a message carries (one, or an array of a collector's group); none for a message that is not that (termed). */
+  const eventsOf = (m: JsMsg): PageVisit[] => {
+    try {
+      const body = m.json<PageVisit | PageVisit[]>();
+      const events = Array.isArray(body) ? body : [body];
+      if (!events.every((ev) => ev && typeof ev.eventId === "string" && typeof ev.url === "string")) throw new Error("not page visits");
+      return events;
+    } catch (e) {
+      metrics.inc("poison");
+      log("warn", "dropping undecodable message", { seq: m.seq, reason: (e as Error).name }); // not its message: it quotes the message (user ID, URL)
+      m.term();
+      return [];
+    }
+  };
+
   // The results of a batch go out as one message (a JSON array), and each event is acked once
   // the stream has stored it. A batch redelivered after a crash may be published twice: the
   // profile writer counts each event id once.
@@ -66,16 +71,15 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     const taken: JsMsg[] = [];
     const results: Categorised[] = [];
     for (const m of batch) {
-      const result = categorise(m);
-      if (result) {
-        taken.push(m);
-        results.push(result);
-      }
+      const events = eventsOf(m);
+      if (events.length === 0) continue;
+      taken.push(m);
+      for (const ev of events) results.push(categorise(ev, m.redelivered));
     }
     if (results.length === 0) return;
     await js.publish(out, JSON.stringify(results));
     for (const m of taken) m.ack();
-    metrics.inc("processed", taken.length);
+    metrics.inc("processed", results.length);
   };
 
   const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg, handle);

@@ -8,8 +8,8 @@ import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
-import { closeNats, connectJetStream, isStreamFull, natsUp, publishWithin } from "./stream.js";
-import { validateBody } from "./validate.js";
+import { closeNats, connectJetStream, GroupPublisher, isStreamFull, natsUp, publishWithin } from "./stream.js";
+import { validateBody, type PageVisit } from "./validate.js";
 
 /**
  * The stream's deduplication ID of an event: an event ID counts once per user (the same ID from
@@ -21,8 +21,15 @@ export async function startCollector(cfg: Config): Promise<Running> {
   const { nc, js } = await connectJetStream(cfg, "collector");
   const subject = subjects(cfg).raw;
   const metrics = new Metrics();
-  let publishing = 0;
-  metrics.gauges.set("publishesInFlight", () => publishing);
+  // A stream whose leader is being elected (a NATS server died) has no responders for a few
+  // seconds: each publish is tried again with backoff, within PUBLISH_TIMEOUT_MS.
+  const publisher = new GroupPublisher<PageVisit>(
+    (data, msgID) => publishWithin(js, subject, data, msgID, cfg.publishTimeoutMs),
+    (ev) => streamMessageId(ev.userId, ev.eventId),
+    cfg.maxBatch,
+    cfg.publishConcurrency,
+  );
+  metrics.gauges.set("publishesInFlight", () => publisher.pending);
 
   const bad = (res: ServerResponse, reasons: string[]) => {
     metrics.inc("requestsRejected");
@@ -55,17 +62,12 @@ export async function startCollector(cfg: Config): Promise<Running> {
       metrics.inc("eventsRejected");
       return bad(res, v.errors);
     }
-    publishing += v.value.length;
     try {
-      const acks = await Promise.all(
-        // A stream whose leader is being elected (a NATS server died) has no responders for a
-        // few seconds: tried again with backoff, within PUBLISH_TIMEOUT_MS.
-        v.value.map((ev) => publishWithin(js, subject, JSON.stringify(ev), streamMessageId(ev.userId, ev.eventId), cfg.publishTimeoutMs)),
-      );
-      const duplicates = acks.filter((a) => a.duplicate).length;
-      metrics.inc("eventsAccepted", acks.length - duplicates);
+      const repeats = await publisher.publish(v.value);
+      const duplicates = repeats.filter(Boolean).length;
+      metrics.inc("eventsAccepted", repeats.length - duplicates);
       metrics.inc("eventsDuplicate", duplicates);
-      sendJson(res, 202, { accepted: acks.length - duplicates, duplicates });
+      sendJson(res, 202, { accepted: repeats.length - duplicates, duplicates });
     } catch (e) {
       metrics.inc("publishErrors");
       const msg = String(e);
@@ -76,8 +78,6 @@ export async function startCollector(cfg: Config): Promise<Running> {
         { error: isStreamFull(e) ? "the stream is full; retry later" : "the stream is unavailable; retry later", detail: msg },
         { "retry-after": "1" },
       );
-    } finally {
-      publishing -= v.value.length;
     }
   }
 

@@ -80,8 +80,10 @@ export interface Config {
   streamReplicas: number;
   duplicateWindowMs: number;
   maxInFlight: number;
-  /** Messages a categoriser or profile writer handles together (one store round trip). */
+  /** Messages a categoriser or profile writer handles together (one store round trip), and events a collector publishes as one message. */
   maxBatch: number;
+  /** A collector's publishes waiting for the stream at once; events that arrive meanwhile go out together. */
+  publishConcurrency: number;
   /** How long the collector tries to store an event (a stream leader being elected) before a 503. */
   publishTimeoutMs: number;
   ackWaitMs: number;
@@ -127,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     duplicateWindowMs: num(env, "DUPLICATE_WINDOW_MS", 120_000, 1000),
     maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
     maxBatch: num(env, "WORK_BATCH", 200, 1),
+    publishConcurrency: num(env, "PUBLISH_CONCURRENCY", 2, 1),
     publishTimeoutMs: num(env, "PUBLISH_TIMEOUT_MS", 10_000, 100),
     ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
     maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { createClient } from "redis";
 import { loadTaxonomy, type Taxonomy } from "../../src/taxonomy.js";
 import { loadLabelled, officialTaxonomyFile, score } from "../helpers/labelled.js";
@@ -155,6 +155,38 @@ describe("pipeline", { skip: skip ?? false }, () => {
     await new Promise((r) => setTimeout(r, 500));
     const after = await stats();
     assert.equal(processed(after) - processed(before), n, "processed exactly once each");
+    let reflected = 0;
+    for (const u of users) reflected += (await profile(u)).body.events;
+    assert.equal(reflected, n, "sum of profile event counts = events posted");
+  });
+
+  test("single events from concurrent clients go out in groups; a profile writer killed (SIGKILL) with groups half done loses nothing and counts nothing twice", async () => {
+    const n = 3000;
+    const users = Array.from({ length: 25 }, (_, i) => uid(`group-u${i}`));
+    const jsm = await jetstreamManager(nc);
+    const messagesBefore = (await jsm.streams.info("EVENTS")).state.last_seq;
+    const before = await stats();
+    let sent = 0;
+    let killed = false;
+    // 50 clients, one event a request, as browsers and tag servers send them.
+    await Promise.all(Array.from({ length: 50 }, async () => {
+      while (sent < n) {
+        const i = sent++;
+        const r = await post({ eventId: uid(`group-e${i}`), userId: users[i % users.length], url: "https://www.espn.com/nba/story/1" });
+        assert.equal(r.status, 202);
+        if (i === 1000 && !killed) {
+          killed = true;
+          writer.child.kill("SIGKILL");
+          await writer.exited;
+          writer = await startRole("profile-writer", env);
+        }
+      }
+    }));
+    const messages = (await jsm.streams.info("EVENTS")).state.last_seq - messagesBefore;
+    assert.ok(messages < n, `${messages} stream messages for ${n} events: no groups`);
+    await waitFor("every event reflected", async () => processed(await stats()) - processed(before) >= n, 60_000, 200);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(processed(await stats()) - processed(before), n, "processed exactly once each");
     let reflected = 0;
     for (const u of users) reflected += (await profile(u)).body.events;
     assert.equal(reflected, n, "sum of profile event counts = events posted");
