@@ -130,7 +130,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
     maxBatch: num(env, "WORK_BATCH", 200, 1),
     publishConcurrency: num(env, "PUBLISH_CONCURRENCY", 2, 1),
-    publishTimeoutMs: num(env, "PUBLISH_TIMEOUT_MS", 10_000, 100),
+    publishTimeoutMs: num(env, "PUBLISH_TIMEOUT_MS", 5_000, 100),
     ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
     maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),
     limits: { ...defaultLimits, maxBatch: num(env, "MAX_BATCH", defaultLimits.maxBatch, 1) },
