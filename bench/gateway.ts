@@ -1,9 +1,10 @@
 // The cost of HTTPS and tokens at the gateway, on a local swarm (1 manager, 2 workers): single
-// events (one POST /events a request, kept-alive connections) through the gateway's HTTPS port with
-// the ingest token, against the same requests to the same gateway and collectors over plain HTTP
-// on the gateway task's loopback, where no token is asked (its `loopback` frontend): both sent from
-// inside the gateway task's network, so that only TLS and the token differ. Three shapes: as fast as
-// 50 connections go, and a fixed 1,000 and 2,000 events/s (p99 latency).
+// events (one POST /events a request, kept-alive connections) through the stack's public port (the
+// edge, then the gateway's TLS) with the ingest token, against the same requests to the same
+// gateway and collectors over plain HTTP on the gateway task's loopback, where no token is asked
+// (its `loopback` frontend): both sent from inside the gateway task's network, so that the edge's
+// hop, TLS and the token are what differ. Three shapes: as fast as 50 connections go, and a fixed
+// 1,000 and 2,000 events/s (p99 latency).
 // Run: bash scripts/run.sh tsx bench/gateway.ts [seconds]
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -108,7 +109,7 @@ async function main(): Promise<void> {
         stack.up();
         const gateway = stack.gateway();
         const pid = gatewayPid(stack.output<{ name: string }[]>("managers")[0].name);
-        const secure = { url: "https://127.0.0.1:8080/events", ca: gateway.ca, token: gateway.ingestToken };
+        const secure = { url: `${gateway.url}/events`, ca: gateway.ca, token: gateway.ingestToken };
         const plain = { url: "http://127.0.0.1:8082/events" };
         console.log("shape                            | HTTPS + token            | plain HTTP, no token (floor) | ratio");
         const shapes: [string, Shape][] = [

@@ -89,8 +89,10 @@ interface ServiceShape {
     taxonomy?: boolean;
     /** Swarm secrets of the stack to mount: key -> file name under /run/secrets. */
     secrets?: Record<string, string>;
-    /** A service that publishes a port runs on every edge node (global), published there in host mode. */
-    port?: number;
+    /** One task on every edge node (global). */
+    edge?: boolean;
+    /** Container port published as the gateway port on each edge node, in host mode (an edge service's). */
+    publish?: number;
     healthcheck: HealthCheck;
     /** Time between SIGTERM and SIGKILL: the roles finish what is in flight within it. */
     stopGracePeriod: string;
@@ -102,7 +104,7 @@ interface ServiceShape {
 /** One service of the Compose document. */
 function service(shape: ServiceShape): Json {
     const stateful = shape.volumes !== undefined;
-    const edge = shape.port !== undefined;
+    const edge = shape.edge === true;
     const constraints = [...(shape.constraints ?? []), ...(edge ? [`node.labels.${labels.edge} == true`] : [])];
     // Replicas of a stateless service go to different machines first: one machine never holds them all.
     const preferences = stateful || edge ? [] : [{ spread: `node.labels.${labels.nodeName}` }];
@@ -114,7 +116,7 @@ function service(shape: ServiceShape): Json {
         ...(shape.volumes ? { volumes: Object.entries(shape.volumes).map(([name, target]) => `${name}:${target}`) } : {}),
         ...(shape.taxonomy ? { configs: [{ source: "taxonomy", target: taxonomyPath }] } : {}),
         ...(shape.secrets ? { secrets: Object.entries(shape.secrets).map(([source, target]) => ({ source, target })) } : {}),
-        ...(edge ? { ports: [{ target: shape.port, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
+        ...(shape.publish !== undefined ? { ports: [{ target: shape.publish, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
         healthcheck: shape.healthcheck,
         stop_grace_period: shape.stopGracePeriod,
         deploy: {
@@ -126,8 +128,9 @@ function service(shape: ServiceShape): Json {
                 : {}),
             // One task at a time, the new one healthy before the old one stops; a task that fails
             // within `monitor` rolls the service back. A stateful task must stop before its
-            // successor mounts the same volume, and an edge task before its successor takes the port.
-            update_config: { parallelism: 1, order: stateful || edge ? "stop-first" : "start-first", failure_action: "rollback", monitor: "15s" },
+            // successor mounts the same volume, and a task that publishes a port before its
+            // successor can take it.
+            update_config: { parallelism: 1, order: stateful || shape.publish !== undefined ? "stop-first" : "start-first", failure_action: "rollback", monitor: "15s" },
             rollback_config: { parallelism: 1, order: "stop-first" },
             restart_policy: { condition: "any", delay: "5s" },
             resources: { limits: { memory: shape.memory } },
@@ -231,6 +234,7 @@ const images = {
     },
     redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh", "redis-ping.sh"] },
     gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
+    edge: { context: "services/docker", dockerfile: "Dockerfile.edge", inputs: ["Dockerfile.edge", "edge.cfg"] },
 };
 
 export interface CategorisationSettings {
@@ -332,16 +336,28 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
         categoriser: role("categoriser", "20s", true),
         "profile-writer": role("profile-writer", "20s", true, store, { environment: sensitive.length > 0 ? { SENSITIVE_NODES: sensitive.join(",") } : {}, secrets: [] }),
         "profile-api": role("profile-api", "10s", true, tokens, store),
+        // Two tiers on every edge node: `edge` owns the public port and hands connections over;
+        // `gateway` ends TLS, checks limits and routes, and is replaced start-first (a renewed
+        // certificate, new limits) while `edge` keeps the port.
         gateway: service({
             image: "gateway",
             environment: { RATE_LIMIT: String(settings.gateway.rateLimit) },
             secrets: { [pipelineSecrets.gatewayTls]: "gateway.pem" },
-            port: 8080,
+            edge: true,
             // Whether haproxy answers: /gateway/healthz, which load balancers ask, also fails while
             // no collector is alive, and the task must not be restarted for that.
             healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/gateway/alive"], "30s"),
+            // Past its 3 s of grace and 6 s of draining (haproxy.cfg).
             stopGracePeriod: "10s",
             memory: "128M",
+        }),
+        edge: service({
+            image: "edge",
+            edge: true,
+            publish: 8080,
+            healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/edge/alive"], "30s"),
+            stopGracePeriod: "10s",
+            memory: "64M",
         }),
     };
     const volumes = Object.values(services).flatMap((s) => ((s.volumes as string[] | undefined) ?? []).map((v) => v.split(":")[0]));

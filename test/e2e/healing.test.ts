@@ -22,8 +22,10 @@ const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
  * tokens, the stores' passwords: the images are new): their tasks are rolled, not kept.
  */
 const updatedSinceRelease = ["gateway", "collector", "categoriser", "profile-writer", "profile-api", "nats", "redis"];
+/** Services this version has that that release did not: the edge, which took the public port from the gateway. */
+const newSinceRelease = ["edge"];
 /** Resources this version has that that release did not: the gateway's certificate and tokens, the pipeline's credentials, and their secrets. */
-const addedSinceRelease = ["gateway", "gateway-certificate", "gateway-tokens", "pipeline", "pipeline-made", "stack-gateway-tls", "stack-auth-tokens", "stack-store-key", "stack-store-password", "stack-stream-password"];
+const addedSinceRelease = ["gateway", "gateway-certificate", "stack-images-edge", "gateway-tokens", "pipeline", "pipeline-made", "stack-gateway-tls", "stack-auth-tokens", "stack-store-key", "stack-store-password", "stack-stream-password"];
 /** Images whose content changed since that release: a new image is a new build step (its tag is the content's hash). */
 const rebuiltSinceRelease = ["stack-images-gateway", "stack-images-pipeline", "stack-images-nats", "stack-images-redis"];
 
@@ -79,8 +81,10 @@ async function identities(): Promise<{ containers: string; nodes: Record<string,
     const containers = spawnSync("docker", ["ps", "--filter", `label=swarm.stack=${stack.name}`, "--format", "{{.Names}} {{.ID}}"], { encoding: "utf8" }).stdout.split("\n").sort().join("\n");
     const services = await stack.onManager("docker service ls --format '{{.Name}} {{.ID}}' | sort");
     const tasks = await stack.onManager("for id in $(docker service ls --quiet); do docker service ps --filter desired-state=running --format '{{.Name}} {{.ID}}' \"$id\"; done | sort");
-    const kept = tasks.trim().split("\n").filter((line) => !updatedSinceRelease.some((service) => line.startsWith(`categorisation_${service}.`)));
-    return { containers, nodes: idsByHost(await nodeList(stack)), services: services.trim(), tasks: kept.join("\n") };
+    const of = (names: string[]) => (line: string) => names.some((service) => line.startsWith(`categorisation_${service}.`) || line.startsWith(`categorisation_${service} `));
+    const kept = tasks.trim().split("\n").filter((line) => !of([...updatedSinceRelease, ...newSinceRelease])(line));
+    const old = services.trim().split("\n").filter((line) => !of(newSinceRelease)(line));
+    return { containers, nodes: idsByHost(await nodeList(stack)), services: old.join("\n"), tasks: kept.join("\n") };
 }
 
 test("a stack made by the previous release upgrades in place with one up: no machine, node, service or task made anew (but the updated services' tasks)", async () => {

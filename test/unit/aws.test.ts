@@ -58,7 +58,7 @@ const commands = (outcome: Outcome) => ofType(outcome, "pulumi-nodejs:dynamic/co
 test("your own stack's built images get ECR repositories of their own, and the stack pulls them from there", () => {
     assert.equal(withOwnStack.error, undefined);
     const repositories = ofType(withOwnStack, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
-    assert.deepEqual(repositories, ["categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis", "categorisation/visits/redis", "categorisation/visits/web"]);
+    assert.deepEqual(repositories, ["categorisation/edge", "categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis", "categorisation/visits/redis", "categorisation/visits/web"]);
     const visits = withOwnStack.stacks!.visits;
     assert.match(visits.web.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/visits\/web:[0-9a-f]{12}$/);
     assert.equal(visits.web.replicas, 3);
@@ -276,12 +276,12 @@ test("SSH runs as ubuntu with dial retries raised for booting machines", () => {
 
 test("images live in ECR repositories with a lifecycle policy, built here and pushed by the one image builder", () => {
     const repositories = ofType(production, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
-    assert.deepEqual(repositories, ["categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis"]);
+    assert.deepEqual(repositories, ["categorisation/edge", "categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis"]);
     const policies = ofType(production, "aws:ecr/lifecyclePolicy:LifecyclePolicy");
-    assert.equal(policies.length, 4);
+    assert.equal(policies.length, repositories.length);
     assert.equal(JSON.parse(policies[0].inputs.policy).rules[0].action.type, "expire");
     const images = commands(production).filter((c) => c.name.startsWith("stack-images-"));
-    assert.deepEqual(images.map((c) => c.name).sort(), ["stack-images-gateway", "stack-images-nats", "stack-images-pipeline", "stack-images-redis"]);
+    assert.deepEqual(images.map((c) => c.name).sort(), ["stack-images-edge", "stack-images-gateway", "stack-images-nats", "stack-images-pipeline", "stack-images-redis"]);
     for (const image of images) {
         assert.ok(isSecretValue(image.inputs.credentials), "the registry password is a secret");
         assert.equal(reveal(image.inputs.credentials), "mock-ecr-password");

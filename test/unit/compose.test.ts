@@ -19,7 +19,7 @@ const render = ({ endpointMode = "vip", ...settings }: Overrides = {}, managers 
 const servicesOf = (stack: StackSpec) => stack.project.services as Record<string, Record<string, unknown>>;
 
 test("the stack has the pipeline's services, each with an image that is built", () => {
-    assert.deepEqual(Object.keys(servicesOf(categorisation)), ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway"]);
+    assert.deepEqual(Object.keys(servicesOf(categorisation)), ["nats", "redis", "collector", "categoriser", "profile-writer", "profile-api", "gateway", "edge"]);
     for (const stack of [categorisation, replicated]) {
         for (const name of Object.keys(servicesOf(stack))) assert.ok(stack.builds[stack.builtImages[name]], name);
     }
@@ -46,18 +46,26 @@ test("the stateless tier: two replicas of each role by default, spread one per m
     }
 });
 
-test("the gateway runs on every edge node (every manager), its port published there in host mode", () => {
+test("the edge and the gateway run on every edge node (every manager): the edge owns the port (host mode), the gateway is replaced start-first", () => {
     for (const endpointMode of ["vip", "dnsrr"] as const) {
         const compose = render({ endpointMode });
         for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, endpointMode);
-        assert.equal(compose.services.gateway.deploy.mode, "global");
-        assert.equal(compose.services.gateway.deploy.replicas, undefined);
-        assert.deepEqual(compose.services.gateway.deploy.placement, { constraints: ["node.labels.swarm.edge == true"] });
-        assert.deepEqual(compose.services.gateway.ports, [{ target: 8080, published: 8080, protocol: "tcp", mode: "host" }]);
-        assert.equal(compose.services.gateway.deploy.update_config.order, "stop-first");
+        for (const name of ["edge", "gateway"]) {
+            assert.equal(compose.services[name].deploy.mode, "global", name);
+            assert.equal(compose.services[name].deploy.replicas, undefined, name);
+            assert.deepEqual(compose.services[name].deploy.placement, { constraints: ["node.labels.swarm.edge == true"] }, name);
+        }
+        assert.deepEqual(compose.services.edge.ports, [{ target: 8080, published: 8080, protocol: "tcp", mode: "host" }]);
+        assert.equal(compose.services.edge.deploy.update_config.order, "stop-first");
+        assert.equal(compose.services.gateway.ports, undefined);
+        assert.equal(compose.services.gateway.deploy.update_config.order, "start-first");
     }
+    // The edge has neither the certificate nor a setting from config: nothing but a new edge image restarts it.
+    assert.deepEqual([render().services.edge.secrets, render().services.edge.environment], [undefined, undefined]);
+    assert.deepEqual(render({ gateway: { rateLimit: 5, allowedOrigins: [] } }).services.edge, render().services.edge);
     const described = describeStackServices(pipeline({ managers: 3, replicas: { collector: 4 } }), images, 3);
     assert.equal(described.gateway.replicas, 3);
+    assert.equal(described.edge.replicas, 3);
     assert.equal(described.collector.replicas, 4);
     assert.equal(described.collector.image, "10.0.0.2:5000/categorisation/pipeline:abc");
 });
@@ -134,7 +142,7 @@ test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, s
 test("three managers: a NATS cluster, Redis with replicas and Sentinels, one of each per manager", () => {
     const compose = render({}, 3);
     assert.deepEqual(Object.keys(compose.services).sort(), [
-        "categoriser", "collector", "gateway", "nats-1", "nats-2", "nats-3", "profile-api", "profile-writer",
+        "categoriser", "collector", "edge", "gateway", "nats-1", "nats-2", "nats-3", "profile-api", "profile-writer",
         "redis-1", "redis-2", "redis-3", "sentinel-1", "sentinel-2", "sentinel-3",
     ]);
     for (const slot of [1, 2, 3]) {
