@@ -775,6 +775,7 @@ test("a full store: with redis.maxMemory 16mb a flood of new users fills Redis, 
     assert.equal((await inContainer("redis", "cat /proc/1/cmdline >/dev/null && echo alive")).trim(), "alive");
     const oomKilled = await stack.onManager("docker inspect --format '{{.State.OOMKilled}} {{.RestartCount}}' $(docker ps -q --filter label=com.docker.swarm.service.name=categorisation_redis)");
     assert.equal(oomKilled.trim(), "false 0");
+    console.log(`# a full store (16 MB): ${accepted} events accepted, ${handled(stalled)} applied when it was full, all ${accepted} applied after retention freed it; Redis restarts: 0`);
     // The flood's profiles go 60 s after their last event.
     const sample = `flood-${run}-0-0`;
     await eventually(async () => (await profile(sample)) === undefined, (gone) => gone, "a flood profile past its retention", 120);
