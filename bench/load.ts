@@ -18,7 +18,7 @@ export interface LoadSummary {
     accepted: number;
     failed: number;
     /** Every request: event id, when it was sent (ms after start) and the HTTP status (0: no answer). */
-    requests: Array<{ eventId: string; userId: string; at: number; status: number }>;
+    requests: Array<{ eventId: string; userId: string; at: number; status: number; error?: string }>;
 }
 
 /** Posts `rate` events a second to `gateway` until `until()` says stop. */
@@ -31,7 +31,7 @@ export async function streamEvents(gateway: GatewayEndpoint, rate: number, until
         const due = started + (i * 1000) / rate;
         const wait = due - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        const record = { eventId: `${run}-${i}`, userId: `${run}-u${i}`, at: Date.now() - started, status: 0 };
+        const record: LoadSummary["requests"][number] = { eventId: `${run}-${i}`, userId: `${run}-u${i}`, at: Date.now() - started, status: 0 };
         requests.push(record);
         pending.push(
             gatewayRequest(gateway, "/events", {
@@ -40,7 +40,9 @@ export async function streamEvents(gateway: GatewayEndpoint, rate: number, until
                 (response) => {
                     record.status = response.status;
                 },
-                () => undefined,
+                (error: Error) => {
+                    record.error = `${error.message} after ${Date.now() - started - record.at} ms`;
+                },
             ),
         );
     }
