@@ -274,6 +274,11 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                 channel.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
                 channel.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
                 channel.on("exit", () => undefined);
+                // A channel error (its machine gone mid-write, say) fails this script, never the provider's process.
+                channel.on("error", (error: Error) => {
+                    clearTimeout(timer);
+                    reject(scriptError(where, error.message, stderr));
+                });
                 channel.on("close", (code: number | null, signal?: string) => {
                     clearTimeout(timer);
                     if (code === 0) {
