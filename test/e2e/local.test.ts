@@ -599,7 +599,9 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     const grown = idsByHost(await assertSwarmMatchesOutputs(stack, 1, 3));
     for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
     assert.equal(await serviceIds(), services);
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+    // A task restarted by a busy machine at that moment is not what this test is about: converged within 60 s.
+    const converged = () => eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 60);
+    expectConverged(await converged(), { ...declaredReplicas(), categoriser: 1 });
 
     stack.setConfig({ workers: "1" });
     const shrink = upChanges();
@@ -608,7 +610,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
     for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
     assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await converged(), { ...declaredReplicas(), categoriser: 1 });
 });
 
 test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and removed cleanly", async () => {
