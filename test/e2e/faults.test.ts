@@ -13,7 +13,7 @@ import { LoadSummary, outage } from "../../bench/load";
 import type { GatewayEndpoint } from "../../components/gateway/client";
 import { settledCounts, startLoad } from "../helpers/load";
 import { editableCopy, TestStack, uniqueStackName } from "../helpers/stack";
-import { busiestWorker, declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
+import { busiestWorker, convergedReplicas, declaredReplicas, eventually, expectConverged, NodeOutput, serviceReplicas } from "../helpers/swarm";
 
 const rate = 50;
 let copy: string;
@@ -121,7 +121,7 @@ test("manager 0 lost with its disk (container and volume removed): up --refresh 
     assert.ok(nodes.every((line) => / Ready/.test(line)), nodes.join("\n"));
     assert.equal(nodes.filter((line) => /(Leader|Reachable)$/.test(line)).length, 3, nodes.join("\n"));
     assert.match(nodes.find((line) => line.startsWith(`${manager0} `)) ?? "", / Ready (Leader|Reachable)$/);
-    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 180), declaredReplicas(3));
+    expectConverged(await convergedReplicas(stack, 180), declaredReplicas(3));
     console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);

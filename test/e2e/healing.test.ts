@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { after, before, test } from "node:test";
 import { projectRoot, pulumiEnv } from "../helpers/pulumi";
 import { checkOut, editableCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
-import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
+import { assertSwarmMatchesOutputs, convergedReplicas, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
 
 /**
  * The release a stack is made with before it is upgraded to this one: the last one with the
@@ -58,7 +58,7 @@ async function healed(): Promise<void> {
     const started = Date.now();
     timed("up --refresh", ["up", "--refresh", "--yes", "--skip-preview"]);
     await assertSwarmMatchesOutputs(stack, 1, 2);
-    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 120), declaredReplicas());
+    expectConverged(await convergedReplicas(stack, 120), declaredReplicas());
     console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
@@ -157,7 +157,7 @@ test("the only manager removed with its disk: up says the swarm was lost, forms 
     assert.notEqual((await stack.onManager("docker info --format '{{.Swarm.Cluster.ID}}'")).trim(), swarmBefore, "a new swarm");
     const rows = await assertSwarmMatchesOutputs(stack, 1, 2);
     for (const row of rows.filter((r) => r.hostname !== manager0)) assert.notEqual(row.id, workerIds[row.hostname], `${row.hostname} joined the new swarm`);
-    expectConverged(await eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 180), declaredReplicas());
+    expectConverged(await convergedReplicas(stack, 180), declaredReplicas());
     console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);

@@ -13,7 +13,7 @@ import { deployScript, removeScript as removeStackScript } from "../../component
 import { artifactsDir, withBrowser } from "../helpers/browser";
 import { startLoad } from "../helpers/load";
 import { freshCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
-import { assertSwarmMatchesOutputs, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas, serviceVersions } from "../helpers/swarm";
+import { assertSwarmMatchesOutputs, convergedReplicas, declaredReplicas, eventually, expectConverged, idsByHost, NodeOutput, nodeList, serviceReplicas, serviceVersions } from "../helpers/swarm";
 
 let copy: string;
 let stack: TestStack;
@@ -600,8 +600,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
     assert.equal(await serviceIds(), services);
     // A task restarted by a busy machine at that moment is not what this test is about: converged within 60 s.
-    const converged = () => eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", 60);
-    expectConverged(await converged(), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(), categoriser: 1 });
 
     stack.setConfig({ workers: "1" });
     const shrink = upChanges();
@@ -610,7 +609,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
     for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
     assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
-    expectConverged(await converged(), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(), categoriser: 1 });
 });
 
 test("managers 1 -> 3 -> 1: all reachable with one leader, then demoted and removed cleanly", async () => {

@@ -82,6 +82,11 @@ export function expectConverged(actual: Record<string, string>, expected: Record
     assert.deepEqual(actual, Object.fromEntries(Object.entries(expected).map(([name, n]) => [name, `${n}/${n}`])));
 }
 
+/** The services' replica counts once each runs as many tasks as it wants (polled for at most `seconds`). */
+export function convergedReplicas(stack: TestStack, seconds: number): Promise<Record<string, string>> {
+    return eventually(() => serviceReplicas(stack), (r) => Object.values(r).every((x) => x.split("/")[0] === x.split("/")[1]), "services converged", seconds);
+}
+
 /** Polls `read` until `check` passes, for at most `seconds`. */
 export async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, what: string, seconds = 60): Promise<T> {
     const deadline = Date.now() + seconds * 1000;
