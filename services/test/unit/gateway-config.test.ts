@@ -8,9 +8,11 @@ import { loadConfig } from "../../src/config.js";
 import { servicesDir } from "../helpers/labelled.js";
 
 const cfg = readFileSync(join(servicesDir, "docker", "haproxy.cfg"), "utf8");
-const setting = (name: string): number => {
-  const match = new RegExp(`^\\s*${name}\\s+(\\d+)(ms|s)?\\s*$`, "m").exec(cfg);
-  assert.ok(match, `${name} in haproxy.cfg`);
+const edgeCfg = readFileSync(join(servicesDir, "docker", "edge.cfg"), "utf8");
+/** A setting's number (a time in ms) from the gateway's config, or the edge's. */
+const setting = (name: string, text = cfg): number => {
+  const match = new RegExp(`^\\s*${name}\\s+(\\d+)(ms|s)?\\s*$`, "m").exec(text);
+  assert.ok(match, `${name} in ${text === cfg ? "haproxy.cfg" : "edge.cfg"}`);
   return Number(match[1]) * (match[2] === "ms" ? 1 : match[2] === "s" ? 1000 : 1);
 };
 
@@ -21,24 +23,17 @@ test("one request costs at most 30 s of backend time, retries included, and a co
   assert.ok(loadConfig({}).publishTimeoutMs < setting("timeout server"), "the collector's publish bound is under the gateway's server timeout");
 });
 
-const edgeCfg = readFileSync(join(servicesDir, "docker", "edge.cfg"), "utf8");
-const seconds = (text: string, name: string): number => {
-  const match = new RegExp(`^\\s*${name}\\s+(\\d+)(ms|s)\\s*$`, "m").exec(text);
-  assert.ok(match, name);
-  return Number(match[1]) / (match[2] === "ms" ? 1000 : 1);
-};
-
 test("a gateway replaced by its successor takes connections until every edge has found the successor, and ends within its 10 s stop grace period", () => {
   // An edge sees a new task within one DNS resolution plus the time its answer is held, and
   // sends it connections from its first passing check.
-  const checkEvery = Number(/^\s*default-server .*\binter (\d+)ms\b.*\brise 1\b/m.exec(edgeCfg)?.[1]) / 1000;
-  const edgeFinds = seconds(edgeCfg, "timeout resolve") + seconds(edgeCfg, "hold valid") + checkEvery;
+  const checkEvery = Number(/^\s*default-server .*\binter (\d+)ms\b.*\brise 1\b/m.exec(edgeCfg)?.[1]);
+  const edgeFinds = setting("timeout resolve", edgeCfg) + setting("hold valid", edgeCfg) + checkEvery;
   assert.ok(checkEvery > 0, "edges check gateways and take one from its first passing check");
-  assert.ok(edgeFinds < seconds(cfg, "grace"), `edges find a new gateway in ${edgeFinds} s, the old one takes connections for ${seconds(cfg, "grace")} s`);
-  assert.ok(seconds(cfg, "grace") + seconds(cfg, "hard-stop-after") < 10);
+  assert.ok(edgeFinds < setting("grace"), `edges find a new gateway in ${edgeFinds} ms, the old one takes connections for ${setting("grace")} ms`);
+  assert.ok(setting("grace") + setting("hard-stop-after") < 10_000);
   assert.match(cfg, /^\s*option idle-close-on-response\s*$/m, "a stopping gateway answers the next request on an idle connection instead of closing it");
   assert.match(cfg, /bind :8443 accept-proxy ssl/, "the gateway takes the client's address from the edge");
   assert.match(edgeCfg, /send-proxy-v2/);
   // The edge never ends a connection the gateway keeps alive.
-  assert.ok(seconds(edgeCfg, "timeout client") > seconds(cfg, "timeout http-keep-alive"));
+  assert.ok(setting("timeout client", edgeCfg) > setting("timeout http-keep-alive"));
 });
