@@ -1,10 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { utils } from "ssh2";
 
+/**
+ * A new ed25519 key pair in OpenSSH format. ssh2's generator drops a leading zero byte of the
+ * key (about 1 in 128 pairs), which makes a key nothing can parse, so such a pair is made anew.
+ */
+export function generateKeyPair(comment: string): { public: string; private: string } {
+    for (;;) {
+        const pair = utils.generateKeyPairSync("ed25519", { comment });
+        if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
+    }
+}
+
 /** The provider behind `SshKeyPair`: plain functions, as the dynamic-provider host requires. */
 const keyPairProvider: pulumi.dynamic.ResourceProvider = {
     async create(inputs: { comment: string }) {
-        const pair = utils.generateKeyPairSync("ed25519", { comment: inputs.comment });
+        const pair = generateKeyPair(inputs.comment);
         return { id: inputs.comment, outs: { comment: inputs.comment, publicKey: pair.public, privateKey: pair.private } };
     },
     async diff(_id: string, olds: { comment: string }, news: { comment: string }) {

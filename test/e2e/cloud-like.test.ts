@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { utils } from "ssh2";
+import { generateKeyPair } from "../../components/ssh";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { localDefaults } from "../../components/local/config";
 import { hashInputs } from "../../components/images";
@@ -18,7 +18,7 @@ import { removeLabelled, TestStack, uniqueStackName } from "../helpers/stack";
 const fixture = path.join(projectRoot, "test", "fixtures", "cloud-like");
 const label = uniqueStackName("cloud-like-machines");
 const network = label;
-const key = utils.generateKeyPairSync("ed25519", { comment: "cloud-like-test" });
+const key = generateKeyPair("cloud-like-test");
 const machines = [
     { name: `${label}-manager`, role: "manager", address: "10.217.0.10", port: 2360, cloudInitExit: 0, bootDelay: 12 },
     { name: `${label}-worker`, role: "worker", address: "10.217.0.20", port: 2361, cloudInitExit: 2, bootDelay: 16 },

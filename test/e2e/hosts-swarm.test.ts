@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
-import { utils } from "ssh2";
+import { generateKeyPair } from "../../components/ssh";
 import { runScript, SshConnection } from "../../components/command/provider";
 import { localDefaults } from "../../components/local/config";
 import { prepareBaseImageScript } from "../../components/images/base";
@@ -18,7 +18,7 @@ import { declaredReplicas, eventually } from "../helpers/swarm";
 const machinesLabel = uniqueStackName("hosts-machines");
 const labels = { "swarm.stack": machinesLabel };
 const network = machinesLabel;
-const key = utils.generateKeyPairSync("ed25519", { comment: "hosts-test" });
+const key = generateKeyPair("hosts-test");
 const machines = [
     { name: `${machinesLabel}-a`, address: "10.216.0.10", sshPort: 2350, role: "manager" },
     { name: `${machinesLabel}-b`, address: "10.216.0.11", sshPort: 2351, role: "worker" },
