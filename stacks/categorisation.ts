@@ -85,6 +85,8 @@ interface ServiceShape {
     environment?: Record<string, string>;
     /** Named volumes: name -> mount path. A service with volumes is stateful: one task at a time, stopped before its successor starts. */
     volumes?: Record<string, string>;
+    /** Named volumes that hold no state, shared with another service's task on the same machine: name -> mount path. */
+    shared?: Record<string, string>;
     /** Mount the taxonomy config. */
     taxonomy?: boolean;
     /** Swarm secrets of the stack to mount: key -> file name under /run/secrets. */
@@ -113,7 +115,7 @@ function service(shape: ServiceShape): Json {
         ...(shape.command ? { command: shape.command } : {}),
         ...(shape.environment ? { environment: shape.environment } : {}),
         networks: [network],
-        ...(shape.volumes ? { volumes: Object.entries(shape.volumes).map(([name, target]) => `${name}:${target}`) } : {}),
+        ...(shape.volumes || shape.shared ? { volumes: Object.entries({ ...shape.volumes, ...shape.shared }).map(([name, target]) => `${name}:${target}`) } : {}),
         ...(shape.taxonomy ? { configs: [{ source: "taxonomy", target: taxonomyPath }] } : {}),
         ...(shape.secrets ? { secrets: Object.entries(shape.secrets).map(([source, target]) => ({ source, target })) } : {}),
         ...(shape.publish !== undefined ? { ports: [{ target: shape.publish, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
@@ -233,7 +235,7 @@ const images = {
         prepare: "bash nats-server/prepare.sh >&2",
     },
     redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh", "redis-ping.sh"] },
-    gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg"] },
+    gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg", "gateway-start.sh"] },
     edge: { context: "services/docker", dockerfile: "Dockerfile.edge", inputs: ["Dockerfile.edge", "edge.cfg"] },
 };
 
@@ -290,6 +292,9 @@ export function sensitiveNodes(privacy: PrivacySettings, taxonomy: string, probl
     return privacy.sensitive.filter(inTaxonomy);
 }
 
+/** Where the gateway on a machine leaves its socket for the edge on the same machine. */
+const gatewaySocket = { "gateway-socket": "/run/gateway" };
+
 /** Environment and secrets (by key) a role needs for something it does. */
 interface RoleAccess {
     environment: Record<string, string>;
@@ -343,6 +348,7 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
             image: "gateway",
             environment: { RATE_LIMIT: String(settings.gateway.rateLimit) },
             secrets: { [pipelineSecrets.gatewayTls]: "gateway.pem" },
+            shared: gatewaySocket,
             edge: true,
             // Whether haproxy answers: /gateway/healthz, which load balancers ask, also fails while
             // no collector is alive, and the task must not be restarted for that.
@@ -353,6 +359,7 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
         }),
         edge: service({
             image: "edge",
+            shared: gatewaySocket,
             edge: true,
             publish: 8080,
             healthcheck: check(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8081/edge/alive"], "30s"),

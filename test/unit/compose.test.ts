@@ -46,7 +46,7 @@ test("the stateless tier: two replicas of each role by default, spread one per m
     }
 });
 
-test("the edge and the gateway run on every edge node (every manager): the edge owns the port (host mode), the gateway is replaced start-first", () => {
+test("the edge and the gateway run on every edge node (every manager): the edge owns the port (host mode), the gateway is replaced start-first and shares a socket with it", () => {
     for (const endpointMode of ["vip", "dnsrr"] as const) {
         const compose = render({ endpointMode });
         for (const service of Object.values(compose.services) as { deploy: { endpoint_mode: string } }[]) assert.equal(service.deploy.endpoint_mode, endpointMode);
@@ -59,6 +59,9 @@ test("the edge and the gateway run on every edge node (every manager): the edge 
         assert.equal(compose.services.edge.deploy.update_config.order, "stop-first");
         assert.equal(compose.services.gateway.ports, undefined);
         assert.equal(compose.services.gateway.deploy.update_config.order, "start-first");
+        // The edge reaches the gateway on its own machine through a socket on a volume they share,
+        // which holds no state: the gateway is still replaced start-first.
+        for (const name of ["edge", "gateway"]) assert.deepEqual(compose.services[name].volumes, ["gateway-socket:/run/gateway"], name);
     }
     // The edge has neither the certificate nor a setting from config: nothing but a new edge image restarts it.
     assert.deepEqual([render().services.edge.secrets, render().services.edge.environment], [undefined, undefined]);
@@ -132,7 +135,7 @@ test("one manager: one NATS and one Redis, pinned to manager 0, with a volume, s
         assert.equal(compose.services[name].deploy.update_config.order, "stop-first");
         assert.deepEqual(compose.services[name].volumes, [`${name}-data:/data`]);
     }
-    assert.deepEqual(Object.keys(compose.volumes).sort(), ["nats-data", "redis-data"]);
+    assert.deepEqual(Object.keys(compose.volumes).sort(), ["gateway-socket", "nats-data", "redis-data"]);
     // They go with a machine that leaves the swarm.
     assert.deepEqual(compose.volumes["redis-data"], { labels: { "swarm.stack-data": "true" } });
     assert.equal(compose.services.collector.environment.NATS_URL, "nats://nats:4222");

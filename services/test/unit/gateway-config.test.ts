@@ -37,3 +37,17 @@ test("a gateway replaced by its successor takes connections until every edge has
   // The edge never ends a connection the gateway keeps alive.
   assert.ok(setting("timeout client", edgeCfg) > setting("timeout http-keep-alive"));
 });
+
+test("the edge hands connections to the gateway on its machine through the socket the gateway links once it can route, the others as backups", () => {
+  const start = readFileSync(join(servicesDir, "docker", "gateway-start.sh"), "utf8");
+  const dir = /^dir=(\S+)$/m.exec(start)?.[1];
+  const shared = /^shared="\$dir\/(\S+)"$/m.exec(start)?.[1];
+  assert.ok(dir && shared, "gateway-start.sh names the shared socket");
+  assert.match(edgeCfg, new RegExp(`^\\s*server local unix@${dir}/${shared}\\s*$`, "m"));
+  assert.match(edgeCfg, /^\s*server-template gateway \d+ tasks\.gateway:8443 backup\b/m);
+  assert.match(edgeCfg, /^\s*option allbackups\s*$/m);
+  assert.match(cfg, /^\s*bind "unix@\$\{GATEWAY_SOCKET\}" accept-proxy ssl /m);
+  // It links its socket only once the ready monitor answers, which fails while no collector is found.
+  assert.match(start, /http:\/\/127\.0\.0\.1:8083\/gateway\/ready/);
+  assert.match(cfg, /bind 127\.0\.0\.1:8083\s+monitor-uri \/gateway\/ready\s+monitor fail if \{ nbsrv\(collector\) lt 1 \}/);
+});
