@@ -47,8 +47,8 @@ interface CommonConfig {
     /** Your own Compose stacks, deployed beside the built-in one: stack name -> file and replica overrides. */
     stacks: Record<string, StackSettings>;
     gateway: GatewaySettings;
-    /** Your own certificate for the gateway; absent: the stack makes a CA and a certificate. */
-    tls?: TlsSettings;
+    /** Your own certificate for the gateway, or the validity of those the stack's own CA issues. */
+    tls: TlsSettings;
     /** The tokens the gateway accepts; a kind not given: the stack makes one. */
     auth: AuthSettings;
     /** How long profiles are kept, and which interests are never recorded. */
@@ -218,7 +218,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, ...(tls ? { tls } : {}), auth, privacy, store };
+    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, tls, auth, privacy, store };
     switch (provider) {
         case "local":
             return { ...common, provider, local };

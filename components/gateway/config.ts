@@ -2,6 +2,7 @@
 // tokens (`auth`). Never echoes a key or a token.
 import { createPrivateKey, KeyObject, X509Certificate } from "crypto";
 import { checkKeys, isObject, readInteger, show } from "../checks";
+import { defaultValidityDays, maxValidityDays } from "../tls/provider";
 
 /** The built-in stack's gateway: the one port the stacks publish. */
 export interface GatewaySettings {
@@ -14,12 +15,22 @@ export interface GatewaySettings {
 /** A rate generous for a real site behind one NAT (hundreds of people sending a visit each few seconds). */
 export const gatewayDefaults: GatewaySettings = { rateLimit: 1000, allowedOrigins: [] };
 
-export interface TlsSettings {
+/** Your own certificate for the gateway. */
+export interface OwnCertificate {
     /** PEM: the gateway's certificate (and the chain to its CA after it). */
     certificate: string;
     /** PEM, secret: its private key. */
     privateKey: string;
 }
+
+export interface TlsSettings {
+    /** Your own certificate; absent: the stack makes a CA, which issues the gateway's certificate. */
+    own?: OwnCertificate;
+    /** Days a certificate the stack issues is valid; an `up` in its last 30 days issues the next one. */
+    validityDays: number;
+}
+
+export const tlsDefaults: TlsSettings = { validityDays: defaultValidityDays };
 
 export interface AuthSettings {
     /** Secret: the tokens POST /events accepts (several: one is rotated without downtime). */
@@ -49,14 +60,23 @@ export function validateGateway(raw: unknown, problems: string[]): GatewaySettin
     return settings;
 }
 
-/** A user's own certificate: both parts, and the key is the certificate's. Never echoes the key. */
-export function validateTls(raw: unknown, problems: string[]): TlsSettings | undefined {
-    if (raw === undefined) return undefined;
+/**
+ * The validity of the certificates the stack issues, or your own certificate: both parts, and
+ * the key is the certificate's. Never echoes the key.
+ */
+export function validateTls(raw: unknown, problems: string[]): TlsSettings {
+    if (raw === undefined) return { ...tlsDefaults };
     if (!isObject(raw)) {
-        problems.push("tls: is not an object {certificate, privateKey}");
-        return undefined;
+        problems.push("tls: is not an object {validityDays} or {certificate, privateKey}");
+        return { ...tlsDefaults };
     }
-    checkKeys(raw, ["certificate", "privateKey"], "tls", problems);
+    checkKeys(raw, ["validityDays", "certificate", "privateKey"], "tls", problems);
+    // Past the 30 days of renewal by a month; at most what browsers accept (825 days).
+    const validityDays = raw.validityDays === undefined
+        ? tlsDefaults.validityDays
+        : readInteger(raw.validityDays, "tls.validityDays", 60, maxValidityDays, problems, `a number of days from 60 to ${maxValidityDays}`) ?? tlsDefaults.validityDays;
+    if (raw.certificate === undefined && raw.privateKey === undefined) return { validityDays };
+    if (raw.validityDays !== undefined) problems.push("tls.validityDays: applies to the certificates the stack issues, not to your own (tls.certificate)");
     const before = problems.length;
     let certificate: X509Certificate | undefined;
     try {
@@ -71,7 +91,8 @@ export function validateTls(raw: unknown, problems: string[]): TlsSettings | und
         problems.push("tls.privateKey: required: the certificate's private key, PEM, as a secret (`pulumi config set --secret --path tls.privateKey -- \"$(cat key.pem)\"`)");
     }
     if (certificate && key && !certificate.checkPrivateKey(key)) problems.push("tls.privateKey: is not the key of tls.certificate");
-    return problems.length > before ? undefined : { certificate: raw.certificate as string, privateKey: raw.privateKey as string };
+    if (problems.length > before) return { validityDays };
+    return { own: { certificate: raw.certificate as string, privateKey: raw.privateKey as string }, validityDays };
 }
 
 /** Token lists: each token at least 16 characters without spaces. Never echoes a token. */

@@ -8,8 +8,8 @@ import { AccessTokens, GatewayCertificate, gatewayPem, tokenHashesFile } from ".
 export interface GatewayAccessArgs {
     /** Every address and DNS name the gateway is reached by: the certificate names them all. */
     names: pulumi.Input<string[]>;
-    /** Your own certificate; absent: one from a CA the stack makes. */
-    tls?: TlsSettings;
+    /** Your own certificate, or how long the certificates from the CA the stack makes are valid. */
+    tls: TlsSettings;
     /** Your own tokens; a kind not given: one made per stack. */
     auth: AuthSettings;
 }
@@ -30,10 +30,10 @@ export class GatewayAccess extends pulumi.ComponentResource {
     constructor(name: string, args: GatewayAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         // No args to super(): they hold keys and tokens.
         super("swarm:gateway:GatewayAccess", name, {}, opts);
-        if (args.tls) {
-            this.gatewayPem = pulumi.secret(gatewayPem(args.tls.certificate, args.tls.privateKey));
+        if (args.tls.own) {
+            this.gatewayPem = pulumi.secret(gatewayPem(args.tls.own.certificate, args.tls.own.privateKey));
         } else {
-            const certificate = new GatewayCertificate(`${name}-certificate`, { names: args.names }, { parent: this });
+            const certificate = new GatewayCertificate(`${name}-certificate`, { names: args.names, validityDays: args.tls.validityDays }, { parent: this });
             this.caCertificate = certificate.caCertificate;
             this.gatewayPem = pulumi.secret(pulumi.all([certificate.certificate, certificate.privateKey]).apply(([cert, key]) => gatewayPem(cert, key)));
         }

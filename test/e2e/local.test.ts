@@ -130,13 +130,7 @@ test("HTTPS with the stack's CA, and tokens: each refusal, the same answer for a
     // TLS: the certificate is the stack CA's and names the address; a client that trusts only the
     // machine's CAs refuses it, and plain HTTP on the port yields no data.
     const { hostname, port } = new URL(endpoint.url);
-    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
-        const socket = tls.connect({ host: hostname, port: Number(port), ca: endpoint.ca, servername: undefined }, () => {
-            resolve(socket.getPeerCertificate());
-            socket.end();
-        });
-        socket.on("error", reject);
-    });
+    const peer = await servedCertificate(endpoint);
     assert.match(peer.subjectaltname ?? "", new RegExp(`IP Address:${hostname.replace(/\./g, "\\.")}`));
     await assert.rejects(gatewayRequest({ ...endpoint, ca: undefined }, "/gateway/healthz"), /self[- ]signed|unable to verify|certificate/i);
     const plain = await fetch(`http://${hostname}:${port}/profiles/known-${run}`).then((r) => r.status, (error: Error) => error.message);
@@ -261,6 +255,18 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
 });
 
 /** A client that sends half a request (after the TLS handshake) and then nothing; `closed` resolves once the gateway closes it. */
+/** The certificate the gateway serves, checked against the stack's CA. */
+function servedCertificate(endpoint: GatewayEndpoint): Promise<tls.PeerCertificate> {
+    const { hostname, port } = new URL(endpoint.url);
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: hostname, port: Number(port), ca: endpoint.ca, servername: undefined }, () => {
+            resolve(socket.getPeerCertificate());
+            socket.end();
+        });
+        socket.on("error", reject);
+    });
+}
+
 function halfRequest(endpoint: GatewayEndpoint): Promise<{ closed: Promise<string> }> {
     const { hostname, port } = new URL(endpoint.url);
     return new Promise((resolve, reject) => {
@@ -367,11 +373,11 @@ test("an ingest token is rotated with no failed request: the new one added, then
     gatewayCache = undefined;
 });
 
-test("the gateway replaced under load (new limits here; a renewed certificate is the same secret change) fails no request, while the edge keeps the port", async () => {
+test("the gateway replaced under load (a certificate issued anew, new limits) fails no request, while the edge keeps the port", async () => {
     const endpoint = gateway();
     const edgeTasks = () => stack.onManager("docker service ps -q --filter desired-state=running categorisation_edge | sort");
     const gatewayTasks = () => stack.onManager("docker service ps -q --filter desired-state=running categorisation_gateway | sort");
-    const [edgeBefore, gatewayBefore] = [await edgeTasks(), await gatewayTasks()];
+    const [edgeBefore, gatewayBefore, certificateBefore] = [await edgeTasks(), await gatewayTasks(), await servedCertificate(endpoint)];
     const upUnderLoad = async () => {
         const load = startLoad(endpoint, 20, 5, true);
         stack.up();
@@ -380,12 +386,17 @@ test("the gateway replaced under load (new limits here; a renewed certificate is
         const failed = summary.requests.filter((r) => r.status !== 202);
         assert.equal(failed.length, 0, `requests failed while the gateway was replaced: ${JSON.stringify(failed.slice(0, 3))}`);
     };
-    stack.setConfig({ "gateway.rateLimit": "999" });
+    // A new validity issues a certificate from the same CA, as a renewal does.
+    stack.setConfig({ "gateway.rateLimit": "999", "tls.validityDays": "200" });
     try {
         await upUnderLoad();
         assert.notEqual(await gatewayTasks(), gatewayBefore, "the gateway was not replaced");
+        const renewed = await servedCertificate(endpoint);
+        assert.notEqual(renewed.fingerprint256, certificateBefore.fingerprint256, "the gateway serves the certificate it had");
+        assert.equal(stack.output<string>("caCertificate"), endpoint.ca, "the CA is the same: clients keep trusting the gateway");
     } finally {
         stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
+        stack.run(["config", "rm", "--path", "tls.validityDays"]);
     }
     await upUnderLoad();
     assert.equal(await edgeTasks(), edgeBefore, "the edge was restarted");

@@ -160,12 +160,18 @@ test("tls: your own certificate and its key, checked together; a key is never ec
     const ca = await makeCa("test CA", new Date());
     const server = await makeServerCertificate(ca, ["gateway.example.com"], new Date());
     const config = validateConfig({ tls: { certificate: server.certificate, privateKey: server.privateKey } });
-    assert.equal(config.tls?.certificate, server.certificate);
+    assert.equal(config.tls.own?.certificate, server.certificate);
     assert.deepEqual(problemsOf({ tls: { certificate: server.certificate, privateKey: ca.privateKey } }), ["tls.privateKey: is not the key of tls.certificate"]);
     const broken = problemsOf({ tls: { certificate: "nonsense", privateKey: "hunter2-secret" } });
     assert.deepEqual(broken.map((p) => p.split(":")[0]), ["tls.certificate", "tls.privateKey"]);
     assert.doesNotMatch(broken.join("\n"), /hunter2/);
-    assert.equal(validateConfig({}).tls, undefined);
+    assert.deepEqual(validateConfig({}).tls, { validityDays: 365 });
+});
+
+test("tls.validityDays: how long the certificates the stack issues are valid, with room for their renewal", () => {
+    assert.deepEqual(validateConfig({ tls: { validityDays: "90" } }).tls, { validityDays: 90 });
+    for (const days of [30, 1000]) assert.match(problemsOf({ tls: { validityDays: days } }).join("\n"), /^tls\.validityDays: .* is not a number of days from 60 to 825$/);
+    assert.match(problemsOf({ tls: { validityDays: 90, certificate: "x", privateKey: "y" } }).join("\n"), /tls\.validityDays: applies to the certificates the stack issues/);
 });
 
 test("auth: token lists by kind, each token long enough; a token is never echoed", () => {
