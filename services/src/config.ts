@@ -82,6 +82,12 @@ export interface Config {
   maxInFlight: number;
   /** Messages a categoriser or profile writer handles together (one store round trip), and events a collector publishes as one message. */
   maxBatch: number;
+  /**
+   * How long a categoriser or profile writer waits for more messages before it handles a batch that
+   * is not full: a trickle of small messages makes fewer, larger batches (one publish, one store
+   * round trip each) instead of one each.
+   */
+  batchLingerMs: number;
   /** A collector's publishes waiting for the stream at once; events that arrive meanwhile go out together. */
   publishConcurrency: number;
   /** How long the collector tries to store an event (a stream leader being elected) before a 503. */
@@ -129,7 +135,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     duplicateWindowMs: num(env, "DUPLICATE_WINDOW_MS", 120_000, 1000),
     maxInFlight: num(env, "MAX_IN_FLIGHT", 1000, 1),
     maxBatch: num(env, "WORK_BATCH", 200, 1),
-    publishConcurrency: num(env, "PUBLISH_CONCURRENCY", 2, 1),
+    batchLingerMs: num(env, "WORK_LINGER_MS", 20, 0),
+    publishConcurrency: num(env, "PUBLISH_CONCURRENCY", 1, 1),
     publishTimeoutMs: num(env, "PUBLISH_TIMEOUT_MS", 5_000, 100),
     ackWaitMs: num(env, "ACK_WAIT_MS", 30_000, 1000),
     maxBodyBytes: num(env, "MAX_BODY_BYTES", 1024 * 1024, 1024),

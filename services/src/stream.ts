@@ -242,11 +242,13 @@ export interface WorkerLimits {
   maxInFlight: number;
   /** Messages per handler call, at most. */
   maxBatch: number;
+  /** How long a batch that is not full waits for more messages (0: only those that arrived together). */
+  batchLingerMs: number;
 }
 
 /**
  * Process messages of a durable consumer in batches: the messages that arrive together (up to
- * `maxBatch`) go to one handler call, so that a role can make one round trip for many. At most
+ * `maxBatch`, within `batchLingerMs`) go to one handler call, so that a role can make one round trip for many. At most
  * `maxInFlight` messages are in handlers at once. The handler acks (or terms) each message itself;
  * when it throws, the whole batch is returned for redelivery (a message acked already stays acked).
  */
@@ -257,13 +259,13 @@ export async function runWorker(
   limits: WorkerLimits,
   handle: (batch: JsMsg[]) => Promise<void>,
 ): Promise<Worker> {
-  const { maxInFlight, maxBatch } = limits;
+  const { maxInFlight, maxBatch, batchLingerMs } = limits;
   const consumer = await js.consumers.get(stream, durable);
   const messages = await consumer.consume({ max_messages: maxInFlight, threshold_messages: Math.floor(maxInFlight / 2) });
   let stopping = false;
   let active = 0;
   let queued: JsMsg[] = [];
-  let flushScheduled = false;
+  let lingering: NodeJS.Timeout | NodeJS.Immediate | undefined;
   let wake: (() => void) | null = null;
   const slotFree = () => {
     const w = wake;
@@ -271,7 +273,11 @@ export async function runWorker(
     w?.();
   };
   const flush = () => {
-    flushScheduled = false;
+    if (lingering) {
+      clearTimeout(lingering as NodeJS.Timeout);
+      clearImmediate(lingering as NodeJS.Immediate);
+      lingering = undefined;
+    }
     while (queued.length > 0) {
       const batch = queued.slice(0, maxBatch);
       queued = queued.slice(maxBatch);
@@ -295,12 +301,9 @@ export async function runWorker(
       while (active >= maxInFlight) await new Promise<void>((r) => (wake = r));
       active++;
       queued.push(m);
-      // A batch is cut when it is full, or once the messages that arrived together are queued.
+      // A batch is cut when it is full, or `batchLingerMs` after its first message.
       if (queued.length >= maxBatch) flush();
-      else if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flush);
-      }
+      else lingering ??= batchLingerMs > 0 ? setTimeout(flush, batchLingerMs) : setImmediate(flush);
     }
   })();
   return {
