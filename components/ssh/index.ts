@@ -6,10 +6,11 @@ import { utils } from "ssh2";
  * key (about 1 in 128 pairs), which makes a key nothing can parse, so such a pair is made anew.
  */
 export function generateKeyPair(comment: string): { public: string; private: string } {
-    for (;;) {
+    for (let attempt = 0; attempt < 100; attempt++) {
         const pair = utils.generateKeyPairSync("ed25519", { comment });
         if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
     }
+    throw new Error("could not make an ed25519 key pair that parses");
 }
 
 /** The provider behind `SshKeyPair`: plain functions, as the dynamic-provider host requires. */
