@@ -83,5 +83,6 @@ export const profilesUrl = pipelineStack && pulumi.interpolate`${urlOf(front)}/p
 export const caCertificate = gatewayAccess?.caCertificate;
 export const ingestToken = gatewayAccess?.ingestToken;
 export const adminToken = gatewayAccess?.adminToken;
-export const machineImages = machines.machineImages;
+// The AMI of each machine (AWS); none for machines that are not made from an image here.
+export const machineImages = machines.machineImages ?? {};
 export const stacks = pulumi.all(Object.fromEntries(ownStacks.map((stack) => [stack.name, deployed.get(stack)!.services])));

@@ -253,7 +253,13 @@ async function connect(connection: SshConnection): Promise<Connected> {
     throw err;
 }
 
-async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number): Promise<ScriptResult> {
+/** Where a script's output goes as it comes, instead of into its result (a long-running command's). */
+export interface OutputRelay {
+    stdout: (chunk: Buffer) => void;
+    stderr: (chunk: Buffer) => void;
+}
+
+async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number, relay?: OutputRelay): Promise<ScriptResult> {
     const where = describe(connection);
     const { client, hostKey } = await connect(connection);
     try {
@@ -271,8 +277,12 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                 }
                 let stdout = "";
                 let stderr = "";
-                channel.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-                channel.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+                channel.on("data", (chunk: Buffer) => (relay ? relay.stdout(chunk) : (stdout += chunk.toString())));
+                // What a failure says is kept either way: relayed, only its end (what scriptError shows).
+                channel.stderr.on("data", (chunk: Buffer) => {
+                    relay?.stderr(chunk);
+                    stderr = relay ? (stderr + chunk.toString()).slice(-8192) : stderr + chunk.toString();
+                });
                 channel.on("exit", () => undefined);
                 // A channel error (its machine gone mid-write, say) fails this script, never the provider's process.
                 channel.on("error", (error: Error) => {
@@ -296,11 +306,11 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
 }
 
 /** Runs a script where the inputs say: on the machine of `connection`, else locally. */
-export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "credentials" | "environment" | "timeoutSeconds">, script: string): Promise<ScriptResult> {
+export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "credentials" | "environment" | "timeoutSeconds">, script: string, relay?: OutputRelay): Promise<ScriptResult> {
     const timeoutSeconds = inputs.timeoutSeconds ?? defaultTimeoutSeconds;
     const stdin = inputs.stdin ?? inputs.credentials;
     if (inputs.connection) {
-        return runRemote(inputs.connection, script, stdin, timeoutSeconds);
+        return runRemote(inputs.connection, script, stdin, timeoutSeconds, relay);
     }
     return runLocal(script, stdin, inputs.environment ?? {}, timeoutSeconds);
 }

@@ -9,6 +9,30 @@ const script = scriptsIn(__dirname);
 /** The script a manager runs: machines, services, tasks and JetStream consumers, as JSON lines (see parseStatus). */
 export const statusScript = (stack: string): string => script("status", { STACK: stack, STACK_LABEL: labels.stackNamespace, SERVICE_NAME_LABEL: labels.serviceName });
 
+/** Docker's durations (`10m`, `1h30m`) or times (`2026-12-07T10:00:00`, a Unix time) that `docker service logs --since` takes. */
+const since = /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$|^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$|^\d+(\.\d+)?$/;
+
+export interface LogsRequest {
+    /** The Docker stack. */
+    stack: string;
+    /** A service of it, without the stack's prefix (`collector`). */
+    service: string;
+    since?: string;
+    follow: boolean;
+}
+
+/** Checks a `npm run logs` request: the problems, none when it can run. */
+export function logsProblems(request: LogsRequest): string[] {
+    const problems: string[] = [];
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(request.service)) problems.push(`${JSON.stringify(request.service)} is not a service name (like collector)`);
+    if (request.since !== undefined && !since.test(request.since)) problems.push(`--since ${JSON.stringify(request.since)} is not a duration (10m, 1h30m) or a time (2026-12-07T10:00:00)`);
+    return problems;
+}
+
+/** The script a manager runs: the service's lines from every task, each with its task, machine and time. */
+export const logsScript = (request: LogsRequest): string =>
+    script("logs", { STACK: request.stack, SERVICE: request.service, SINCE: request.since ?? "", FOLLOW: request.follow });
+
 export interface ConsumerLag {
     stream: string;
     consumer: string;

@@ -194,17 +194,39 @@ test("the pipeline's page in a real browser: first data, the events posted, the 
     assert.ok(fs.statSync(path.join(artifactsDir, "dashboard.png")).size > 10_000);
 });
 
-/** `npm run status` in the project copy, as a user runs it. */
-function status(): string {
+/** `npm run <script> -- <args>` in the project copy, as a user runs it, on the stack `npm start` selected there. */
+function npmRun(script: string, args: string[] = []): { status: number | null; stdout: string; stderr: string } {
     // The project's own backend and passphrase file, as for `npm start`.
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.PULUMI_BACKEND_URL;
     delete env.PULUMI_CONFIG_PASSPHRASE;
     delete env.PULUMI_CONFIG_PASSPHRASE_FILE;
-    const result = spawnSync("npm", ["run", "--silent", "status", "--", "--stack", stack.name], { cwd: copy, encoding: "utf8", env });
+    delete env.SWARM_STACK;
+    return spawnSync("npm", ["run", "--silent", script, "--", ...args], { cwd: copy, encoding: "utf8", env });
+}
+
+/** `npm run status` on the selected stack. */
+function status(): string {
+    const result = npmRun("status");
     assert.equal(result.status, 0, `npm run status failed:\n${result.stdout}\n${result.stderr}`);
     return result.stdout;
 }
+
+test("npm run logs prints a service's lines from every task, each with its task, machine and time; a wrong name lists the services", async () => {
+    const result = npmRun("logs", ["collector", "--since", "2h", "--stack", stack.name]);
+    assert.equal(result.status, 0, `npm run logs failed:\n${result.stderr}`);
+    const running = (await stack.onManager("docker service ps categorisation_collector --filter desired-state=running --format '{{.Name}}.{{.ID}}@{{.Node}}'")).trim().split("\n");
+    assert.ok(running.length >= 2, running.join(" "));
+    for (const task of running) {
+        assert.match(result.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${task.replace(/\./g, "\\.")} +\\| \\{.*"msg":"collector listening"`, "m"), `a line of ${task}`);
+    }
+    const wrong = npmRun("logs", ["colector"]);
+    assert.equal(wrong.status, 1);
+    assert.match(wrong.stderr, /stack categorisation has no service colector; its services: .*\bcollector\b/);
+    const badSince = npmRun("logs", ["collector", "--since", "yesterday"]);
+    assert.equal(badSince.status, 1);
+    assert.match(badSince.stderr, /--since "yesterday" is not a duration/);
+});
 
 test("npm run status shows every machine, service and task, the pipeline's rate, lag and profiles", async () => {
     const screen = status();

@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { consumerLags, parseStatus, renderStatus, statusScript } from "../../components/status";
+import { consumerLags, parseStatus, renderStatus, statusScript, logsProblems, logsScript } from "../../components/status";
 
 const jsz = {
     account_details: [
@@ -118,4 +118,41 @@ test("one screen: a machine that is down shows as down, with its tasks, the serv
     assert.match(screen, /^profiles: 40$/m);
     assert.match(screen, /^consumer lag: no NATS server of the stack on that manager$/m);
     assert.match(renderStatus({ stack: "cat", readFrom: "m-0", unreachable: [], status, activity: "no gateway answered" }), /^events\/s and profiles: no gateway answered$/m);
+});
+
+test("logs: a service name and a --since that docker takes, or the problems; the script gets them as parameters", () => {
+    assert.deepEqual(logsProblems({ stack: "categorisation", service: "collector", since: "1h30m", follow: false }), []);
+    assert.deepEqual(logsProblems({ stack: "categorisation", service: "collector", since: "2026-12-07T10:00:00", follow: true }), []);
+    assert.deepEqual(logsProblems({ stack: "categorisation", service: "collector; rm -rf /", since: "yesterday", follow: false }), [
+        "\"collector; rm -rf /\" is not a service name (like collector)",
+        "--since \"yesterday\" is not a duration (10m, 1h30m) or a time (2026-12-07T10:00:00)",
+    ]);
+    const script = logsScript({ stack: "categorisation", service: "collector", since: "10m", follow: true });
+    assert.match(script, /^STACK='categorisation'\nSERVICE='collector'\nSINCE='10m'\nFOLLOW='true'$/m);
+    assert.match(script, /exec docker service logs "\$@" "\$name"/);
+    assert.match(logsScript({ stack: "s", service: "api", follow: false }), /^SINCE=''$/m);
+});
+
+test("logs script, against a stand-in docker: the service's logs with the options asked; a missing service names the stack's services", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "logs-"));
+    const run = (service: string, since?: string) => spawnSync("/bin/sh", ["-c", logsScript({ stack: "cat", service, since, follow: since !== undefined })], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+    });
+    try {
+        fs.writeFileSync(path.join(dir, "docker"), `#!/bin/sh
+case "$1 $2" in
+"service inspect") [ "$3" = cat_collector ] ;;
+"service ls") printf 'cat_collector\\ncat_profile-api\\n' ;;
+"service logs") echo "logs: $*" ;;
+esac
+`, { mode: 0o755 });
+        assert.equal(run("collector", "10m").stdout, "logs: service logs --timestamps --since 10m --follow cat_collector\n");
+        assert.equal(run("collector").stdout, "logs: service logs --timestamps cat_collector\n");
+        const missing = run("colector");
+        assert.equal(missing.status, 1);
+        assert.equal(missing.stderr, "stack cat has no service colector; its services: collector profile-api\n");
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 });
