@@ -207,6 +207,9 @@ export const imageRepository = (root: string, stack: StackSpec): string => (stac
 export const imagePaths = (root: string, stacks: StackSpec[]): string[] =>
     stacks.flatMap((stack) => Object.keys(stack.builds).map((key) => `${imageRepository(root, stack)}/${key}`.slice(root.length + 1)));
 
+/** Docker's own rotating log files: at most 3 of 10 MB a task, which `docker service logs` reads. */
+export const rotatedLogs = { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } };
+
 /**
  * The Compose file deployed on the manager: built services name their pushed image, config
  * replica counts override the document's, shipped configs are external ones named after their
@@ -232,6 +235,9 @@ export function renderStackCompose(stack: StackSpec, options: StackRenderOptions
             if (Array.isArray(service.ports)) service.ports = service.ports.map((p) => (isObject(p) ? { ...p, mode: "host" } : p));
         }
         if (Object.keys(deploy).length > 0) service.deploy = deploy;
+        // A task's log is kept in bounded files, so a long-lived machine's disk never fills with it
+        // (a service that says how it logs keeps its own).
+        service.logging ??= rotatedLogs;
         services[name] = service;
     }
     const external = (section: "configs" | "secrets", names: Record<string, string>) => (Object.keys(names).length === 0 ? {} : {

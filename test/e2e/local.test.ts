@@ -212,13 +212,20 @@ function status(): string {
     return result.stdout;
 }
 
-test("npm run logs prints a service's lines from every task, each with its task, machine and time; a wrong name lists the services", async () => {
+test("npm run logs prints a service's lines from every task, each with its task, machine and time; a wrong name lists the services; every task's log rotates", async () => {
     const result = npmRun("logs", ["collector", "--since", "2h", "--stack", stack.name]);
     assert.equal(result.status, 0, `npm run logs failed:\n${result.stderr}`);
     const running = (await stack.onManager("docker service ps categorisation_collector --filter desired-state=running --format '{{.Name}}.{{.ID}}@{{.Node}}'")).trim().split("\n");
     assert.ok(running.length >= 2, running.join(" "));
     for (const task of running) {
         assert.match(result.stdout, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${task.replace(/\./g, "\\.")} +\\| \\{.*"msg":"collector listening"`, "m"), `a line of ${task}`);
+    }
+    // Every task container on every machine keeps its log in rotated files.
+    for (const machine of [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")].map((n) => n.name)) {
+        const listed = spawnSync("docker", ["exec", machine, "sh", "-c", "docker ps -q --filter label=com.docker.stack.namespace=categorisation | xargs -r docker inspect --format '{{.Name}} {{json .HostConfig.LogConfig}}'"], { encoding: "utf8" });
+        assert.equal(listed.status, 0, listed.stderr);
+        const lines = listed.stdout.trim().split("\n").filter(Boolean);
+        for (const line of lines) assert.match(line, /\{"Type":"json-file","Config":\{"max-file":"3","max-size":"10m"\}\}$/, `${machine}: ${line}`);
     }
     const wrong = npmRun("logs", ["colector"]);
     assert.equal(wrong.status, 1);

@@ -90,6 +90,10 @@ test("rendering: built services name their pushed image, config replicas win, no
     // The stack's own volumes are marked to go with a machine that leaves the swarm; external ones are not its own.
     assert.deepEqual(compose.volumes["cache-data"].labels, { tier: "cache", [stackDataLabel]: "true" });
     assert.equal(compose.volumes.shared.labels, undefined);
+    // Every task's log rotates, unless the service says how it logs.
+    for (const name of ["web", "cache"]) assert.deepEqual(compose.services[name].logging, { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } }, name);
+    const ownLogging = { ...shop, project: { ...shop.project, services: { ...(shop.project.services as object), cache: { image: "shop-cache:1", logging: { driver: "local" } } } } };
+    assert.deepEqual(parse(renderStackCompose(ownLogging, { images: { web: "ref" }, endpointMode: "vip" })).services.cache.logging, { driver: "local" });
 });
 
 test("rendering for kernels without IPVS: DNS round-robin and ports published on the machines", () => {
