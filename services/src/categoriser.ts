@@ -8,7 +8,7 @@ import { subjects, type Config } from "./config.js";
 import { log } from "./log.js";
 import { Metrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
-import { closeNats, connectJetStream, natsUp, runWorker } from "./stream.js";
+import { closeNats, connectJetStream, jsonChunks, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
 import type { PageVisit } from "./validate.js";
 
@@ -64,7 +64,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     }
   };
 
-  // The results of a batch go out as one message (a JSON array), and each event is acked once
+  // The results of a batch go out as one message (a JSON array; more when they outgrow one), and each event is acked once
   // the stream has stored it. A batch redelivered after a crash may be published twice: the
   // profile writer counts each event id once.
   const handle = async (batch: JsMsg[]) => {
@@ -77,7 +77,8 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       for (const ev of events) results.push(categorise(ev, m.redelivered));
     }
     if (results.length === 0) return;
-    await js.publish(out, JSON.stringify(results));
+    // A batch's results can outgrow a message (up to WORK_BATCH messages of up to WORK_BATCH events).
+    await Promise.all(jsonChunks(results).map((chunk) => js.publish(out, chunk)));
     for (const m of taken) m.ack();
     metrics.inc("processed", results.length);
   };

@@ -99,9 +99,40 @@ export async function publishWithin(js: JetStreamClient, subject: string, data: 
   }
 }
 
+/**
+ * The largest message the roles publish: half of the servers' default `max_payload` (1 MB), so
+ * that headers and a server with a lower limit still take it.
+ */
+export const maxMessageBytes = 512 * 1024;
+
+/**
+ * `items` as JSON arrays of at most `maxBytes` each (counting UTF-16 code units, an under-count of
+ * bytes only for text outside ASCII: the halved limit covers that), in order. An item larger than
+ * `maxBytes` goes alone.
+ */
+export function jsonChunks(items: unknown[], maxBytes = maxMessageBytes): string[] {
+  const chunks: string[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const json = JSON.stringify(item);
+    if (parts.length > 0 && size + 1 + json.length > maxBytes) {
+      chunks.push(`[${parts.join(",")}]`);
+      parts = [];
+      size = 2;
+    }
+    parts.push(json);
+    size += json.length + (parts.length > 1 ? 1 : 0);
+  }
+  if (parts.length > 0) chunks.push(`[${parts.join(",")}]`);
+  return chunks;
+}
+
 /** One event waiting for its group's publish. */
 interface Waiting<T> {
   item: T;
+  /** The event as JSON. */
+  json: string;
   stored: (duplicate: boolean) => void;
   failed: (e: unknown) => void;
 }
@@ -109,7 +140,7 @@ interface Waiting<T> {
 /**
  * Group commit of the events of concurrent requests: while `concurrency` publishes are waiting for
  * the stream, the events that arrive meanwhile wait too, and go out together as one message (a
- * JSON array, at most `maxGroup` events) when a publish ends. With little traffic each event goes
+ * JSON array, at most `maxGroup` events and `maxMessageBytes`) when a publish ends. With little traffic each event goes
  * out alone, at once; under load the stream, the consumers and their acknowledgements each work
  * once per group instead of once per event. A lone event keeps its own deduplication ID (`idOf`),
  * so the stream still drops a repeat sent alone; a group's ID is derived from its events'.
@@ -127,7 +158,7 @@ export class GroupPublisher<T> {
 
   /** Resolves once the stream has stored every item, with whether each was a repeat it dropped. */
   publish(items: T[]): Promise<boolean[]> {
-    const stored = Promise.all(items.map((item) => new Promise<boolean>((resolve, reject) => this.waiting.push({ item, stored: resolve, failed: reject }))));
+    const stored = Promise.all(items.map((item) => new Promise<boolean>((resolve, reject) => this.waiting.push({ item, json: JSON.stringify(item), stored: resolve, failed: reject }))));
     this.pump();
     return stored;
   }
@@ -139,8 +170,15 @@ export class GroupPublisher<T> {
 
   private pump(): void {
     while (this.publishing < this.concurrency && this.waiting.length > 0) {
-      const group = this.waiting.splice(0, this.maxGroup);
-      const data = group.length === 1 ? JSON.stringify(group[0].item) : JSON.stringify(group.map((w) => w.item));
+      // At most maxGroup events, and within maxMessageBytes (the first one in any case).
+      let count = 1;
+      let size = this.waiting[0].json.length + 2;
+      while (count < Math.min(this.maxGroup, this.waiting.length) && size + this.waiting[count].json.length + 1 <= maxMessageBytes) {
+        size += this.waiting[count].json.length + 1;
+        count++;
+      }
+      const group = this.waiting.splice(0, count);
+      const data = group.length === 1 ? group[0].json : `[${group.map((w) => w.json).join(",")}]`;
       const id = group.length === 1 ? this.idOf(group[0].item) : groupId(group.map((w) => this.idOf(w.item)));
       this.publishing++;
       this.send(data, id)
