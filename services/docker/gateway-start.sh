@@ -18,8 +18,10 @@ until curl -fsS -o /dev/null http://127.0.0.1:8083/gateway/ready 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.2
 done
+# The link's temporary name is this container's own: two tasks on one machine (a start-first
+# update) both run as PID 1, so a name from the PID would be the same for both.
 if kill -0 "$pid" 2>/dev/null && [ -S "$GATEWAY_SOCKET" ]; then
-    ln -f "$GATEWAY_SOCKET" "$shared.$$" && mv -f "$shared.$$" "$shared"
+    ln -f "$GATEWAY_SOCKET" "$GATEWAY_SOCKET.link" && mv -f "$GATEWAY_SOCKET.link" "$shared"
 fi
 
 # `wait` returns early when a signal is trapped: wait again until haproxy has ended.

@@ -49,5 +49,9 @@ test("the edge hands connections to the gateway on its machine through the socke
   assert.match(cfg, /^\s*bind "unix@\$\{GATEWAY_SOCKET\}" accept-proxy ssl /m);
   // It links its socket only once the ready monitor answers, which fails while no collector is found.
   assert.match(start, /http:\/\/127\.0\.0\.1:8083\/gateway\/ready/);
+  // Two tasks on one machine (start-first) are both PID 1: the link's temporary name is per container.
+  assert.doesNotMatch(start, /\$\$/);
+  assert.match(start, /^GATEWAY_SOCKET="\$dir\/gateway-\$\(hostname\)\.sock"$/m);
+  assert.match(start, /ln -f "\$GATEWAY_SOCKET" "\$GATEWAY_SOCKET\.link" && mv -f "\$GATEWAY_SOCKET\.link" "\$shared"/);
   assert.match(cfg, /bind 127\.0\.0\.1:8083\s+monitor-uri \/gateway\/ready\s+monitor fail if \{ nbsrv\(collector\) lt 1 \}/);
 });
