@@ -6,7 +6,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import { Categoriser, loadKnowledge } from "./categorise.js";
 import { subjects, type Config } from "./config.js";
 import { log } from "./log.js";
-import { Metrics } from "./metrics.js";
+import { RoleMetrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { closeNats, connectJetStream, jsonChunks, natsUp, runWorker } from "./stream.js";
 import { loadTaxonomy } from "./taxonomy.js";
@@ -29,14 +29,16 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
   log("info", "taxonomy loaded", { file: cfg.taxonomyFile, nodes: taxonomy.size, unresolvedKnowledgeKeys: cat.unresolvedKeys.length });
   const { nc, js } = await connectJetStream(cfg, "categoriser");
   const out = subjects(cfg).categorised;
-  const metrics = new Metrics();
+  const metrics = new RoleMetrics("categoriser");
+  const categorised = metrics.counter("events_categorised_total", "Events categorised, by result and by the stage that matched (none when unmatched)", ["result", "stage"]);
+  const redelivered = metrics.counter("redeliveries_total", "Events delivered again (a task died or a batch failed before its acknowledgement)");
+  const poison = metrics.counter("poison_messages_total", "Messages that were not events, dropped");
 
   /** The result for one event. */
-  const categorise = (ev: PageVisit, redelivered: boolean): Categorised => {
-    if (redelivered) metrics.inc("redelivered");
+  const categorise = (ev: PageVisit, again: boolean): Categorised => {
+    if (again) redelivered.inc();
     const match = cat.categorise(ev);
-    metrics.inc(match ? "matched" : "unmatched");
-    if (match) metrics.inc(`stage.${match.stage}`);
+    categorised.inc({ result: match ? "matched" : "unmatched", stage: match?.stage ?? "none" });
     return {
       eventId: ev.eventId,
       userId: ev.userId,
@@ -57,7 +59,7 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
       if (!events.every((ev) => ev && typeof ev.eventId === "string" && typeof ev.url === "string")) throw new Error("not page visits");
       return events;
     } catch (e) {
-      metrics.inc("poison");
+      poison.inc();
       log("warn", "dropping undecodable message", { seq: m.seq, reason: (e as Error).name }); // not its message: it quotes the message (user ID, URL)
       m.term();
       return [];
@@ -80,11 +82,10 @@ export async function startCategoriser(cfg: Config): Promise<Running> {
     // A batch's results can outgrow a message (up to WORK_BATCH messages of up to WORK_BATCH events).
     await Promise.all(jsonChunks(results).map((chunk) => js.publish(out, chunk)));
     for (const m of taken) m.ack();
-    metrics.inc("processed", results.length);
   };
 
   const worker = await runWorker(js, cfg.eventsStream, "categoriser", cfg, handle);
-  metrics.gauges.set("inFlight", () => worker.inFlight());
+  metrics.gauge("messages_in_flight", "Messages taken from the stream and not yet acknowledged", () => worker.inFlight());
   const { http, port } = await serveRole(cfg, "categoriser", metrics, () => ({ nats: natsUp(nc) }));
   return {
     port,

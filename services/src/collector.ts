@@ -6,7 +6,7 @@ import { eventsPath } from "./auth.js";
 import { subjects, type Config } from "./config.js";
 import { BodyTooLarge, readBody, sendJson } from "./http.js";
 import { log } from "./log.js";
-import { Metrics } from "./metrics.js";
+import { RoleMetrics, type RefusalReason } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { closeNats, connectJetStream, GroupPublisher, isStreamFull, natsUp, publishWithin } from "./stream.js";
 import { validateBody, type PageVisit } from "./validate.js";
@@ -20,7 +20,9 @@ export const streamMessageId = (userId: string, eventId: string): string => crea
 export async function startCollector(cfg: Config): Promise<Running> {
   const { nc, js } = await connectJetStream(cfg, "collector");
   const subject = subjects(cfg).raw;
-  const metrics = new Metrics();
+  const metrics = new RoleMetrics("collector");
+  const accepted = metrics.counter("events_accepted_total", "Events the stream stored, each once");
+  const duplicates = metrics.counter("events_duplicate_total", "Events the stream already held (the same event ID from the same user, sent again)");
   // A stream whose leader is being elected (a NATS server died) has no responders for a few
   // seconds: each publish is tried again with backoff, within PUBLISH_TIMEOUT_MS.
   const publisher = new GroupPublisher<PageVisit>(
@@ -29,15 +31,14 @@ export async function startCollector(cfg: Config): Promise<Running> {
     cfg.maxBatch,
     cfg.publishConcurrency,
   );
-  metrics.gauges.set("publishesInFlight", () => publisher.pending);
+  metrics.gauge("publishes_in_flight", "Events waiting for the stream's acknowledgement", () => publisher.pending);
 
-  const bad = (res: ServerResponse, reasons: string[]) => {
-    metrics.inc("requestsRejected");
+  const bad = (res: ServerResponse, reasons: string[], reason: RefusalReason = "invalid") => {
+    metrics.refuse(reason);
     sendJson(res, 400, { error: "bad request", reasons });
   };
 
   async function postEvents(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    metrics.inc("requests");
     const ct = String(req.headers["content-type"] ?? "application/json");
     if (!/json/i.test(ct)) {
       req.resume();
@@ -47,7 +48,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
     try {
       raw = await readBody(req, cfg.maxBodyBytes);
     } catch (e) {
-      if (e instanceof BodyTooLarge) return bad(res, [e.message]);
+      if (e instanceof BodyTooLarge) return bad(res, [e.message], "too_large");
       throw e;
     }
     if (raw.length === 0) return bad(res, ["body is empty: expected a JSON event or array of events"]);
@@ -58,18 +59,15 @@ export async function startCollector(cfg: Config): Promise<Running> {
       return bad(res, ["body is not valid JSON"]); // not the parser's message: it quotes the body
     }
     const v = validateBody(body, Date.now(), cfg.limits);
-    if (!v.ok) {
-      metrics.inc("eventsRejected");
-      return bad(res, v.errors);
-    }
+    if (!v.ok) return bad(res, v.errors);
     try {
       const repeats = await publisher.publish(v.value);
-      const duplicates = repeats.filter(Boolean).length;
-      metrics.inc("eventsAccepted", repeats.length - duplicates);
-      metrics.inc("eventsDuplicate", duplicates);
-      sendJson(res, 202, { accepted: repeats.length - duplicates, duplicates });
+      const repeated = repeats.filter(Boolean).length;
+      accepted.inc(repeats.length - repeated);
+      duplicates.inc(repeated);
+      sendJson(res, 202, { accepted: repeats.length - repeated, duplicates: repeated });
     } catch (e) {
-      metrics.inc("publishErrors");
+      metrics.refuse(isStreamFull(e) ? "stream_full" : "stream_unavailable");
       const msg = String(e);
       log("warn", "publish failed", { error: msg });
       sendJson(
@@ -82,7 +80,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
   }
 
   const { http, port } = await serveRole(cfg, "collector", metrics, () => ({ nats: natsUp(nc) }), [
-    { method: "POST", path: eventsPath, handler: postEvents },
+    { name: "events", method: "POST", path: eventsPath, handler: postEvents },
   ]);
   return {
     port,

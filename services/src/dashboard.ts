@@ -56,12 +56,13 @@ export async function sampleLag(jsm: JetStreamManager, consumers: Array<{ stream
 }
 
 /**
- * Samples the consumers' lag into the store every `everyMs`, and removes the profiles past their
+ * Samples the consumers' lag into the store every `everyMs` (the last sample: `latest`), and removes the profiles past their
  * retention (every profile API task sweeps: the store's sweep is atomic and idempotent). It
  * connects to NATS in the background: the profile API answers lookups, and sweeps, whether or not
  * NATS is there.
  */
-export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000): { stop(): Promise<void> } {
+export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000): { latest(): LagSample; stop(): Promise<void> } {
+  let latest: LagSample = {};
   let nc: NatsConnection | undefined;
   let jsm: JetStreamManager | undefined;
   let stopped = false;
@@ -80,11 +81,15 @@ export function startLagSampler(cfg: Config, store: ProfileStore, everyMs = 2000
       .finally(() => (sweeping = undefined));
     if (!jsm) return;
     sampleLag(jsm, consumersOf(cfg))
-      .then((sample) => (Object.keys(sample).length > 0 ? store.recordLag(sample) : undefined))
+      .then((sample) => {
+        latest = sample;
+        return Object.keys(sample).length > 0 ? store.recordLag(sample) : undefined;
+      })
       .catch((e: unknown) => log("warn", "lag sample failed", { error: String(e) }));
   }, everyMs);
   timer.unref();
   return {
+    latest: () => latest,
     async stop() {
       stopped = true;
       clearInterval(timer);
@@ -102,6 +107,7 @@ export function dashboardRoutes(store: ProfileStore, taxonomy: Taxonomy, probe: 
   const html = page();
   return [
     {
+      name: "dashboard",
       method: "GET",
       path: /^\/dashboard\/?$/,
       handler: (_q, res) => {
@@ -110,6 +116,7 @@ export function dashboardRoutes(store: ProfileStore, taxonomy: Taxonomy, probe: 
       },
     },
     {
+      name: "dashboard-data",
       method: "GET",
       path: /^\/dashboard\/data$/,
       handler: async (_q, res) => {

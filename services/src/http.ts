@@ -7,10 +7,15 @@ import type { Access } from "./auth.js";
 export type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => void | Promise<void>;
 
 export interface Route {
+  /** The route's name in metrics (never the path, which may name a user). */
+  name: string;
   method: string;
   path: RegExp;
   handler: Handler;
 }
+
+/** Told of every answered request: its route's name ("unknown" when none matched), method, status and time taken. */
+export type Observer = (route: string, method: string, status: number, seconds: number) => void;
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
@@ -57,13 +62,18 @@ export class HttpService {
   private inFlight = 0;
   private closing = false;
 
-  constructor(private readonly routes: Route[], onError: (e: unknown) => void, gate?: Gate) {
+  constructor(private readonly routes: Route[], onError: (e: unknown) => void, gate?: Gate, observe?: Observer) {
     this.server = createServer((req, res) => {
+      const started = process.hrtime.bigint();
       this.inFlight++;
       res.on("close", () => this.inFlight--);
       if (this.closing) res.setHeader("connection", "close");
       const url = req.url ?? "/";
       const path = url.split("?")[0];
+      if (observe) {
+        const name = this.routes.find((r) => r.path.test(path))?.name ?? "unknown";
+        res.on("finish", () => observe(name, req.method ?? "", res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
+      }
       if (gate) {
         const a = gate(req, path);
         for (const [k, v] of Object.entries(a.headers)) res.setHeader(k, v);

@@ -3,10 +3,11 @@
 // GET /stats (the pipeline's counters), GET /activity (events/s over the last minute, profiles),
 // and the pipeline's page: GET /dashboard and GET /dashboard/data (see dashboard.ts).
 import type { ServerResponse } from "node:http";
+import type { Gauge } from "prom-client";
 import type { Config } from "./config.js";
 import { dashboardRoutes, startLagSampler, swarmRoleProbe } from "./dashboard.js";
 import { sendJson } from "./http.js";
-import { Metrics } from "./metrics.js";
+import { RoleMetrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { AofRewriter, openStore } from "./store.js";
 import { loadTaxonomy } from "./taxonomy.js";
@@ -14,9 +15,24 @@ import { loadTaxonomy } from "./taxonomy.js";
 export async function startProfileApi(cfg: Config): Promise<Running> {
   const taxonomy = loadTaxonomy(cfg.taxonomyFile);
   const store = await openStore(cfg);
-  const metrics = new Metrics();
+  const metrics = new RoleMetrics("profile-api");
+  const lookups = metrics.counter("profile_lookups_total", "Profile lookups, by whether the user had a profile", ["found"]);
+  const erasures = metrics.counter("erasures_total", "Users erased (DELETE /profiles/...)");
   const health = async () => ({ redis: await store.ping() });
   const lagSampler = startLagSampler(cfg, store);
+  // The pipeline's consumers and store as this task last saw them (each profile API task says the same).
+  const lag = (field: "pending" | "unacked") => async (gauge: Gauge<"stream" | "consumer">) => {
+    gauge.reset();
+    for (const [name, consumer] of Object.entries(lagSampler.latest())) {
+      const [stream, durable] = name.split("/");
+      gauge.set({ stream, consumer: durable }, consumer[field]);
+    }
+  };
+  metrics.labelledGauge("consumer_pending_messages", "Messages of a stream its consumer has not been given yet (its backlog)", ["stream", "consumer"], lag("pending"));
+  metrics.labelledGauge("consumer_unacknowledged_messages", "Messages a consumer was given and has not acknowledged yet", ["stream", "consumer"], lag("unacked"));
+  const memory = () => store.memory().catch(() => ({ used: NaN, max: NaN }));
+  metrics.gauge("redis_used_memory_bytes", "Memory the profile store's primary uses", async () => (await memory()).used);
+  metrics.gauge("redis_max_memory_bytes", "The profile store's memory limit (maxmemory; 0: none)", async () => (await memory()).max);
   // An erased profile leaves the append-only file at the next rewrite (see AofRewriter).
   const rewriter = new AofRewriter(store);
   const profilePath = /^\/profiles\/([^/]+)\/?$/;
@@ -28,16 +44,14 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
   };
   const { http, port } = await serveRole(cfg, "profile-api", metrics, health, [
     {
+      name: "profiles",
       method: "GET",
       path: profilePath,
       handler: async (_q, res, [userId]) => {
-        metrics.inc("requests");
         if (!validUserId(res, userId)) return;
         const p = await store.profile(userId);
-        if (!p) {
-          metrics.inc("notFound");
-          return sendJson(res, 404, { error: "unknown user" });
-        }
+        lookups.inc({ found: String(p !== null) });
+        if (!p) return sendJson(res, 404, { error: "unknown user" });
         sendJson(res, 200, {
           userId,
           events: p.events,
@@ -50,20 +64,21 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
       },
     },
     {
+      name: "profiles",
       method: "DELETE",
       path: profilePath,
       handler: async (_q, res, [userId]) => {
-        metrics.inc("erasures");
         if (!validUserId(res, userId)) return;
+        erasures.inc();
         await store.erase(userId);
         rewriter.request();
         res.writeHead(204);
         res.end();
       },
     },
-    { method: "GET", path: /^\/stats$/, handler: async (_q, res) => sendJson(res, 200, await store.stats()) },
+    { name: "stats", method: "GET", path: /^\/stats$/, handler: async (_q, res) => sendJson(res, 200, await store.stats()) },
     // The events applied per second over the last minute and the number of profiles, for `npm run status`.
-    { method: "GET", path: /^\/activity$/, handler: async (_q, res) => sendJson(res, 200, await store.activity()) },
+    { name: "activity", method: "GET", path: /^\/activity$/, handler: async (_q, res) => sendJson(res, 200, await store.activity()) },
     ...dashboardRoutes(store, taxonomy, swarmRoleProbe(cfg.port)),
   ]);
   return {

@@ -6,7 +6,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Categorised } from "./categoriser.js";
 import type { Config } from "./config.js";
 import { log } from "./log.js";
-import { Metrics } from "./metrics.js";
+import { RoleMetrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { creditsFor, type Credit } from "./scoring.js";
 import { AofRewriter, isStoreFull, openStore, type Applied, type Outcome, type Visit } from "./store.js";
@@ -27,8 +27,13 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
     rewriter.request();
   }
   const { nc, js } = await connectJetStream(cfg, "profile-writer");
-  const metrics = new Metrics();
-  const latencies: number[] = [];
+  const metrics = new RoleMetrics("profile-writer");
+  const applied = metrics.counter("events_applied_total", "Events applied to the profiles, by outcome: written (credited), sensitive or unmatched (credit nothing)", ["outcome"]);
+  const skipped = metrics.counter("events_skipped_total", "Events not applied: a duplicate (the same event ID for the user), or for a user erased meanwhile", ["reason"]);
+  const unknownNodes = metrics.counter("unknown_nodes_total", "Events categorised under a node this taxonomy does not have");
+  const poison = metrics.counter("poison_messages_total", "Messages that were not categorised events, dropped");
+  const storeFullRefusals = metrics.counter("store_full_refusals_total", "Batches the store refused at its memory limit (tried again)");
+  const ingestToProfile = metrics.histogram("ingest_to_profile_seconds", "Time from an event's arrival at a collector to its profile's write", [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
 
   // Notifications of written events ([eventId, receivedAt, writtenAt]), batched, for benchmarks and monitors.
   let pending: Array<[string, number, number]> = [];
@@ -43,7 +48,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
     let outcome: Outcome = "unmatched";
     let credits: Credit[] = [];
     if (r.nodeId !== null) {
-      if (!taxonomy.get(r.nodeId)) metrics.inc("unknownNode");
+      if (!taxonomy.get(r.nodeId)) unknownNodes.inc();
       credits = creditsFor(taxonomy, r.nodeId, r.confidence, cfg.scoring);
       outcome = credits.length ? "written" : taxonomy.get(r.nodeId) ? "sensitive" : "unmatched";
     }
@@ -58,7 +63,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       if (!results.every((r) => r && typeof r.eventId === "string" && typeof r.userId === "string")) throw new Error("not categorised events");
       return results;
     } catch (e) {
-      metrics.inc("poison");
+      poison.inc();
       // A parse error quotes the message, which names its user: not logged.
       log("warn", "dropping undecodable message", { seq: m.seq, error: e instanceof SyntaxError ? "not JSON" : String(e) });
       m.term();
@@ -74,7 +79,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
   const retryMs = Math.min(storeFullRetryMs, cfg.ackWaitMs / 2);
   let storeFull = false;
   let stopping = false;
-  metrics.gauges.set("storeFull", () => Number(storeFull));
+  metrics.gauge("store_full", "1 while the store refuses writes at its memory limit", () => Number(storeFull));
   const applyWhenRoom = async (visits: Visit[], taken: JsMsg[]): Promise<Applied[] | undefined> => {
     for (;;) {
       try {
@@ -86,7 +91,7 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
         return applied;
       } catch (e) {
         if (!isStoreFull(e)) throw e;
-        metrics.inc("storeFull");
+        storeFullRefusals.inc();
         if (!storeFull) {
           storeFull = true;
           log("error", "the store is full (Redis maxmemory): events are held, unacknowledged, and tried again", { retryMs, error: String(e) });
@@ -112,31 +117,23 @@ export async function startProfileWriter(cfg: Config): Promise<Running> {
       for (const r of results) visits.push(visitOf(r));
     }
     if (visits.length === 0) return;
-    const applied = await applyWhenRoom(visits, taken);
-    if (!applied) return;
+    const results = await applyWhenRoom(visits, taken);
+    if (!results) return;
     for (const m of taken) m.ack();
     const now = Date.now();
     visits.forEach((visit, i) => {
-      if (applied[i] !== "applied") {
-        metrics.inc(applied[i] === "erased" ? "erased" : "duplicates");
+      if (results[i] !== "applied") {
+        skipped.inc({ reason: results[i] === "erased" ? "erased" : "duplicate" });
         return;
       }
-      metrics.inc(visit.outcome);
-      latencies.push(now - visit.receivedAt);
+      applied.inc({ outcome: visit.outcome });
+      ingestToProfile.observe((now - visit.receivedAt) / 1000);
       if (cfg.notifySubject) pending.push([visit.eventId, visit.receivedAt, now]);
     });
-    if (latencies.length > 5000) latencies.splice(0, latencies.length - 5000);
   };
 
   const worker = await runWorker(js, cfg.resultsStream, "profile-writer", cfg, handle);
-  metrics.gauges.set("inFlight", () => worker.inFlight());
-  const pct = (p: number) => {
-    if (!latencies.length) return 0;
-    const s = [...latencies].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  };
-  metrics.gauges.set("ingestToProfileMsP50", () => pct(0.5));
-  metrics.gauges.set("ingestToProfileMsP99", () => pct(0.99));
+  metrics.gauge("messages_in_flight", "Messages taken from the stream and not yet acknowledged", () => worker.inFlight());
   const { http, port } = await serveRole(cfg, "profile-writer", metrics, () => ({ nats: natsUp(nc), redis: store.connection.isReady() }));
   return {
     port,

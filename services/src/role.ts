@@ -5,7 +5,7 @@ import { access, type AccessPolicy } from "./auth.js";
 import type { Config } from "./config.js";
 import { HttpService, sendJson, type Route } from "./http.js";
 import { log } from "./log.js";
-import type { Metrics } from "./metrics.js";
+import type { RoleMetrics } from "./metrics.js";
 
 export interface Running {
   port: number;
@@ -38,7 +38,7 @@ export type Health = () => Record<string, boolean> | Promise<Record<string, bool
 export async function serveRole(
   cfg: Config,
   role: string,
-  metrics: Metrics,
+  metrics: RoleMetrics,
   health: Health,
   routes: Route[] = [],
 ): Promise<{ http: HttpService; port: number }> {
@@ -47,6 +47,7 @@ export async function serveRole(
     [
       ...routes,
       {
+        name: "healthz",
         method: "GET",
         path: /^\/healthz$/,
         handler: async (_q, res) => {
@@ -55,10 +56,25 @@ export async function serveRole(
           sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", ...checks });
         },
       },
-      { method: "GET", path: /^\/metrics$/, handler: (_q, res) => sendJson(res, 200, { role, ...metrics.toJSON() }) },
+      {
+        name: "metrics",
+        method: "GET",
+        path: /^\/metrics$/,
+        handler: async (_q, res) => {
+          const text = await metrics.text();
+          res.writeHead(200, { "content-type": metrics.contentType, "content-length": Buffer.byteLength(text) });
+          res.end(text);
+        },
+      },
     ],
     (e) => log("error", "request failed", { error: String(e) }),
-    (req, path) => access(policy, role, req.method ?? "GET", path, req.headers),
+    (req, path) => {
+      const checked = access(policy, role, req.method ?? "GET", path, req.headers);
+      if (!checked.pass && checked.status === 401) metrics.refuse("unauthorized");
+      if (!checked.pass && checked.status === 403) metrics.refuse("forbidden");
+      return checked;
+    },
+    (route, method, status, seconds) => metrics.observeRequest(route, method, status, seconds),
   );
   const port = await http.listen(cfg.port, cfg.host);
   log("info", `${role} listening`, {

@@ -644,6 +644,13 @@ export class ProfileStore {
     return members.map((m) => JSON.parse(m) as { t: number; lag: LagSample });
   }
 
+  /** The server's memory in use and its limit (0: none), in bytes. */
+  async memory(): Promise<{ used: number; max: number }> {
+    const info = String(await this.connection.send(["INFO", "memory"]));
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, "m").exec(info)?.[1] ?? 0);
+    return { used: field("used_memory"), max: field("maxmemory") };
+  }
+
   async stats(): Promise<Record<string, number>> {
     const h = pairs(await this.connection.send(["HGETALL", keys.stats]));
     return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));

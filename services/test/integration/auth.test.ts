@@ -11,6 +11,7 @@ import { createClient } from "redis";
 import { defaultScoring } from "../../src/scoring.js";
 import { plainConnection, ProfileStore } from "../../src/store.js";
 import { requireBinaries, startNats, startProcess, startRedis, startRole, stopAll, tempDir } from "../helpers/procs.js";
+import { metric } from "../helpers/metrics.js";
 
 const skip = requireBinaries();
 
@@ -34,7 +35,7 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
       body: JSON.stringify({ eventId: `auth-${process.pid}-${Math.random()}`, userId: "u", url: "https://example.org/news" }),
     });
   const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers });
-  const requestsCounted = async () => ((await (await fetch(`${api}/metrics`)).json()) as { counts: Record<string, number> }).counts.requests ?? 0;
+  const requestsCounted = () => metric(api, "categorisation_profile_lookups_total");
 
   before(async () => {
     const [nats, r] = await Promise.all([startNats(), startRedis()]);

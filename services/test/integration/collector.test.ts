@@ -3,6 +3,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { requireBinaries, startNats, startRole, stopAll } from "../helpers/procs.js";
+import { metric, sampleSum, scrape } from "../helpers/metrics.js";
 
 const skip = requireBinaries(["nats-server"]);
 
@@ -20,9 +21,11 @@ describe("collector with a full stream", { skip: skip ?? false }, () => {
     const h = await fetch(`${url}/healthz`);
     assert.equal(h.status, 200);
     assert.deepEqual(await h.json(), { status: "ok", nats: true });
-    const m = (await (await fetch(`${url}/metrics`)).json()) as { role: string; gauges: Record<string, number> };
-    assert.equal(m.role, "collector");
-    assert.equal(m.gauges.publishesInFlight, 0);
+    const text = await scrape(url);
+    assert.equal(sampleSum(text, "categorisation_publishes_in_flight", { role: "collector" }), 0);
+    // The requests before, by route: the health check's latency is in the histogram.
+    assert.ok(sampleSum(text, "categorisation_http_request_duration_seconds_count", { route: "healthz", method: "GET", code: "200" }) >= 1);
+    assert.match(text, /^process_resident_memory_bytes\{role="collector"\} \d+/m);
   });
 
   test("503 'the stream is full' with Retry-After once the stream has no room", async () => {
@@ -40,7 +43,7 @@ describe("collector with a full stream", { skip: skip ?? false }, () => {
     assert.equal(r.headers.get("retry-after"), "1");
     const body = (await r.json()) as { error: string; detail: string };
     assert.equal(body.error, "the stream is full; retry later", body.detail);
-    const m = (await (await fetch(`${url}/metrics`)).json()) as { counts: Record<string, number> };
-    assert.equal(m.counts.publishErrors, 1);
+    assert.equal(await metric(url, "categorisation_refusals_total", { reason: "stream_full" }), 1);
+    assert.ok((await metric(url, "categorisation_events_accepted_total")) > 0);
   });
 });

@@ -16,6 +16,7 @@ import { defaultScoring } from "../../src/scoring.js";
 import { AofRewriter, isStoreFull, openStore, plainConnection, ProfileStore, userHandle, type Visit } from "../../src/store.js";
 import { smallTaxonomyRows } from "../helpers/taxonomy.js";
 import { freePort, requireBinaries, startNats, startProcess, startRole, stopAll, tempDir, waitFor, type Proc } from "../helpers/procs.js";
+import { metric } from "../helpers/metrics.js";
 
 const skip = requireBinaries();
 
@@ -245,8 +246,7 @@ describe("the profile writer and the profile API", { skip: skip ?? false }, () =
     const back = await profile("erase-me");
     assert.equal(back.body.events, 1);
     assert.deepEqual(back.body.interests.map((i) => i.nodeId), ["1"]);
-    const metrics = (await (await fetch(`${writer.url}/metrics`)).json()) as { counts: Record<string, number> };
-    assert.equal(metrics.counts.erased, 2);
+    assert.equal(await metric(writer.url, "categorisation_events_skipped_total", { reason: "erased" }), 2);
   });
 
   test("a full store: the writer holds the events, unacknowledged, logs it once, and applies each once when there is room", async () => {
