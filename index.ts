@@ -8,7 +8,7 @@ import { BaseImage } from "./components/images/base";
 import { machineAccess, provisionMachines } from "./components/machines";
 import { PipelineCredentials } from "./components/pipeline";
 import { machineKey } from "./components/ssh";
-import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo } from "./components/stack";
+import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo, ownStackSecrets } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
 import { categorisationStack, gatewayPort, pipelineSecrets } from "./stacks/categorisation";
 
@@ -60,7 +60,7 @@ const deployed = new Map(toDeploy.map((stack) => {
             [pipelineSecrets.storeKey]: credentials.storeKey,
             [pipelineSecrets.storePassword]: credentials.redisPassword,
             [pipelineSecrets.streamPassword]: credentials.natsPassword,
-        } : {},
+        } : ownStackSecrets(stack),
         imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
     }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
 }));

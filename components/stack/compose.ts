@@ -31,6 +31,8 @@ export interface StackSpec {
     configs: Record<string, string>;
     /** Swarm secrets the stack ships, by their key in `secrets`: their content is given to the deployment (ComposeStack). */
     secrets: string[];
+    /** For a stack of your own: the file of each secret it ships, read when deployed (see ownStackSecrets). */
+    secretFiles?: Record<string, string>;
     /** The services whose replica count config may set; absent: every service not in global mode. */
     scalable?: string[];
     /** Service -> replica count from config, overriding the document's. */
@@ -48,6 +50,9 @@ export interface ComposeIo {
 }
 
 const buildKeys = ["context", "dockerfile", "args", "target"];
+
+/** The most a swarm config or secret holds (Docker's limit, 500 KB). */
+const maxSwarmObjectBytes = 500 * 1024;
 
 /** The build of one service: its context on this machine and the files whose content versions the image. */
 function readBuild(build: unknown, fileDir: string, where: string, io: ComposeIo, problems: string[]): ImageDefinition | undefined {
@@ -146,11 +151,28 @@ function loadStack(name: string, settings: StackSettings, projectDir: string, io
             problems.push(`${key}: needs an image or a build section`);
         }
     }
-    // Files named in configs and secrets are read by the Docker CLI on the manager, where they are not.
-    for (const section of ["configs", "secrets"]) {
+    // The files of configs and secrets are read here and created on the swarm from stdin (the
+    // manager has no such files): a config's text goes into the stack, a secret's file is named.
+    const configs: Record<string, string> = {};
+    const secretFiles: Record<string, string> = {};
+    for (const section of ["configs", "secrets"] as const) {
         for (const [entry, spec] of Object.entries(isObject(project[section]) ? project[section] : {})) {
-            if (isObject(spec) && spec.file !== undefined) {
-                problems.push(`${where}: ${section}.${entry}.file: files are not shipped to the swarm; create the ${section.slice(0, -1)} on the swarm and mark it external`);
+            if (!isObject(spec) || spec.file === undefined) continue;
+            const source = path.resolve(path.dirname(file), String(spec.file));
+            const key = `${where}: ${section}.${entry}.file`;
+            let content: string;
+            try {
+                content = io.read(source);
+            } catch (err) {
+                problems.push(`${key}: cannot read ${source}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "it does not exist" : (err as Error).message}`);
+                continue;
+            }
+            if (Buffer.byteLength(content) > maxSwarmObjectBytes) {
+                problems.push(`${key}: ${source} has ${Buffer.byteLength(content)} bytes; a swarm ${section.slice(0, -1)} holds at most ${maxSwarmObjectBytes}`);
+            } else if (section === "configs") {
+                configs[entry] = content;
+            } else {
+                secretFiles[entry] = source;
             }
         }
     }
@@ -161,8 +183,9 @@ function loadStack(name: string, settings: StackSettings, projectDir: string, io
         version: typeof raw.version === "string" ? raw.version : "3.8",
         builds,
         builtImages: Object.fromEntries(Object.keys(builds).map((service) => [service, service])),
-        configs: {},
-        secrets: [],
+        configs,
+        secrets: Object.keys(secretFiles),
+        secretFiles,
         replicas: settings.replicas,
     };
     checkReplicas(stack, `stacks.${name}.replicas`, problems);

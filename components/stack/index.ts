@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { Command, SshConnection } from "../command";
 import { RegistryImages } from "../images";
@@ -31,6 +32,10 @@ export interface ComposeStackArgs {
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
     timeoutSeconds?: number;
 }
+
+/** The content of each secret a stack of your own ships, read from its file, as secrets (never in the state in plain text). */
+export const ownStackSecrets = (stack: StackSpec): Record<string, pulumi.Output<string>> =>
+    Object.fromEntries(Object.entries(stack.secretFiles ?? {}).map(([key, file]) => [key, pulumi.secret(fs.readFileSync(file, "utf8"))]));
 
 /**
  * A Docker stack on the swarm (the built-in pipeline or one of your own): the images it builds

@@ -9,8 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { isObject } from "../../components/checks";
 import { ConfigError, StackSettings, validateConfig } from "../../components/config";
-import { ComposeStack } from "../../components/stack";
-import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose } from "../../components/stack/compose";
+import { ComposeStack, ownStackSecrets } from "../../components/stack";
+import { describeStackServices, loadComposeStacks, localComposeIo, renderStackCompose, swarmObjectName } from "../../components/stack/compose";
 import { labels } from "../../components/types";
 
 const stackDataLabel = labels.stackData;
@@ -47,6 +47,24 @@ write("shop/web/app.js", "console.log(1)\n");
 write("shop/web/.dockerignore", "node_modules\n*.log\n");
 write("shop/web/node_modules/x/index.js", "x\n");
 write("shop/web/debug.log", "noise\n");
+
+/**
+ * The inputs of every resource made under Pulumi's mocks, by name (set once for the file: setting
+ * them again forgets the resources made before, whose outputs may still be on their way).
+ */
+const mockedInputs: Record<string, Record<string, unknown>> = {};
+let mocked: Promise<void> | undefined;
+const mockedResources = async (): Promise<Record<string, Record<string, unknown>>> => {
+    mocked ??= pulumi.runtime.setMocks({
+        async newResource({ name, inputs: given }) {
+            mockedInputs[name] = given;
+            return { id: `${name}-id`, state: { ...given, stdout: "10.0.0.2:5000/categorisation/secret/web:abc" } };
+        },
+        call: ({ inputs: given }) => given,
+    }, "swarm", "test", false);
+    await mocked;
+    return mockedInputs;
+};
 
 const io = localComposeIo();
 const load = (stacks: Record<string, StackSettings>, hasRegistry = true) => loadComposeStacks(stacks, dir, io, hasRegistry);
@@ -116,8 +134,8 @@ test("bad input: each error names the stack, the file and the key", () => {
     write("bad/syntax.yaml", "services:\n  web:\n    image: [unclosed\n");
     write("bad/spec.yaml", "services:\n  web:\n    image: a\n    deploy: { replicas: many }\n");
     write("bad/none.yaml", "services:\n  web:\n    environment: { A: b }\n");
-    write("bad/config-file.yaml", "services:\n  web:\n    image: a\n    configs: [c]\nconfigs:\n  c:\n    file: ./c.txt\n");
-    write("bad/c.txt", "c\n");
+    write("bad/config-file.yaml", "services:\n  web:\n    image: a\n    configs: [c]\n    secrets: [s]\nconfigs:\n  c:\n    file: ./c.txt\nsecrets:\n  s:\n    file: ./big.txt\n");
+    write("bad/big.txt", "x".repeat(500 * 1024 + 1));
     const file = (relative: string) => path.join(dir, relative);
     const [missing] = problemsOf({ gone: { file: "nowhere/compose.yaml", replicas: {} } });
     assert.equal(missing, `stacks.gone: ${file("nowhere/compose.yaml")}: cannot read the file: it does not exist`);
@@ -127,8 +145,9 @@ test("bad input: each error names the stack, the file and the key", () => {
     assert.match(spec, new RegExp(`^stacks\\.spec: ${file("bad/spec.yaml")}: breaks the Compose specification: services\\.web\\.deploy\\.replicas must be a integer`));
     const [none] = problemsOf({ none: { file: "bad/none.yaml", replicas: {} } });
     assert.match(none, /^stacks\.none: .*none\.yaml: services\.web: needs an image or a build section$/);
-    const [configFile] = problemsOf({ cf: { file: "bad/config-file.yaml", replicas: {} } });
-    assert.match(configFile, /^stacks\.cf: .*config-file\.yaml: configs\.c\.file: files are not shipped to the swarm/);
+    const [configFile, bigFile] = problemsOf({ cf: { file: "bad/config-file.yaml", replicas: {} } });
+    assert.equal(configFile, `stacks.cf: ${file("bad/config-file.yaml")}: configs.c.file: cannot read ${file("bad/c.txt")}: it does not exist`);
+    assert.equal(bigFile, `stacks.cf: ${file("bad/config-file.yaml")}: secrets.s.file: ${file("bad/big.txt")} has 512001 bytes; a swarm secret holds at most 512000`);
     const [unknown] = problemsOf({ shop: { file: file("shop/compose.yaml"), replicas: { webb: 2 } } });
     assert.equal(unknown, `stacks.shop.replicas.webb: ${file("shop/compose.yaml")} has no such service; valid services: cache, web`);
     const [global] = problemsOf({ shop: { file: "shop/compose.yaml", replicas: { cache: 2 } } });
@@ -137,6 +156,38 @@ test("bad input: each error names the stack, the file and the key", () => {
     assert.match(noRegistry, /^stacks\.shop: .*compose\.yaml: services web have a build section, and there is no registry to push them to: set registry\.address$/);
     // Every stack's problems at once.
     assert.equal(problemsOf({ a: { file: "bad/spec.yaml", replicas: {} }, b: { file: "bad/none.yaml", replicas: {} } }).length, 2);
+});
+
+test("configs and secrets from files: read here, shipped as swarm objects named after their content, the secret's content only as a secret", async () => {
+    const marker = "secret-file-c0ntent";
+    write("monitor/compose.yaml", "services:\n  prometheus:\n    image: prom\n    configs: [{ source: rules, target: /etc/rules.yml }, own]\n    secrets: [password]\nconfigs:\n  rules:\n    file: ./rules.yml\n  own:\n    external: true\nsecrets:\n  password:\n    file: ./password.txt\n");
+    write("monitor/rules.yml", "groups: []\n");
+    write("monitor/password.txt", marker);
+    const [spec] = load({ monitor: { file: "monitor/compose.yaml", replicas: {} } });
+    assert.deepEqual(spec.configs, { rules: "groups: []\n" });
+    assert.deepEqual(spec.secrets, ["password"]);
+    assert.doesNotMatch(JSON.stringify(spec), new RegExp(marker), "the secret's content is read when deployed, not kept in the stack");
+    const compose = parse(renderStackCompose(spec, { images: {}, endpointMode: "vip", secrets: { password: "monitor_password_0123456789ab" } }));
+    assert.deepEqual(compose.configs, { rules: { external: true, name: swarmObjectName("monitor", "rules", "groups: []\n") }, own: { external: true, name: "own" } });
+    assert.deepEqual(compose.secrets, { password: { external: true, name: "monitor_password_0123456789ab" } });
+
+    const inputs = await mockedResources();
+    const stack = new ComposeStack("stack-monitor", {
+        connection: { host: "10.0.0.2", user: "root", privateKey: "KEY" },
+        stack: spec,
+        repository: "categorisation",
+        baseImage: "debian:bookworm-slim",
+        endpointMode: "vip",
+        swarmId: "swarm-1",
+        secrets: ownStackSecrets(spec),
+    });
+    await new Promise((resolve) => stack.services.apply(resolve));
+    const isSecret = (v: unknown): v is { value: string } => isObject(v) && v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig;
+    assert.equal(inputs["stack-monitor-rules"].stdin, "groups: []\n");
+    const secret = inputs["stack-monitor-password"];
+    assert.ok(isSecret(secret.stdin) && secret.stdin.value === marker, "the secret goes to the swarm on stdin, as a secret");
+    const shown = (v: unknown): unknown => (isSecret(v) ? "[secret]" : Array.isArray(v) ? v.map(shown) : isObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, shown(x)])) : v);
+    assert.doesNotMatch(JSON.stringify(shown(inputs)), new RegExp(marker));
 });
 
 test("config: stacks are a map of name to {file, replicas}; the built-in stack's name is taken", () => {
@@ -170,14 +221,7 @@ test("what a stack interpolates reaches the state only as secrets: the rendered 
     const [spec] = load({ secret: { file: "secret/compose.yaml", replicas: {} } });
     delete process.env.SHOP_TOKEN;
 
-    const inputs: Record<string, Record<string, unknown>> = {};
-    await pulumi.runtime.setMocks({
-        async newResource({ name, inputs: given }) {
-            inputs[name] = given;
-            return { id: `${name}-id`, state: { ...given, stdout: "10.0.0.2:5000/categorisation/secret/web:abc" } };
-        },
-        call: ({ inputs: given }) => given,
-    }, "swarm", "test", false);
+    const inputs = await mockedResources();
     const stack = new ComposeStack("stack-secret", {
         connection: { host: "10.0.0.2", user: "root", privateKey: "KEY" },
         stack: spec,
