@@ -46,10 +46,15 @@ export class Command extends pulumi.dynamic.Resource {
     declare public readonly hostKey: pulumi.Output<string | undefined>;
 
     constructor(name: string, args: CommandArgs, opts?: pulumi.CustomResourceOptions) {
+        // The parent's URN as a value only: a dependency on a component is one on all its
+        // children, this one included, which would never resolve.
+        const parent = opts?.parent;
+        const parentUrn = parent ? pulumi.output(new Promise<string>((resolve) => parent.urn.apply(resolve))) : undefined;
         super(
             commandProvider,
             name,
-            { ...args, stdout: undefined, stderr: undefined, hostKey: undefined },
+            // The URN the resource will have (a resource cannot read its own): its scripts' progress lines go beside it.
+            { ...args, progressUrn: pulumi.createUrn(name, "pulumi-nodejs:dynamic:Command", parentUrn), stdout: undefined, stderr: undefined, hostKey: undefined },
             {
                 ...opts,
                 // The connection holds the private key and the environment may hold secrets.

@@ -46,6 +46,8 @@ export interface CommandInputs {
      * (refresh drops it from the state, and `up` makes it anew).
      */
     read?: string;
+    /** The resource's URN, which the engine shows the script's progress lines beside. */
+    progressUrn?: string;
 }
 
 /** The exit status of a read script for "what this made is gone". */
@@ -67,6 +69,8 @@ export interface CommandOutputs {
     drift?: string;
     /** Hash of what makes the script's effect (scripts, stdin, environment): a change re-runs it. */
     fingerprint: string;
+    /** See CommandInputs.progressUrn: the delete script's progress goes there. */
+    progressUrn?: string;
     stdout: string;
     stderr: string;
 }
@@ -173,7 +177,34 @@ export function scriptError(where: string, status: string, stderr: string, exitC
     return Object.assign(new Error(`script on ${where} failed (${status})${detail ? `:\n${detail}` : ""}`), { exitCode: exitCode ?? undefined });
 }
 
-function runLocal(script: string, stdin: string | undefined, env: Record<string, string>, timeoutSeconds: number): Promise<ScriptResult> {
+/** How a script says what it waits for (lib.sh's `progress`): a line of stderr with this prefix. */
+const progressPrefix = "progress: ";
+
+/** Told each progress line of a running script (without its prefix). */
+export type ProgressSink = (message: string) => void;
+
+/**
+ * A script's stderr as it comes: its progress lines go to `progress` and are not kept (they are
+ * not what went wrong); the rest is kept, its last `keep` characters when given.
+ */
+function stderrCollector(progress?: ProgressSink, keep?: number): { write(chunk: Buffer): void; text(): string } {
+    let partial = "";
+    let kept = "";
+    return {
+        write(chunk: Buffer) {
+            const lines = (partial + chunk.toString()).split("\n");
+            partial = lines.pop() ?? "";
+            for (const line of lines) {
+                if (line.startsWith(progressPrefix)) progress?.(line.slice(progressPrefix.length));
+                else kept += `${line}\n`;
+            }
+            if (keep !== undefined && kept.length > keep) kept = kept.slice(-keep);
+        },
+        text: () => kept + (partial.startsWith(progressPrefix) ? "" : partial),
+    };
+}
+
+function runLocal(script: string, stdin: string | undefined, env: Record<string, string>, timeoutSeconds: number, progress?: ProgressSink): Promise<ScriptResult> {
     return new Promise((resolve, reject) => {
         const child = childProcess.spawn("/bin/sh", ["-c", script], {
             env: { ...process.env, ...env },
@@ -181,15 +212,15 @@ function runLocal(script: string, stdin: string | undefined, env: Record<string,
             timeout: timeoutSeconds * 1000,
         });
         let stdout = "";
-        let stderr = "";
+        const stderr = stderrCollector(progress);
         child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        child.on("error", (err) => reject(scriptError("local", err.message, stderr)));
+        child.stderr.on("data", (chunk: Buffer) => stderr.write(chunk));
+        child.on("error", (err) => reject(scriptError("local", err.message, stderr.text())));
         child.on("close", (code, signal) => {
             if (code === 0) {
-                resolve({ stdout, stderr });
+                resolve({ stdout, stderr: stderr.text() });
             } else {
-                reject(scriptError("local", signal ? `killed by ${signal}` : `exit ${code}`, stderr, code));
+                reject(scriptError("local", signal ? `killed by ${signal}` : `exit ${code}`, stderr.text(), code));
             }
         });
         child.stdin.on("error", () => undefined); // a script that does not read stdin closes it early
@@ -259,7 +290,7 @@ export interface OutputRelay {
     stderr: (chunk: Buffer) => void;
 }
 
-async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number, relay?: OutputRelay): Promise<ScriptResult> {
+async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number, relay?: OutputRelay, progress?: ProgressSink): Promise<ScriptResult> {
     const where = describe(connection);
     const { client, hostKey } = await connect(connection);
     try {
@@ -276,25 +307,25 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                     return;
                 }
                 let stdout = "";
-                let stderr = "";
-                channel.on("data", (chunk: Buffer) => (relay ? relay.stdout(chunk) : (stdout += chunk.toString())));
                 // What a failure says is kept either way: relayed, only its end (what scriptError shows).
+                const stderr = stderrCollector(progress, relay ? 8192 : undefined);
+                channel.on("data", (chunk: Buffer) => (relay ? relay.stdout(chunk) : (stdout += chunk.toString())));
                 channel.stderr.on("data", (chunk: Buffer) => {
                     relay?.stderr(chunk);
-                    stderr = relay ? (stderr + chunk.toString()).slice(-8192) : stderr + chunk.toString();
+                    stderr.write(chunk);
                 });
                 channel.on("exit", () => undefined);
                 // A channel error (its machine gone mid-write, say) fails this script, never the provider's process.
                 channel.on("error", (error: Error) => {
                     clearTimeout(timer);
-                    reject(scriptError(where, error.message, stderr));
+                    reject(scriptError(where, error.message, stderr.text()));
                 });
                 channel.on("close", (code: number | null, signal?: string) => {
                     clearTimeout(timer);
                     if (code === 0) {
-                        resolve({ stdout, stderr, hostKey });
+                        resolve({ stdout, stderr: stderr.text(), hostKey });
                     } else {
-                        reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr, code));
+                        reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr.text(), code));
                     }
                 });
                 channel.end(stdin ?? "");
@@ -305,14 +336,22 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
     }
 }
 
-/** Runs a script where the inputs say: on the machine of `connection`, else locally. */
-export function runScript(inputs: Pick<CommandInputs, "connection" | "stdin" | "credentials" | "environment" | "timeoutSeconds">, script: string, relay?: OutputRelay): Promise<ScriptResult> {
+/**
+ * Runs a script where the inputs say: on the machine of `connection`, else locally. Its progress
+ * lines go to `progress` (dropped without one), its output to `relay` when given.
+ */
+export function runScript(
+    inputs: Pick<CommandInputs, "connection" | "stdin" | "credentials" | "environment" | "timeoutSeconds">,
+    script: string,
+    relay?: OutputRelay,
+    progress?: ProgressSink,
+): Promise<ScriptResult> {
     const timeoutSeconds = inputs.timeoutSeconds ?? defaultTimeoutSeconds;
     const stdin = inputs.stdin ?? inputs.credentials;
     if (inputs.connection) {
-        return runRemote(inputs.connection, script, stdin, timeoutSeconds, relay);
+        return runRemote(inputs.connection, script, stdin, timeoutSeconds, relay, progress);
     }
-    return runLocal(script, stdin, inputs.environment ?? {}, timeoutSeconds);
+    return runLocal(script, stdin, inputs.environment ?? {}, timeoutSeconds, progress);
 }
 
 /** Drops absent values: the provider protocol's structs cannot carry `undefined`. */
@@ -331,6 +370,7 @@ function outputsOf(inputs: CommandInputs, result: ScriptResult, observed?: strin
         read: inputs.read,
         observed,
         fingerprint: fingerprint(inputs),
+        progressUrn: inputs.progressUrn,
         stdout: result.stdout.trim(),
         stderr: result.stderr.trim(),
     });
@@ -344,14 +384,15 @@ async function relayWarnings(stderr: string): Promise<void> {
 }
 
 /**
- * A warning in the output of `pulumi up` or `destroy`. The dynamic-provider host gets the engine's
+ * A message in the output of `pulumi up` or `destroy`: a warning, or (ephemeral, beside the
+ * resource of `urn`) what a running script waits for. The dynamic-provider host gets the engine's
  * address as its first argument but gives providers no log, so this calls the engine's Log itself;
- * elsewhere (unit tests) it writes to stderr.
+ * elsewhere (unit tests) a warning goes to stderr and progress nowhere.
  */
-async function warn(message: string): Promise<void> {
+async function engineLog(kind: "warning" | "progress", message: string, urn?: string): Promise<void> {
     const engine = process.argv[2] ?? "";
     if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(engine)) {
-        process.stderr.write(`warning: ${message}\n`);
+        if (kind === "warning") process.stderr.write(`warning: ${message}\n`);
         return;
     }
     /* eslint-disable @typescript-eslint/no-require-imports */
@@ -361,10 +402,24 @@ async function warn(message: string): Promise<void> {
     /* eslint-enable @typescript-eslint/no-require-imports */
     const client = new engineGrpc.EngineClient(engine, grpc.credentials.createInsecure());
     const request = new enginePb.LogRequest();
-    request.setSeverity(enginePb.LogSeverity.WARNING);
+    request.setSeverity(kind === "warning" ? enginePb.LogSeverity.WARNING : enginePb.LogSeverity.INFO);
     request.setMessage(message);
+    if (kind === "progress") {
+        request.setEphemeral(true);
+        if (urn) request.setUrn(urn);
+    }
     await new Promise<void>((resolve) => client.log(request, () => resolve()));
     client.close();
+}
+
+const warn = (message: string): Promise<void> => engineLog("warning", message);
+
+/** Where a script of the resource of `urn` says what it waits for: beside that resource, in order. */
+function progressOf(urn: string | undefined): ProgressSink {
+    let sent = Promise.resolve();
+    return (message) => {
+        sent = sent.then(() => engineLog("progress", message, urn)).catch(() => undefined);
+    };
 }
 
 /** What the read script prints now (after a run of create or update), if there is one. */
@@ -396,7 +451,7 @@ export const commandProvider = {
         return planDiff(olds, news);
     },
     async create(inputs: CommandInputs) {
-        const result = await runScript(inputs, inputs.create);
+        const result = await runScript(inputs, inputs.create, undefined, progressOf(inputs.progressUrn));
         await relayWarnings(result.stderr);
         return { id: crypto.randomUUID(), outs: outputsOf(inputs, result, await observe(inputs, result.hostKey)) };
     },
@@ -407,7 +462,7 @@ export const commandProvider = {
             return { outs: { ...outputsOf(news, { ...olds, hostKey: pinned }, olds.observed), stdout: olds.stdout, stderr: olds.stderr } };
         }
         const pinnedNews = { ...news, connection: pinnedConnection(news.connection, pinned) };
-        const result = await runScript(pinnedNews, news.update ?? news.create);
+        const result = await runScript(pinnedNews, news.update ?? news.create, undefined, progressOf(news.progressUrn));
         await relayWarnings(result.stderr);
         return { outs: outputsOf(news, result, await observe(pinnedNews, result.hostKey ?? pinned)) };
     },
@@ -415,7 +470,8 @@ export const commandProvider = {
         if (!props.delete) return;
         const connection = pinnedConnection(props.connection, props.hostKey);
         try {
-            await runScript({ ...props, connection: connection && { ...connection, dialAttempts: Math.min(connection.dialAttempts ?? defaultDialAttempts, deleteDialAttempts) } }, props.delete);
+            const dialAttempts = Math.min(connection?.dialAttempts ?? defaultDialAttempts, deleteDialAttempts);
+            await runScript({ ...props, connection: connection && { ...connection, dialAttempts } }, props.delete, undefined, progressOf(props.progressUrn));
         } catch (err) {
             // The machine this ran on is gone: dead or unreachable, or another key (it was made
             // anew, and nothing is sent to the new one). Its step is skipped; the steps that run

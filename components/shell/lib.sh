@@ -15,14 +15,28 @@ warn() {
     printf 'warning: %s\n' "$*" >&2
 }
 
+# progress MESSAGE...: what the script waits for now; `pulumi up` shows it beside the script's
+# resource while it runs (the command resource relays it, and keeps it out of the script's output).
+progress() {
+    printf 'progress: %s\n' "$*" >&2
+}
+
 # wait_until SECONDS MESSAGE COMMAND [ARG...]: runs COMMAND, then again a second after each
-# failure, until it succeeds; fails with MESSAGE once SECONDS have passed.
+# failure, until it succeeds; fails with MESSAGE once SECONDS have passed. Says what it waits for
+# every 5 s (COMMAND's name, `_` as spaces).
 wait_until() {
-    wait_deadline=$(($(date +%s) + $1))
+    wait_started=$(date +%s)
+    wait_deadline=$((wait_started + $1))
     wait_message=$2
     shift 2
+    wait_told=$wait_started
     until "$@"; do
-        [ "$(date +%s)" -lt "$wait_deadline" ] || fail "$wait_message"
+        wait_now=$(date +%s)
+        [ "$wait_now" -lt "$wait_deadline" ] || fail "$wait_message"
+        if [ $((wait_now - wait_told)) -ge 5 ]; then
+            progress "waiting until $(printf '%s' "$1" | tr _ ' ') ($((wait_now - wait_started))s)"
+            wait_told=$wait_now
+        fi
         sleep 1
     done
 }

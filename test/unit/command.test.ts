@@ -65,6 +65,20 @@ test("a local script gets stdin and environment, and returns its output", async 
     assert.equal(result.stderr.trim(), "warn");
 });
 
+test("a script's progress lines go to its progress, in order, and stay out of its stderr and its errors", async () => {
+    const told: string[] = [];
+    // Lines split across writes, and a last one without its newline.
+    const script = "printf 'one\\nprogress: wait' >&2; sleep 0.1; printf 'ing for a\\nprogress: b\\ntwo\\n' >&2; printf 'progress: c' >&2";
+    const result = await runScript({}, script, undefined, (message) => told.push(message));
+    assert.deepEqual(told, ["waiting for a", "b"]);
+    assert.equal(result.stderr, "one\ntwo\n");
+    await assert.rejects(runScript({}, "echo 'progress: waiting' >&2; echo 'went wrong' >&2; exit 1", undefined, () => undefined), (err: Error) => {
+        assert.doesNotMatch(err.message, /progress/);
+        assert.match(err.message, /went wrong/);
+        return true;
+    });
+});
+
 test("a failing script reports its exit status and stderr, never its stdin or stdout", async () => {
     await assert.rejects(runScript({ stdin: "TOPSECRET" }, 'cat; echo "went wrong" >&2; exit 3'), (err: Error) => {
         assert.match(err.message, /exit 3/);

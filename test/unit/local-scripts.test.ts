@@ -44,6 +44,9 @@ interface RunOptions {
  * their arguments and succeed unless their command line matches one of `fail`. The docker
  * stand-in prints a line on stdout, as the real one does, to show where a script lets it through.
  */
+/** The calls but `sleep`'s: how often a script polls a stand-in that ends at once is not fixed. */
+const withoutSleeps = (calls: string[][]): string[][] => calls.filter((call) => call[0] !== "sleep");
+
 function run(script: string, options: RunOptions = {}): Run {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-scripts-"));
     try {
@@ -318,11 +321,24 @@ test("an image the registry lacks is prepared in its context, built and pushed; 
         assert.equal(result.stdout, "10.0.0.2:5000/cat/pipeline:abc\n");
         assert.match(result.stderr, /preparing/);
         assert.equal(fs.readFileSync(path.join(ctx, "prepared"), "utf8"), `it's ${ctx}`);
-        assert.deepEqual(result.calls, [
+        assert.deepEqual(withoutSleeps(result.calls), [
             manifestCheck,
-            ["docker", "build", "--quiet", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "--file", path.join(ctx, "Dockerfile"), "--tag", "127.0.0.1:5000/cat/pipeline:abc", ctx],
+            ["docker", "build", "--build-arg", "BASE_IMAGE=debian:bookworm-slim", "--file", path.join(ctx, "Dockerfile"), "--tag", "127.0.0.1:5000/cat/pipeline:abc", ctx],
             ["docker", "push", "127.0.0.1:5000/cat/pipeline:abc"],
         ]);
+        // What it does is said as progress, and the build's own output is not in its output.
+        assert.match(result.stderr, /^progress: building pipeline:abc$/m);
+        assert.match(result.stderr, /^progress: pushing pipeline:abc$/m);
+        assert.doesNotMatch(result.stderr + result.stdout, /docker output/);
+    });
+});
+
+test("a failed build shows the end of its output and stops before the push", () => {
+    withDir((ctx) => {
+        const result = run(image(ctx), { fail: ["curl *", "docker build *"] });
+        assert.notEqual(result.status, 0);
+        assert.match(result.stderr, /refused: docker build .*\nthe build of 127\.0\.0\.1:5000\/cat\/pipeline:abc failed\n$/);
+        assert.deepEqual(withoutSleeps(result.calls).map((call) => call.slice(0, 2)), [["curl", "-fsS"], ["docker", "build"]]);
     });
 });
 
@@ -336,7 +352,7 @@ test("a failed prepare step stops the image before its build", () => {
     withDir((ctx) => {
         const result = run(image(ctx), { fail: ["curl *"] });
         assert.equal(result.status, 0, result.stderr);
-        assert.deepEqual(result.calls.map((call) => call.slice(0, 2)), [["curl", "-fsS"], ["docker", "build"], ["docker", "push"]]);
+        assert.deepEqual(withoutSleeps(result.calls).map((call) => call.slice(0, 2)), [["curl", "-fsS"], ["docker", "build"], ["docker", "push"]]);
     });
 });
 
@@ -357,9 +373,10 @@ test("a registry with a login gets the password on stdin only, is asked with doc
         assert.equal(result.status, 0, result.stderr);
         assert.equal(result.stdinOfLogin, "s3cret-token");
         assert.ok(result.calls.every((call) => !call.includes("s3cret-token")), "the password is never an argument");
-        assert.deepEqual(result.calls.map((call) => call.slice(0, 2)), [["docker", "login"], ["docker", "manifest"], ["docker", "build"], ["docker", "push"]]);
-        assert.deepEqual(result.calls[0], ["docker", "login", "--username", "AWS", "--password-stdin", "1.dkr.ecr.eu-west-1.amazonaws.com"]);
-        assert.ok(result.calls[2].join(" ").includes("--platform linux/amd64"));
+        const calls = withoutSleeps(result.calls);
+        assert.deepEqual(calls.map((call) => call.slice(0, 2)), [["docker", "login"], ["docker", "manifest"], ["docker", "build"], ["docker", "push"]]);
+        assert.deepEqual(calls[0], ["docker", "login", "--username", "AWS", "--password-stdin", "1.dkr.ecr.eu-west-1.amazonaws.com"]);
+        assert.ok(calls[2].join(" ").includes("--platform linux/amd64"));
         assert.equal(fs.readFileSync(path.join(ctx, "prepared"), "utf8"), "linux/amd64\n");
     });
 });

@@ -242,6 +242,10 @@ test("a stack deploy reads its Compose file from stdin and fails in time naming 
     assert.match(stuck.stderr, /stack cat did not converge within 0s:\n- cat_collector runs 1 of 2\n(.*\n)*- cat_gateway runs 0 of at least 1/);
     const updating = runWithDocker(stack.deployScript("cat", 0, "swarm-1"), converging.replace("cat_collector completed update completed", "cat_collector updating update in progress"));
     assert.match(updating.stderr, /- cat_collector is updating/);
+    // While it waits it says what for, beside its resource (progress lines).
+    assert.match(stuck.stderr, /^progress: waiting for collector 1\/2 running, gateway 0\/0 running$/m);
+    assert.match(updating.stderr, /^progress: waiting for collector updating$/m);
+    assert.doesNotMatch(deployed.stderr, /^progress: /m, "a stack that converged at the first look waits for nothing");
 });
 
 test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {

@@ -25,8 +25,29 @@ if pushed; then
     exit 0
 fi
 if [ -n "$PREPARE" ]; then (cd "$CONTEXT_DIR" && TARGET_PLATFORM=$PLATFORM sh -eu -c "$PREPARE"); fi
-set -- "$@" --quiet --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF"
+set -- "$@" --build-arg BASE_IMAGE="$BASE_IMAGE" --file "$DOCKERFILE" --tag "$PUSH_REF"
 if [ -n "$PLATFORM" ]; then set -- "$@" --platform "$PLATFORM"; fi
-docker build "$@" "$CONTEXT_DIR" >&2
-docker push "$PUSH_REF" >&2
+# The build's output goes to a file, its current step to progress every 2 s, and its end to
+# stderr when it fails.
+build_log=$(mktemp)
+trap 'rm -f "$build_log"' EXIT
+image=${PUSH_REF##*/}
+progress "building $image"
+docker build "$@" "$CONTEXT_DIR" >"$build_log" 2>&1 &
+build=$!
+told=''
+while kill -0 "$build" 2>/dev/null; do
+    sleep 2
+    step=$(grep -E '^(Step [0-9]+/[0-9]+ :|#[0-9]+ \[)' "$build_log" | tail -n 1 | cut -c1-120) || true
+    if [ -n "$step" ] && [ "$step" != "$told" ]; then
+        told=$step
+        progress "building $image: $step"
+    fi
+done
+if ! wait "$build"; then
+    tail -n 40 "$build_log" >&2
+    fail "the build of $PUSH_REF failed"
+fi
+progress "pushing $image"
+docker push "$PUSH_REF" >/dev/null
 echo "$PULL_REF"

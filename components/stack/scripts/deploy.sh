@@ -12,6 +12,8 @@ filter="label=$STACK_LABEL=$STACK"
 deadline=$(($(date +%s) + TIMEOUT))
 # The fields of a record of unconverged, as unconverged_record (lib.sh) sets them.
 service='' mode='' running='' desired='' update=''
+# What the last progress line said (a line only when it changes).
+told=''
 # Let the deploy's updates register before the first look.
 sleep 1
 while :; do
@@ -19,6 +21,18 @@ while :; do
     # and set -e ends the script here.
     pending=$(unconverged --filter "$filter")
     [ -z "$pending" ] && break
+    waiting=$(printf '%s\n' "$pending" | while read -r record; do
+        unconverged_record "$record"
+        if [ -n "$update" ]; then
+            printf '%s %s, ' "${service#"$STACK"_}" "$update"
+        else
+            printf '%s %s/%s running, ' "${service#"$STACK"_}" "$running" "$desired"
+        fi
+    done)
+    if [ "${waiting%, }" != "$told" ]; then
+        told=${waiting%, }
+        progress "waiting for $told"
+    fi
     # Swarm can leave two running tasks in one slot when nodes are promoted or restart during a
     # start-first update, and such a service never converges: a forced rolling update replaces
     # its tasks with one per slot.
