@@ -137,6 +137,19 @@ test("a manager 0 made anew joins the other managers' swarm as a manager, trying
     ]);
     assert.equal(rejoined.stdout.trim(), "n9");
     assert.doesNotMatch(rejoined.stderr, /SWMTKN/);
+    // A join that timed out goes on in the background: it is waited for (a second join would be
+    // refused: "already part of a swarm"). The state file counts the looks: pending twice, then active.
+    const looks = path.join(os.tmpdir(), `init-looks-${process.pid}`);
+    fs.writeFileSync(looks, "");
+    try {
+        const slow = runWithDocker(script, `case "$*" in *LocalNodeState*) n=$(wc -l <'${looks}'); echo x >>'${looks}'; if [ "$n" = 0 ]; then echo inactive; elif [ "$n" -lt 3 ]; then echo pending; else echo active; fi ;; *NodeID*) echo n9 ;; "swarm join"*) echo "Timeout was reached before node joined" >&2; exit 1 ;; esac`, peers);
+        assert.equal(slow.status, 0, slow.stderr);
+        assert.equal(slow.calls.filter((c) => c.startsWith("swarm join")).length, 1, slow.calls.join("\n"));
+        assert.match(slow.stderr, /joined the swarm of the manager at 10\.0\.0\.11 again/);
+        assert.equal(slow.stdout.trim(), "n9");
+    } finally {
+        fs.rmSync(looks, { force: true });
+    }
     const refused = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; "swarm join"*) exit 1 ;; esac`, peers);
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /the other managers have a swarm, and .* could not join it at any of 10\.0\.0\.11 10\.0\.0\.12/);

@@ -15,8 +15,17 @@ if [ "$state" = active ]; then
 elif [ -n "$peers" ]; then
     token=$(printf '%s\n' "$peers" | awk 'NR == 1 { print $1 }')
     joined=false
+    swarm_active() { [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; }
     for address in $(printf '%s\n' "$peers" | awk '{ print $2 }'); do
         if docker swarm join --token "$token" --advertise-addr "$ADVERTISE_ADDRESS" --listen-addr "$ADVERTISE_ADDRESS:2377" "$address:2377" >/dev/null; then
+            echo "$(hostname) joined the swarm of the manager at $address again" >&2
+            joined=true
+            break
+        fi
+        # A join that timed out (a busy swarm) goes on in the background: it is waited for, as
+        # another join would be refused ("already part of a swarm").
+        if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = pending ]; then
+            wait_until 300 "$(hostname) did not finish joining the swarm of the manager at $address within 300s" swarm_active
             echo "$(hostname) joined the swarm of the manager at $address again" >&2
             joined=true
             break
