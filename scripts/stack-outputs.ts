@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { SshConnection } from "../components/command/provider";
 
 export interface StackOutputs {
-    managers: { name: string; host: string; port: number }[];
+    managers: { name: string; host: string; port: number; hostKey?: string }[];
     sshUser: string;
     sshPrivateKey: string;
     gatewayUrls?: string[];
@@ -46,10 +46,15 @@ export function outputsOf(stack: string): StackOutputs {
     return outputs as StackOutputs;
 }
 
-/**
- * SSH to each manager in turn, one attempt each. Read-only use: the first host key presented is
- * accepted (Pulumi's state pins them for changes).
- */
+/** SSH to each manager in turn, one attempt each, checking the host key the stack pinned (when its outputs have it). */
 export function managerConnections(outputs: StackOutputs): SshConnection[] {
-    return outputs.managers.map((manager) => ({ host: manager.host, port: manager.port, user: outputs.sshUser, privateKey: outputs.sshPrivateKey, machine: manager.name, dialAttempts: 1 }));
+    return outputs.managers.map((manager) => ({
+        host: manager.host,
+        port: manager.port,
+        user: outputs.sshUser,
+        privateKey: outputs.sshPrivateKey,
+        machine: manager.name,
+        dialAttempts: 1,
+        ...(manager.hostKey ? { hostKey: manager.hostKey } : {}),
+    }));
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { utils } from "ssh2";
+import { hostKeyFingerprint } from "../command/provider";
 
 /**
  * A new ed25519 key pair in OpenSSH format. ssh2's generator drops a leading zero byte of the
@@ -53,4 +54,22 @@ export function machineKey(name: string, configured: { publicKey?: string; priva
     }
     const generated = new SshKeyPair(name, { comment: `${pulumi.getProject()}-${pulumi.getStack()}` });
     return { publicKey: generated.publicKey, privateKey: pulumi.secret(generated.privateKey) };
+}
+
+/**
+ * The lines of `ssh-keyscan` output (`<host> <type> <base64 key>`) whose key is the one pinned
+ * (`<type> SHA256:<hash>`), for a known_hosts file. Fails when none is: the machine answering is
+ * not the one the stack made, or its keys were made anew behind the stack's back.
+ */
+export function pinnedKnownHosts(scanned: string, pinned: string, machine: string): string[] {
+    const lines = scanned.split("\n").filter((line) => line.trim() && !line.startsWith("#"));
+    const matching = lines.filter((line) => {
+        const blob = line.trim().split(/\s+/)[2];
+        return blob !== undefined && hostKeyFingerprint(Buffer.from(blob, "base64")) === pinned;
+    });
+    if (matching.length === 0) {
+        const presented = lines.map((line) => hostKeyFingerprint(Buffer.from(line.trim().split(/\s+/)[2] ?? "", "base64"))).join(", ") || "none";
+        throw new Error(`the SSH host key of ${machine} is not the one the stack pinned (${pinned}); it presented ${presented}. Not trusted.`);
+    }
+    return matching;
 }

@@ -23,6 +23,8 @@ export interface SwarmNodeOutput {
     host: string;
     port: number;
     privateAddress: string;
+    /** The SSH host key the machine presented when it became ready (`<type> SHA256:<hash>`), pinned since. */
+    hostKey: string;
 }
 
 /**
@@ -124,6 +126,8 @@ interface ReadyNode {
     hostname: pulumi.Output<string>;
     /** SSH that checks the host key the machine presented when it became ready. */
     connection: pulumi.Output<SshConnection>;
+    /** That host key. */
+    hostKey: pulumi.Output<string | undefined>;
 }
 
 /**
@@ -150,6 +154,7 @@ function readyStep(scope: ClusterScope, node: pulumi.Input<SwarmNode>, label: st
         machineId: id,
         hostname: ready.stdout,
         connection: pulumi.all([scope.connectionTo(node), ready.hostKey]).apply(([connection, hostKey]) => ({ ...connection, hostKey })),
+        hostKey: ready.hostKey,
     };
 }
 
@@ -292,8 +297,8 @@ function joinNode(scope: ClusterScope, { swarm, node, role, roleLabels, after }:
 
 /** The nodes as the outputs show them: named by the hostname each reports. */
 function describe(nodes: ReadyNode[]): pulumi.Output<SwarmNodeOutput[]> {
-    return pulumi.all(nodes.map(({ node, hostname }) =>
-        pulumi.all([node, hostname]).apply(([machine, reported]) => ({ name: reported, host: machine.host, port: machine.port, privateAddress: machine.privateAddress }))));
+    return pulumi.all(nodes.map(({ node, hostname, hostKey }) =>
+        pulumi.all([node, hostname, hostKey]).apply(([machine, reported, key]) => ({ name: reported, host: machine.host, port: machine.port, privateAddress: machine.privateAddress, hostKey: key ?? "" }))));
 }
 
 const managerLabels = (index: number): Record<string, string> => ({ [labels.edge]: "true", [labels.managerIndex]: String(index) });

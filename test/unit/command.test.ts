@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
-import { generateKeyPair } from "../../components/ssh";
+import { generateKeyPair, pinnedKnownHosts } from "../../components/ssh";
 import { commandProvider, CommandInputs, CommandOutputs, fingerprint, hostKeyFingerprint, planDiff, runScript, scriptError } from "../../components/command/provider";
 
 const base: CommandInputs = { create: "echo hi", delete: "echo bye", stdin: "s3cret" };
@@ -177,4 +177,14 @@ test("every made key pair parses and ssh-keygen reads it (a key with a leading z
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
+});
+
+test("known_hosts lines are taken from a key scan only when the key is the one pinned", () => {
+    const [type, blob] = generateKeyPair("host").public.split(" ");
+    const pinned = hostKeyFingerprint(Buffer.from(blob, "base64"));
+    const other = generateKeyPair("impostor").public.split(" ")[1];
+    const scanned = `# 127.0.0.1:2300 SSH-2.0-OpenSSH_9.2\n[127.0.0.1]:2300 ${type} ${other}\n[127.0.0.1]:2300 ${type} ${blob}\n`;
+    assert.deepEqual(pinnedKnownHosts(scanned, pinned, "m-0"), [`[127.0.0.1]:2300 ${type} ${blob}`]);
+    assert.throws(() => pinnedKnownHosts(`[127.0.0.1]:2300 ${type} ${other}\n`, pinned, "m-0 ([127.0.0.1]:2300)"), /the SSH host key of m-0 \(\[127\.0\.0\.1\]:2300\) is not the one the stack pinned \(ssh-ed25519 SHA256:.*\); it presented ssh-ed25519 SHA256:/);
+    assert.throws(() => pinnedKnownHosts("", pinned, "m-0"), /it presented none/);
 });
