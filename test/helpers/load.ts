@@ -1,5 +1,6 @@
 // The event stream of bench/load.ts as a child process (pulumi and docker calls block this one),
 // and the checks of what a stream left in the profiles.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -51,4 +52,17 @@ export async function settledCounts(gateway: GatewayEndpoint, summary: LoadSumma
         if (!counts && Date.now() > deadline) throw new Error(`profiles at ${gateway.url} did not answer within ${seconds}s`);
         await new Promise((r) => setTimeout(r, 3000));
     }
+}
+
+/**
+ * Every accepted event of a stream of `rate` events/s counted once in the profiles, and its last
+ * seconds all accepted (the stream is accepted again after a fault).
+ */
+export async function assertNothingLost(gateway: GatewayEndpoint, summary: LoadSummary, rate: number, what: string): Promise<void> {
+    assert.ok(summary.sent > rate * 20, `${what}: ${summary.sent} requests sent`);
+    const counts = await settledCounts(gateway, summary);
+    assert.deepEqual(counts.lost, [], `${what}: accepted events missing from the profiles`);
+    assert.deepEqual(counts.twice, [], `${what}: events counted twice`);
+    const lastSeconds = summary.requests.filter((r) => r.at > summary.requests.at(-1)!.at - 5000);
+    assert.ok(lastSeconds.every((r) => r.status === 202), `${what}: requests still failing at the end: ${JSON.stringify(lastSeconds.filter((r) => r.status !== 202).slice(0, 3))}`);
 }
