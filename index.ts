@@ -62,6 +62,8 @@ const deployed = new Map(toDeploy.map((stack) => {
             [pipelineSecrets.streamPassword]: credentials.natsPassword,
         } : ownStackSecrets(stack),
         imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
+        // The pipeline's stateless roles go to every machine, one that joins or is made anew too.
+        ...(builtIn ? { machines: pulumi.all([cluster.managers, cluster.workers]).apply(([m, w]) => [...m, ...w].map((node) => `${node.name} ${node.hostKey}`)) } : {}),
     }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
 }));
 const pipelineStack = deployed.get(pipeline);

@@ -31,6 +31,12 @@ export interface ComposeStackArgs {
     imagesAliases?: pulumi.Input<pulumi.Alias>[];
     /** Bound for convergence after a deploy and for removal. Default 600 s. */
     timeoutSeconds?: number;
+    /**
+     * The machines (anything that changes when one joins, leaves or is made anew): when given, a
+     * machine that runs none of the stack's tasks after a deploy or a change of these gets some
+     * (see rebalanceScript).
+     */
+    machines?: pulumi.Input<string[]>;
 }
 
 /** The content of each secret a stack of your own ships, read from its file, as secrets (never in the state in plain text). */
@@ -91,6 +97,14 @@ export class ComposeStack extends pulumi.ComponentResource {
             triggers: [stack.name],
             timeoutSeconds: timeout + 120,
         }, { parent: this, dependsOn: [...configs, ...secrets] });
+        if (args.machines) {
+            new Command(`${name}-rebalance`, {
+                connection: args.connection,
+                create: pulumi.output(args.swarmId).apply((swarmId) => scripts.rebalanceScript(stack.name, timeout, swarmId)),
+                triggers: [args.machines],
+                timeoutSeconds: timeout + 120,
+            }, { parent: this, dependsOn: [deploy] });
+        }
         this.services = pulumi.all([built, deploy.id]).apply(([images]) => describeStackServices(stack, images, args.edgeNodes));
         this.registerOutputs({ services: this.services });
     }

@@ -30,3 +30,10 @@ export const deployScript = (stack: string, timeoutSeconds: number, swarmId: str
 
 /** Removes the stack, waits until its services and networks are gone, then removes its volumes. */
 export const removeScript = (stack: string, timeoutSeconds: number): string => script("remove", { STACK: stack, TIMEOUT: timeoutSeconds, STACK_LABEL: labels.stackNamespace });
+
+/**
+ * Gives a machine that runs none of the stack's tasks work: the stack's spread services get a
+ * forced rolling update, one at a time, until every ready machine runs some (or none is left).
+ */
+export const rebalanceScript = (stack: string, timeoutSeconds: number, swarmId: string): string =>
+    script("rebalance", { STACK: stack, TIMEOUT: timeoutSeconds, SWARM_ID: swarmId, STACK_LABEL: labels.stackNamespace });

@@ -24,8 +24,8 @@ const previousRelease = "103fbdc5555fdb749a84068292e7d765543b889f";
 const updatedSinceRelease = ["gateway", "collector", "categoriser", "profile-writer", "profile-api", "nats", "redis"];
 /** Services this version has that that release did not: the edge, which took the public port from the gateway. */
 const newSinceRelease = ["edge"];
-/** Resources this version has that that release did not: the gateway's certificate and tokens, the pipeline's credentials, and their secrets. */
-const addedSinceRelease = ["gateway", "gateway-certificate", "stack-images-edge", "gateway-tokens", "pipeline", "pipeline-made", "stack-gateway-tls", "stack-auth-tokens", "stack-store-key", "stack-store-password", "stack-stream-password"];
+/** Resources this version has that that release did not: the gateway's certificate and tokens, the pipeline's credentials, their secrets, and the step that gives every machine work. */
+const addedSinceRelease = ["gateway", "gateway-certificate", "stack-images-edge", "gateway-tokens", "pipeline", "pipeline-made", "stack-gateway-tls", "stack-auth-tokens", "stack-store-key", "stack-store-password", "stack-stream-password", "stack-rebalance"];
 /** Images whose content changed since that release: a new image is a new build step (its tag is the content's hash). */
 const rebuiltSinceRelease = ["stack-images-gateway", "stack-images-pipeline", "stack-images-nats", "stack-images-redis"];
 

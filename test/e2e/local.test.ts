@@ -83,8 +83,12 @@ test("npm start from a fresh copy: a swarm of 1 leader and 2 workers, named as t
     assert.match(stack.output<string>("dockerHost"), /^ssh:\/\/root@127\.0\.0\.1:2300$/);
 });
 
-test("every service runs its declared replicas, and events posted to collectorUrl reach profilesUrl", async () => {
+test("every service runs its declared replicas, every machine runs some, and events posted to collectorUrl reach profilesUrl", async () => {
     expectConverged(await serviceReplicas(stack), declaredReplicas());
+    for (const machine of [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")]) {
+        const tasks = (await stack.onManager(`docker node ps ${machine.name} --filter desired-state=running --format '{{.Name}}'`)).split("\n").filter((t) => t.startsWith("categorisation_"));
+        assert.ok(tasks.length > 0, `${machine.name} runs no task of the stack`);
+    }
     const services = stack.output<Record<string, { image: string; replicas: number }>>("services");
     assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas());
     assert.match(services.collector.image, /^10\.214\.0\.2:5000\/categorisation\/pipeline:[0-9a-f]{12}$/);
@@ -706,6 +710,9 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.doesNotMatch(grow, /stack-deploy|images-/, "the stack and its images are not touched");
     const grown = idsByHost(await assertSwarmMatchesOutputs(stack, 1, 3));
     for (const [host, id] of Object.entries(before)) assert.equal(grown[host], id, `${host} kept its node ID`);
+    // The worker that joined got its share of the stateless roles.
+    const joined = stack.output<NodeOutput[]>("workers")[2].name;
+    assert.match(await stack.onManager(`docker node ps ${joined} --filter desired-state=running --format '{{.Name}}'`), /^categorisation_/m, `${joined} runs no task of the stack`);
     assert.equal(await serviceIds(), services);
     // A task restarted by a busy machine at that moment is not what this test is about: converged within 60 s.
     expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(), categoriser: 1 });

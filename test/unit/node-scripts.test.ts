@@ -70,6 +70,7 @@ test("every rendered script starts with set -eu and parses", () => {
         stack.removeSwarmObjectScript("config", "c"),
         stack.deployScript("categorisation", 60, "swarm-1"),
         stack.removeScript("categorisation", 60),
+        stack.rebalanceScript("categorisation", 60, "swarm-1"),
     ];
     for (const script of scripts) {
         assert.match(script, /^set -eu\n/);
@@ -259,6 +260,43 @@ test("a stack deploy reads its Compose file from stdin and fails in time naming 
     assert.match(stuck.stderr, /^progress: waiting for collector 1\/2 running, gateway 0\/0 running$/m);
     assert.match(updating.stderr, /^progress: waiting for collector updating$/m);
     assert.doesNotMatch(deployed.stderr, /^progress: /m, "a stack that converged at the first look waits for nothing");
+});
+
+test("a machine that runs none of the stack's tasks gets some: the spread services get forced updates, one at a time, until it does", () => {
+    const moved = path.join(os.tmpdir(), `rebalance-moved-${process.pid}`);
+    fs.rmSync(moved, { force: true });
+    // m0 and w0 run the stack's tasks, w1 none until a service was moved; w2 is drained. api and
+    // web are spread (stateless), nats is not; each update converges at once.
+    const swarmOf = (movesNeeded: number) => `case "$*" in
+        "node ls --format"*) echo "m0 Ready Active"; echo "w0 Ready Active"; echo "w1 Ready Active"; echo "w2 Ready Drain" ;;
+        "node ps m0"*|"node ps w0"*) echo cat_nats.1; echo cat_api.1; echo other_x.1 ;;
+        "node ps w1"*) [ "$(cat '${moved}' 2>/dev/null | wc -l)" -ge ${movesNeeded} ] && echo cat_web.2; echo other_y.1 ;;
+        "service ls --quiet --filter label="*) echo id-web; echo id-nats; echo id-api ;;
+        "service inspect --format {{if .Spec.Mode.Replicated}}"*) case "$*" in *id-api) echo cat_api ;; *id-web) echo cat_web ;; *) echo ;; esac ;;
+        "service update --force"*) echo moved >>'${moved}' ;;
+        "service ls --filter name="*) echo "x replicated 2/2" ;;
+        "service ls --quiet --filter name="*) echo s1 ;;
+        "service inspect --format {{.Spec.Name}}"*) echo "x completed" ;;
+    esac`;
+    try {
+        const one = runWithDocker(stack.rebalanceScript("cat", 60, "swarm-1"), swarmOf(1));
+        assert.equal(one.status, 0, one.stderr);
+        assert.deepEqual(one.calls.filter((c) => c.startsWith("service update")), ["service update --force --detach --quiet cat_api"]);
+        assert.match(one.stderr, /w1 run no task of cat: moving the tasks of cat_api/);
+        assert.match(one.stderr, /^progress: giving cat_api's tasks to w1$/m);
+        assert.equal(one.stdout, "m0 2\nw0 2\nw1 1\n");
+        fs.rmSync(moved, { force: true });
+        // Still idle after the first: the next spread service too, and never the data tier.
+        const two = runWithDocker(stack.rebalanceScript("cat", 60, "swarm-1"), swarmOf(2));
+        assert.deepEqual(two.calls.filter((c) => c.startsWith("service update")), ["service update --force --detach --quiet cat_api", "service update --force --detach --quiet cat_web"]);
+        fs.rmSync(moved, { force: true });
+        // Every machine busy: nothing moves.
+        const busy = runWithDocker(stack.rebalanceScript("cat", 60, "swarm-1"), swarmOf(0));
+        assert.equal(busy.status, 0, busy.stderr);
+        assert.ok(busy.calls.every((c) => !c.startsWith("service update")), busy.calls.join("\n"));
+    } finally {
+        fs.rmSync(moved, { force: true });
+    }
 });
 
 test("a service left with two running tasks in one slot outside an update gets its tasks replaced", () => {
