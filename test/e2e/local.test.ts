@@ -270,9 +270,12 @@ test("npm run context: a Docker context for the swarm and the managers' pinned h
     assert.match(made.stdout, new RegExp(`docker context swarm-${stack.name}: ssh://root@127\\.0\\.0\\.1:2300`));
     const knownHosts = fs.readFileSync(path.join(home, ".ssh", "known_hosts"), "utf8");
     assert.match(knownHosts, /^\[127\.0\.0\.1\]:2300 ssh-ed25519 /m);
-    // Docker's own SSH, strict about host keys, with the key in an agent as the output says.
+    // Docker's own SSH, strict about host keys, with the key in an agent as the output says. ssh
+    // reads the known_hosts of the account's home, not $HOME's: told to read this one.
     const socket = path.join(home, "agent.sock");
-    const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: socket };
+    const bin = fs.mkdtempSync(path.join(stack.work, "bin-"));
+    fs.writeFileSync(path.join(bin, "ssh"), `#!/bin/sh\nexec /usr/bin/ssh -o UserKnownHostsFile=${home}/.ssh/known_hosts -o StrictHostKeyChecking=yes "$@"\n`, { mode: 0o755 });
+    const env = { ...process.env, HOME: home, SSH_AUTH_SOCK: socket, PATH: `${bin}:${process.env.PATH}` };
     const agent = spawn("ssh-agent", ["-D", "-a", socket], { env, stdio: "ignore" });
     try {
         await eventually(async () => fs.existsSync(socket), (there) => there, "the SSH agent's socket", 10);
