@@ -111,21 +111,28 @@ export const maxMessageBytes = 512 * 1024;
  * `maxBytes` goes alone.
  */
 export function jsonChunks(items: unknown[], maxBytes = maxMessageBytes): string[] {
+  const jsons = items.map((item) => JSON.stringify(item));
   const chunks: string[] = [];
-  let parts: string[] = [];
-  let size = 2;
-  for (const item of items) {
-    const json = JSON.stringify(item);
-    if (parts.length > 0 && size + 1 + json.length > maxBytes) {
-      chunks.push(`[${parts.join(",")}]`);
-      parts = [];
-      size = 2;
-    }
-    parts.push(json);
-    size += json.length + (parts.length > 1 ? 1 : 0);
+  for (let start = 0; start < jsons.length; ) {
+    const count = fitInMessage((i) => jsons[start + i].length, jsons.length - start, Infinity, maxBytes);
+    chunks.push(`[${jsons.slice(start, start + count).join(",")}]`);
+    start += count;
   }
-  if (parts.length > 0) chunks.push(`[${parts.join(",")}]`);
   return chunks;
+}
+
+/**
+ * How many of `available` JSON texts (of lengths `lengthOf(0)`, `lengthOf(1)`...) go into one JSON
+ * array message: at most `maxCount`, within `maxBytes` (the first one in any case).
+ */
+function fitInMessage(lengthOf: (i: number) => number, available: number, maxCount: number, maxBytes: number): number {
+  let count = 1;
+  let size = lengthOf(0) + 2;
+  while (count < Math.min(maxCount, available) && size + lengthOf(count) + 1 <= maxBytes) {
+    size += lengthOf(count) + 1;
+    count++;
+  }
+  return count;
 }
 
 /** One event waiting for its group's publish. */
@@ -170,13 +177,7 @@ export class GroupPublisher<T> {
 
   private pump(): void {
     while (this.publishing < this.concurrency && this.waiting.length > 0) {
-      // At most maxGroup events, and within maxMessageBytes (the first one in any case).
-      let count = 1;
-      let size = this.waiting[0].json.length + 2;
-      while (count < Math.min(this.maxGroup, this.waiting.length) && size + this.waiting[count].json.length + 1 <= maxMessageBytes) {
-        size += this.waiting[count].json.length + 1;
-        count++;
-      }
+      const count = fitInMessage((i) => this.waiting[i].json.length, this.waiting.length, this.maxGroup, maxMessageBytes);
       const group = this.waiting.splice(0, count);
       const data = group.length === 1 ? group[0].json : `[${group.map((w) => w.json).join(",")}]`;
       const id = group.length === 1 ? this.idOf(group[0].item) : groupId(group.map((w) => this.idOf(w.item)));
