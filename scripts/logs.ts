@@ -3,7 +3,7 @@
 // answers (the selected Pulumi stack, or the one named).
 import { runScript } from "../components/command/provider";
 import { logsProblems, logsScript, LogsRequest } from "../components/status";
-import { managerConnections, option, outputsOf, selectedStack } from "./stack-outputs";
+import { onFirstManager, option, outputsOf, selectedStack } from "./stack-outputs";
 
 const usage = "usage: npm run logs -- <service> [--since 10m] [--follow] [--stack <name>]";
 
@@ -24,23 +24,18 @@ async function main(): Promise<void> {
     const wanted = request(argv, outputs.stackName ?? "categorisation");
     const problems = logsProblems(wanted);
     if (problems.length > 0) throw new Error(`${problems.join("; ")}\n${usage}`);
-    const unreachable: string[] = [];
-    for (const connection of managerConnections(outputs)) {
-        try {
-            // Following ends with Ctrl-C; a read of what is kept ends with the logs.
-            await runScript({ connection, timeoutSeconds: wanted.follow ? 7 * 24 * 3600 : 120 }, logsScript(wanted), {
+    // Another manager only when this one cannot be reached: a script that failed said why on
+    // stderr already. Following ends with Ctrl-C; a read of what is kept ends with the logs.
+    await onFirstManager(
+        stack,
+        outputs,
+        (connection) =>
+            runScript({ connection, timeoutSeconds: wanted.follow ? 7 * 24 * 3600 : 120 }, logsScript(wanted), {
                 stdout: (chunk) => process.stdout.write(chunk),
                 stderr: (chunk) => process.stderr.write(chunk),
-            });
-            return;
-        } catch (error) {
-            // Another manager only when this one cannot be reached: a script that failed said why
-            // on stderr already.
-            if ((error as Error).name !== "Unreachable") throw new Error((error as Error).message.split("\n")[0]);
-            unreachable.push(`${connection.machine} (${(error as Error).message.split("\n")[0]})`);
-        }
-    }
-    throw new Error(`no manager of stack ${stack} answered: ${unreachable.join("; ")}`);
+            }),
+        (error) => error.name === "Unreachable",
+    );
 }
 
 main().catch((error: Error) => {

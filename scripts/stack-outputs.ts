@@ -58,3 +58,27 @@ export function managerConnections(outputs: StackOutputs): SshConnection[] {
         ...(manager.hostKey ? { hostKey: manager.hostKey } : {}),
     }));
 }
+
+/**
+ * Runs `use` on each manager in turn until one answers, and returns what it returns; `use` gets
+ * the managers that did not answer before it. A failure for which `tryNext` is false ends there
+ * (its first line); when no manager answers, the error names each and why.
+ */
+export async function onFirstManager<T>(
+    stack: string,
+    outputs: StackOutputs,
+    use: (connection: SshConnection, unreachable: string[]) => Promise<T>,
+    tryNext: (error: Error) => boolean = () => true,
+): Promise<T> {
+    const unreachable: string[] = [];
+    for (const connection of managerConnections(outputs)) {
+        try {
+            return await use(connection, unreachable);
+        } catch (error) {
+            const firstLine = (error as Error).message.split("\n")[0];
+            if (!tryNext(error as Error)) throw new Error(firstLine);
+            unreachable.push(`${connection.machine} (${firstLine})`);
+        }
+    }
+    throw new Error(`no manager of stack ${stack} answered: ${unreachable.join("; ")}`);
+}

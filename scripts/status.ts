@@ -4,7 +4,7 @@
 import { runScript } from "../components/command/provider";
 import { closeGatewayConnections, gatewayRequest } from "../components/gateway/client";
 import { Activity, parseStatus, renderStatus, statusScript } from "../components/status";
-import { managerConnections, outputsOf, selectedStack, StackOutputs } from "./stack-outputs";
+import { onFirstManager, outputsOf, selectedStack, StackOutputs } from "./stack-outputs";
 
 async function activityOf(outputs: StackOutputs): Promise<Activity | string> {
     const reasons: string[] = [];
@@ -23,18 +23,11 @@ async function activityOf(outputs: StackOutputs): Promise<Activity | string> {
 async function main(): Promise<void> {
     const stack = selectedStack(process.argv);
     const outputs = outputsOf(stack);
-    const unreachable: string[] = [];
-    for (const connection of managerConnections(outputs)) {
-        try {
-            const result = await runScript({ connection, timeoutSeconds: 30 }, statusScript(outputs.stackName ?? "categorisation"));
-            const activity = await activityOf(outputs);
-            console.log(renderStatus({ stack: outputs.stackName ?? stack, readFrom: connection.machine ?? connection.host, unreachable, status: parseStatus(result.stdout), activity }));
-            return;
-        } catch (error) {
-            unreachable.push(`${connection.machine} (${(error as Error).message.split("\n")[0]})`);
-        }
-    }
-    throw new Error(`no manager of stack ${stack} answered: ${unreachable.join("; ")}`);
+    await onFirstManager(stack, outputs, async (connection, unreachable) => {
+        const result = await runScript({ connection, timeoutSeconds: 30 }, statusScript(outputs.stackName ?? "categorisation"));
+        const activity = await activityOf(outputs);
+        console.log(renderStatus({ stack: outputs.stackName ?? stack, readFrom: connection.machine ?? connection.host, unreachable, status: parseStatus(result.stdout), activity }));
+    });
 }
 
 main().then(closeGatewayConnections, (error: Error) => {
