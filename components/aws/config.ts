@@ -22,6 +22,11 @@ export interface AwsSettings {
     spotWorkers: boolean;
     /** Root volume size in GiB. */
     volumeSize: number;
+    /**
+     * The credit mode of burstable (t2, t3, t3a, t4g) instances: "standard" (they slow down when
+     * their credits run out) or "unlimited" (they do not, and sustained load is charged extra).
+     */
+    cpuCredits: "standard" | "unlimited";
 }
 
 export const awsDefaults = {
@@ -32,6 +37,7 @@ export const awsDefaults = {
     workerInstanceType: "t3.medium",
     spotWorkers: false,
     volumeSize: 30,
+    cpuCredits: "standard",
 } satisfies Partial<AwsSettings>;
 
 const awsKeys = ["sshAllowedCidrs", "ingressCidrs", ...Object.keys(awsDefaults), "vpcId", "subnetIds", "ami"];
@@ -99,5 +105,8 @@ export function validateAws(raw: unknown, problems: string[]): AwsSettings | und
     }
     if (raw.spotWorkers !== undefined) settings.spotWorkers = readBoolean(raw.spotWorkers, "aws.spotWorkers", problems) ?? false;
     if (raw.volumeSize !== undefined) settings.volumeSize = readInteger(raw.volumeSize, "aws.volumeSize", 8, 16384, problems, "a size in GiB from 8 to 16384") ?? settings.volumeSize;
+    if (raw.cpuCredits !== undefined) {
+        settings.cpuCredits = readString(raw.cpuCredits, "aws.cpuCredits", (s) => s === "standard" || s === "unlimited", "\"standard\" or \"unlimited\"", problems) as AwsSettings["cpuCredits"] ?? settings.cpuCredits;
+    }
     return settings;
 }

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ImageRegistry, MachineAccess, Machines, Role, SwarmNode } from "../types";
 import type { AwsSettings } from "./config";
 import { subnetAt } from "../network";
-import { ecrRegistry } from "./ecr";
+import { ecrRegistry, repositoryScope } from "./ecr";
 import { PinnedValue } from "./pin";
 import { cloudInitUserData } from "./cloudInit";
 import { gatewayLoadBalancer } from "./loadBalancer";
@@ -71,9 +71,13 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         const { vpcId, subnetIds } = network(scope, settings);
         const group = nodeSecurityGroup(scope, { vpcId, settings, gatewayPort: args.gatewayPort });
         const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: scope.tags }, { parent: this });
-        const instanceProfile = instanceRole(scope);
         const newMachinesAmi = machineImage(scope, settings.ami);
-        const ecr = ecrRegistry(`${name}-images`, { prefix: args.imageRepository, images: args.images, tags: scope.tags }, this);
+        const ecr = ecrRegistry(`${name}-images`, {
+            scope: repositoryScope(scope.stack),
+            images: args.images.map((image) => `${args.imageRepository}/${image}`),
+            tags: scope.tags,
+        }, this);
+        const instanceProfile = instanceRole(scope, ecr.repositoryArns);
         const launch: LaunchSpec = {
             settings,
             subnetIds,
@@ -186,8 +190,22 @@ function nodeSecurityGroup(
     }, { parent });
 }
 
+/**
+ * What the machines may do with ECR: log in, and pull from the stack's own repositories (not the
+ * account's others).
+ */
+export function pullPolicy(repositoryArns: string[]): string {
+    return JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+            { Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+            { Effect: "Allow", Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"], Resource: repositoryArns },
+        ],
+    });
+}
+
 /** The machines' instance profile: it lets them pull the stack's images from ECR (the credential helper uses it). Returns its name. */
-function instanceRole({ name, parent, tags }: AwsScope): pulumi.Output<string> {
+function instanceRole({ name, parent, tags }: AwsScope, repositoryArns: pulumi.Output<string[]>): pulumi.Output<string> {
     const nodeRole = new aws.iam.Role(`${name}-node`, {
         assumeRolePolicy: JSON.stringify({
             Version: "2012-10-17",
@@ -195,10 +213,7 @@ function instanceRole({ name, parent, tags }: AwsScope): pulumi.Output<string> {
         }),
         tags,
     }, { parent });
-    new aws.iam.RolePolicyAttachment(`${name}-node-ecr`, {
-        role: nodeRole.name,
-        policyArn: "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
-    }, { parent });
+    new aws.iam.RolePolicy(`${name}-node-ecr`, { role: nodeRole.name, policy: repositoryArns.apply(pullPolicy) }, { parent });
     return new aws.iam.InstanceProfile(`${name}-node`, { role: nodeRole.name, tags }, { parent }).name;
 }
 
@@ -219,6 +234,9 @@ function machineImage({ name, parent }: AwsScope, ami: string | undefined): pulu
         }, { parent }).id,
     }, { parent }).value;
 }
+
+/** Instance types that run on CPU credits (t2, t3, t3a, t4g). */
+export const isBurstable = (instanceType: string): boolean => /^t\d+[a-z]*\./.test(instanceType);
 
 /** What every machine is made with. */
 interface LaunchSpec {
@@ -243,12 +261,13 @@ function machine(
     const { settings } = launch;
     const nodeName = `${name}-${role}-${index}`;
     const spot = role === "worker" && settings.spotWorkers;
+    const instanceType = role === "manager" ? settings.managerInstanceType : settings.workerInstanceType;
     // Each machine keeps the image it was made with: a new aws.ami replaces no machine by itself,
     // and `pulumi up --replace` of one machine's pin rolls that machine alone.
     const ami = new PinnedValue(`${nodeName}-ami`, { value: launch.newMachinesAmi }, { parent }).value;
     const instance = new aws.ec2.Instance(nodeName, {
         ami,
-        instanceType: role === "manager" ? settings.managerInstanceType : settings.workerInstanceType,
+        instanceType,
         // Managers spread over the zones first, so losing a zone keeps quorum.
         subnetId: launch.subnetIds[index % launch.subnetIds.length],
         vpcSecurityGroupIds: [launch.securityGroupId],
@@ -263,6 +282,9 @@ function machine(
         ...(spot
             ? { instanceMarketOptions: { marketType: "spot", spotOptions: { spotInstanceType: "one-time", instanceInterruptionBehavior: "terminate" } } }
             : {}),
+        // Burstable types launch unlimited by default: sustained load is then charged on top.
+        // (Spot instances take standard only.) A change is made in place.
+        ...(isBurstable(instanceType) && !spot ? { creditSpecification: { cpuCredits: settings.cpuCredits } } : {}),
         tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
     // A one-time spot instance cannot be stopped, so a new type means a new machine.
     }, { parent, replaceOnChanges: spot ? ["instanceType"] : [] });

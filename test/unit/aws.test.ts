@@ -2,6 +2,7 @@
 // resource graph the program asks for, scenario by scenario.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
@@ -58,14 +59,14 @@ const commands = (outcome: Outcome) => ofType(outcome, "pulumi-nodejs:dynamic/co
 test("your own stack's built images get ECR repositories of their own, and the stack pulls them from there", () => {
     assert.equal(withOwnStack.error, undefined);
     const repositories = ofType(withOwnStack, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
-    assert.deepEqual(repositories, ["categorisation/edge", "categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis", "categorisation/visits/redis", "categorisation/visits/web"]);
+    assert.deepEqual(repositories, ["prod/categorisation/edge", "prod/categorisation/gateway", "prod/categorisation/nats", "prod/categorisation/pipeline", "prod/categorisation/redis", "prod/categorisation/visits/redis", "prod/categorisation/visits/web"]);
     const visits = withOwnStack.stacks!.visits;
-    assert.match(visits.web.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/visits\/web:[0-9a-f]{12}$/);
+    assert.match(visits.web.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/prod\/categorisation\/visits\/web:[0-9a-f]{12}$/);
     assert.equal(visits.web.replicas, 3);
     const deploy = commands(withOwnStack).find((c) => c.name === "stack-visits-deploy")!;
     // The rendered Compose text holds values from this machine's environment: a secret in the state.
     assert.ok(isSecretValue(deploy.inputs.stdin), "the rendered Compose text is a secret");
-    assert.match(reveal(deploy.inputs.stdin), /image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/visits\/redis:/);
+    assert.match(reveal(deploy.inputs.stdin), /image: 123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/prod\/categorisation\/visits\/redis:/);
 });
 
 test("the program runs to its outputs", () => {
@@ -73,7 +74,7 @@ test("the program runs to its outputs", () => {
     assert.equal(production.collectorUrl, "https://aws-gateway-0123456789.elb.eu-west-1.amazonaws.com:8080/events");
     assert.equal(production.gatewayUrls!.length, 3);
     for (const url of production.gatewayUrls!) assert.match(url, /^https:\/\/203\.0\.113\.\d+:8080$/);
-    assert.match(production.services!.categoriser.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/pipeline:[0-9a-f]{12}$/);
+    assert.match(production.services!.categoriser.image, /^123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/prod\/categorisation\/pipeline:[0-9a-f]{12}$/);
 });
 
 test("the gateway's certificate is from the stack's CA and names the load balancer and every manager's address; the tokens are secret", () => {
@@ -276,7 +277,8 @@ test("SSH runs as ubuntu with dial retries raised for booting machines", () => {
 
 test("images live in ECR repositories with a lifecycle policy, built here and pushed by the one image builder", () => {
     const repositories = ofType(production, "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort();
-    assert.deepEqual(repositories, ["categorisation/edge", "categorisation/gateway", "categorisation/nats", "categorisation/pipeline", "categorisation/redis"]);
+    // Under the Pulumi stack's name: two stacks in one account and region each have their own.
+    assert.deepEqual(repositories, ["prod/categorisation/edge", "prod/categorisation/gateway", "prod/categorisation/nats", "prod/categorisation/pipeline", "prod/categorisation/redis"]);
     const policies = ofType(production, "aws:ecr/lifecyclePolicy:LifecyclePolicy");
     assert.equal(policies.length, repositories.length);
     assert.equal(JSON.parse(policies[0].inputs.policy).rules[0].action.type, "expire");
@@ -288,7 +290,7 @@ test("images live in ECR repositories with a lifecycle policy, built here and pu
         assert.doesNotMatch(image.inputs.create, /mock-ecr-password/, "the password never enters the script");
         assert.match(image.inputs.create, /\nLOGIN_USER='AWS'\n/);
         assert.match(image.inputs.create, /\nPLATFORM='linux\/amd64'\n/);
-        assert.match(image.inputs.create, /\nPUSH_REF='123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/categorisation\/\w+:[0-9a-f]{12}'\n/);
+        assert.match(image.inputs.create, /\nPUSH_REF='123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com\/prod\/categorisation\/\w+:[0-9a-f]{12}'\n/);
     }
 });
 
@@ -321,4 +323,67 @@ test("a replaced instance (new ID) replaces its swarm steps, and the old node en
         const admit = steps.find((c) => c.name.endsWith("-admit"));
         assert.match(admit!.inputs.create, new RegExp(`'--label-add' 'swarm\\.instance=${instance.name}-id'`), `${name}'s node entry carries its instance`);
     }
+});
+
+test("the machines pull only from the stack's own repositories (no account-wide read policy)", () => {
+    assert.deepEqual(ofType(production, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"), []);
+    const [policy] = ofType(production, "aws:iam/rolePolicy:RolePolicy");
+    const statements = JSON.parse(policy.inputs.policy).Statement as { Action: string | string[]; Resource: string | string[] }[];
+    const repositories = ofType(production, "aws:ecr/repository:Repository").map((r) => `arn:aws:ecr:eu-west-1:123456789012:repository/${r.inputs.name}`).sort();
+    for (const statement of statements) {
+        if (statement.Action === "ecr:GetAuthorizationToken") continue; // the login: account-wide by nature
+        assert.deepEqual([statement.Resource].flat().sort(), repositories);
+        assert.ok([statement.Action].flat().every((action) => /^ecr:(BatchGetImage|GetDownloadUrlForLayer|BatchCheckLayerAvailability)$/.test(action)), String(statement.Action));
+    }
+});
+
+test("burstable machines run in standard credit mode unless aws.cpuCredits says otherwise; spot ones as AWS allows", () => {
+    for (const instance of instances(onDemand)) assert.deepEqual(instance.inputs.creditSpecification, { cpuCredits: "standard" }, instance.name);
+    const spotWorkers = instances(production).filter((i) => i.inputs.instanceMarketOptions);
+    assert.ok(spotWorkers.length > 0 && spotWorkers.every((i) => i.inputs.creditSpecification === undefined));
+    const unlimited = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], cpuCredits: "unlimited", managerInstanceType: "m7i.large" } });
+    const made = instances(unlimited);
+    assert.equal(made.find((i) => i.name === "aws-manager-0")!.inputs.creditSpecification, undefined, "not a burstable type");
+    assert.deepEqual(made.find((i) => i.name === "aws-worker-0")!.inputs.creditSpecification, { cpuCredits: "unlimited" });
+    assert.match(runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], cpuCredits: "boost" } }).error ?? "", /aws\.cpuCredits: "boost" is not "standard" or "unlimited"/);
+});
+
+test("the deployer policy in docs/deployer-policy.json covers every AWS resource and data source the program uses", () => {
+    const policy = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "docs", "deployer-policy.json"), "utf8")) as { Statement: { Action: string[] }[] };
+    const allowed = new Set(policy.Statement.flatMap((s) => s.Action));
+    const grants = (action: string) => allowed.has(action) || [...allowed].some((a) => a.endsWith("*") && action.startsWith(a.slice(0, -1)));
+    /** What each resource type and data source needs to be made, read, changed and deleted. */
+    const needs: Record<string, string[]> = {
+        "aws:ec2/vpc:Vpc": ["ec2:CreateVpc", "ec2:DeleteVpc", "ec2:ModifyVpcAttribute", "ec2:DescribeVpcs", "ec2:DescribeVpcAttribute"],
+        "aws:ec2/internetGateway:InternetGateway": ["ec2:CreateInternetGateway", "ec2:AttachInternetGateway", "ec2:DetachInternetGateway", "ec2:DeleteInternetGateway", "ec2:DescribeInternetGateways"],
+        "aws:ec2/subnet:Subnet": ["ec2:CreateSubnet", "ec2:DeleteSubnet", "ec2:ModifySubnetAttribute", "ec2:DescribeSubnets"],
+        "aws:ec2/routeTable:RouteTable": ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:DescribeRouteTables"],
+        "aws:ec2/routeTableAssociation:RouteTableAssociation": ["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable"],
+        "aws:ec2/securityGroup:SecurityGroup": ["ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:DescribeSecurityGroups", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"],
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"],
+        "aws:ec2/keyPair:KeyPair": ["ec2:ImportKeyPair", "ec2:DeleteKeyPair", "ec2:DescribeKeyPairs"],
+        "aws:ec2/instance:Instance": ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceCreditSpecification", "ec2:DescribeInstances", "iam:PassRole", "ec2:CreateTags"],
+        "aws:iam/role:Role": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
+        "aws:iam/rolePolicy:RolePolicy": ["iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy"],
+        "aws:iam/instanceProfile:InstanceProfile": ["iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile"],
+        "aws:ecr/repository:Repository": ["ecr:CreateRepository", "ecr:DeleteRepository", "ecr:DescribeRepositories", "ecr:TagResource", "ecr:ListTagsForResource"],
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy": ["ecr:PutLifecyclePolicy", "ecr:GetLifecyclePolicy", "ecr:DeleteLifecyclePolicy"],
+        "aws:lb/loadBalancer:LoadBalancer": ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:AddTags"],
+        "aws:lb/targetGroup:TargetGroup": ["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups"],
+        "aws:lb/listener:Listener": ["elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DescribeListeners"],
+        "aws:lb/targetGroupAttachment:TargetGroupAttachment": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeTargetHealth"],
+        "aws:index/getAvailabilityZones:getAvailabilityZones": ["ec2:DescribeAvailabilityZones"],
+        "aws:ec2/getAmi:getAmi": ["ec2:DescribeImages"],
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken": ["ecr:GetAuthorizationToken"],
+        // The image builder's push.
+        push: ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"],
+    };
+    const used = new Set([production, withOwnStack, onDemand].flatMap((outcome) => [
+        ...outcome.registrations.map((r) => r.type).filter((type) => type.startsWith("aws:")),
+        ...outcome.calls.map((c) => c.token).filter((token) => token.startsWith("aws:")),
+    ]));
+    const unknown = [...used].filter((type) => needs[type] === undefined);
+    assert.deepEqual(unknown, [], "a resource type or data source new to the program: add what it needs here and to docs/deployer-policy.json");
+    const missing = [...used, "push"].flatMap((type) => needs[type].filter((action) => !grants(action)).map((action) => `${type}: ${action}`));
+    assert.deepEqual(missing, []);
 });

@@ -440,3 +440,15 @@ test("the swarm scripts name no label of their own: admit, peer, remove and leav
     assert.equal(admitted.status, 0, admitted.stderr);
     assert.ok(admitted.calls.some((c) => c.includes(`{{index .Spec.Labels "${labels.nodeName}"}}|{{index .Spec.Labels "${labels.machine}"}}`)), admitted.calls.join("\n"));
 });
+
+test("the registry login renewal goes on past a service that cannot be updated, and names it", () => {
+    const renewal = fs.readFileSync(path.join(__dirname, "..", "..", "components", "aws", "scripts", "renew-registry-auth.sh"), "utf8");
+    const leader = `case "$*" in *ControlAvailable*) echo true ;; *ManagerStatus.Leader*) echo true ;; "service ls --quiet") echo s1; echo s2; echo s3 ;; *"--with-registry-auth s2") exit 1 ;; "service inspect --format {{.Spec.Name}} s2") echo cat_gone ;; esac`;
+    const run = runWithDocker(renewal, leader);
+    assert.notEqual(run.status, 0);
+    assert.deepEqual(run.calls.filter((c) => c.startsWith("service update")), ["s1", "s2", "s3"].map((s) => `service update --detach --quiet --with-registry-auth ${s}`));
+    assert.match(run.stderr, /the registry login was not renewed for: cat_gone$/m);
+    const follower = runWithDocker(renewal, `case "$*" in *ControlAvailable*) echo true ;; *ManagerStatus.Leader*) echo false ;; esac`);
+    assert.equal(follower.status, 0);
+    assert.ok(follower.calls.every((c) => !c.startsWith("service update")), "only the leader renews");
+});
