@@ -68,7 +68,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         const { settings } = args;
         const scope = awsScope(name, this);
 
-        const { vpcId, subnetIds } = network(scope, settings);
+        const { vpcId, subnetIds, paths } = network(scope, settings);
         const group = nodeSecurityGroup(scope, { vpcId, settings, gatewayPort: args.gatewayPort });
         const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: scope.tags }, { parent: this });
         const newMachinesAmi = machineImage(scope, settings.ami);
@@ -86,6 +86,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
             instanceProfile,
             newMachinesAmi,
             userData: ecr.host.apply((host) => cloudInitUserData(host)),
+            paths,
         };
         const managers = Array.from({ length: args.managers }, (_, index) => machine(scope, launch, { role: "manager", index }));
         const workers = Array.from({ length: args.workers }, (_, index) => machine(scope, launch, { role: "worker", index }));
@@ -137,10 +138,15 @@ function awsScope(name: string, parent: pulumi.Resource): AwsScope {
     return { name, parent, stack, tags: { "swarm:project": pulumi.getProject(), "swarm:stack": stack } };
 }
 
-/** The VPC and its public subnets: those of settings.vpcId, else a new VPC with one subnet per zone. */
-function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string>[] } {
+/**
+ * The VPC and its public subnets: those of settings.vpcId, else a new VPC with one subnet per
+ * zone; `paths`: what the machines' traffic to the internet goes through (the route table, its
+ * associations, the internet gateway), which the machines depend on so that a destroy removes it
+ * only after every step over SSH is done.
+ */
+function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string>[]; paths: pulumi.Resource[] } {
     if (settings.vpcId && settings.subnetIds) {
-        return { vpcId: pulumi.output(settings.vpcId), subnetIds: settings.subnetIds.map((id) => pulumi.output(id)) };
+        return { vpcId: pulumi.output(settings.vpcId), subnetIds: settings.subnetIds.map((id) => pulumi.output(id)), paths: [] };
     }
     const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
         cidrBlock: settings.vpcCidr,
@@ -156,6 +162,7 @@ function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings)
     }, { parent });
     // Regular zones only: Local and Wavelength Zones need an opt-in and lack instance types.
     const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, { parent });
+    const paths: pulumi.Resource[] = [gateway, routes];
     const subnetIds = subnetCidrs(settings.vpcCidr, settings.availabilityZones).map((cidrBlock, i) => {
         const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
             vpcId: vpc.id,
@@ -164,30 +171,74 @@ function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings)
             mapPublicIpOnLaunch: true,
             tags: { ...tags, Name: `${name}-${stack}-public-${i}` },
         }, { parent });
-        new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, { parent });
+        paths.push(new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, { parent }));
         return subnet.id;
     });
-    return { vpcId: vpc.id, subnetIds };
+    return { vpcId: vpc.id, subnetIds, paths };
 }
 
-/** The machines' security group: SSH and the gateway from the allowed CIDRs, the swarm ports between the machines only. */
+/** One rule of the machines' security group: from CIDRs, or from the group itself. */
+interface GroupRule {
+    key: string;
+    protocol: string;
+    fromPort?: number;
+    toPort?: number;
+    from: string[] | "self";
+    description: string;
+}
+
+/** The machines' ingress: SSH and the gateway from the allowed CIDRs, the swarm ports between the machines only, path MTU discovery from anywhere. */
+export function machineIngress(settings: AwsSettings, gatewayPort: number): GroupRule[] {
+    return [
+        { key: "ssh", protocol: "tcp", fromPort: 22, toPort: 22, from: settings.sshAllowedCidrs, description: "SSH" },
+        { key: "gateway", protocol: "tcp", fromPort: gatewayPort, toPort: gatewayPort, from: settings.ingressCidrs, description: "gateway: collector and profile API" },
+        ...swarmPorts.map((port) => ({
+            key: `swarm-${port.protocol}-${port.fromPort}`,
+            protocol: port.protocol,
+            ...(port.protocol === "50" ? {} : { fromPort: port.fromPort, toPort: port.toPort }),
+            from: "self" as const,
+            description: port.description,
+        })),
+        // "Fragmentation needed": path MTU discovery, without which large replies stall.
+        { key: "icmp-mtu", protocol: "icmp", fromPort: 3, toPort: 4, from: ["0.0.0.0/0"], description: "path MTU discovery" },
+    ];
+}
+
+/**
+ * The machines' security group: every rule a resource of its own, none inline, so that rules
+ * added beside it (the load balancer's) and `up --refresh` never fight over the group's rule list.
+ */
 function nodeSecurityGroup(
     { name, parent, tags }: AwsScope,
     { vpcId, settings, gatewayPort }: { vpcId: pulumi.Output<string>; settings: AwsSettings; gatewayPort: number },
 ): aws.ec2.SecurityGroup {
-    return new aws.ec2.SecurityGroup(`${name}-nodes`, {
+    const group = new aws.ec2.SecurityGroup(`${name}-machines`, {
         vpcId,
         description: "Swarm machines: SSH and the gateway from the allowed CIDRs, swarm traffic between the machines",
-        ingress: [
-            { protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: settings.sshAllowedCidrs, description: "SSH" },
-            { protocol: "tcp", fromPort: gatewayPort, toPort: gatewayPort, cidrBlocks: settings.ingressCidrs, description: "gateway: collector and profile API" },
-            ...swarmPorts.map((port) => ({ ...port, self: true })),
-            // "Fragmentation needed": path MTU discovery, without which large replies stall.
-            { protocol: "icmp", fromPort: 3, toPort: 4, cidrBlocks: ["0.0.0.0/0"], description: "path MTU discovery" },
-        ],
-        egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"], description: "package and image downloads" }],
         tags,
     }, { parent });
+    for (const rule of machineIngress(settings, gatewayPort)) {
+        const sources = rule.from === "self" ? [undefined] : rule.from;
+        sources.forEach((cidr, i) => {
+            new aws.vpc.SecurityGroupIngressRule(`${name}-machines-${rule.key}${sources.length > 1 ? `-${i}` : ""}`, {
+                securityGroupId: group.id,
+                ipProtocol: rule.protocol,
+                fromPort: rule.fromPort,
+                toPort: rule.toPort,
+                ...(cidr === undefined ? { referencedSecurityGroupId: group.id } : { cidrIpv4: cidr }),
+                description: rule.description,
+                tags,
+            }, { parent });
+        });
+    }
+    new aws.vpc.SecurityGroupEgressRule(`${name}-machines-egress`, {
+        securityGroupId: group.id,
+        ipProtocol: "-1",
+        cidrIpv4: "0.0.0.0/0",
+        description: "package and image downloads",
+        tags,
+    }, { parent });
+    return group;
 }
 
 /**
@@ -250,6 +301,8 @@ interface LaunchSpec {
     /** The image of machines made from now on (each machine pins the one it was made with). */
     newMachinesAmi: pulumi.Output<string>;
     userData: pulumi.Output<string>;
+    /** The network's paths to the internet (see network): each machine depends on them. */
+    paths: pulumi.Resource[];
 }
 
 /** One EC2 machine: its name, its description for the swarm, and the image it was made from. */
@@ -287,7 +340,7 @@ function machine(
         ...(isBurstable(instanceType) && !spot ? { creditSpecification: { cpuCredits: settings.cpuCredits } } : {}),
         tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
     // A one-time spot instance cannot be stopped, so a new type means a new machine.
-    }, { parent, replaceOnChanges: spot ? ["instanceType"] : [] });
+    }, { parent, replaceOnChanges: spot ? ["instanceType"] : [], dependsOn: launch.paths });
     const node = pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([instanceId, publicIp, privateIp]) => ({
         instance: instanceId,
         name: nodeName,

@@ -13,6 +13,7 @@ interface Registration {
     name: string;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     inputs: any;
+    dependencies?: string[];
 }
 
 interface Outcome {
@@ -100,13 +101,24 @@ test("managers 3 gives 3 instances in 3 distinct subnets of 3 zones", () => {
     assert.equal(instances(production).filter((i) => i.inputs.tags["swarm:role"] === "worker").length, 3);
 });
 
-test("the security group opens exactly SSH and the gateway to the allowed CIDRs, the swarm ports to itself, and ICMP 'fragmentation needed'", () => {
-    const group = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-nodes")!;
-    const rules = (group.inputs.ingress as { protocol: string; fromPort: number; toPort: number; cidrBlocks?: string[]; self?: boolean }[])
-        .map((r) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.self ? "self" : (r.cidrBlocks ?? []).join(",")}`)
+/** The machines' group's rules of a kind, as `protocol/from-to from source` lines. */
+function machineRules(outcome: Outcome, type: string): string[] {
+    return ofType(outcome, type)
+        .filter((r) => r.inputs.securityGroupId === "aws-machines-id" && r.name !== "aws-gateway-from-lb")
+        .map((r) => `${r.inputs.ipProtocol}/${r.inputs.fromPort ?? ""}-${r.inputs.toPort ?? ""} from ${r.inputs.referencedSecurityGroupId === "aws-machines-id" ? "self" : r.inputs.cidrIpv4}`)
         .sort();
+}
+
+test("the security group opens exactly SSH and the gateway to the allowed CIDRs, the swarm ports to itself, and ICMP 'fragmentation needed'", () => {
+    // Every rule a resource of its own, none inline: `up --refresh` finds the group as it left it.
+    const group = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-machines")!;
+    assert.equal(group.inputs.ingress, undefined);
+    assert.equal(group.inputs.egress, undefined);
+    for (const instance of instances(production)) assert.deepEqual(instance.inputs.vpcSecurityGroupIds, ["aws-machines-id"]);
+    assert.deepEqual(machineRules(production, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"), ["-1/- from 0.0.0.0/0"]);
+    const rules = machineRules(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
     assert.deepEqual(rules, [
-        "50/0-0 from self",
+        "50/- from self",
         "icmp/3-4 from 0.0.0.0/0",
         "tcp/22-22 from 203.0.113.7/32",
         "tcp/2377-2377 from self",
@@ -116,6 +128,18 @@ test("the security group opens exactly SSH and the gateway to the allowed CIDRs,
         "udp/7946-7946 from self",
     ]);
     assert.ok(rules.filter((r) => !r.startsWith("icmp/")).every((r) => !r.includes("0.0.0.0/0")), "only path-MTU ICMP is open to all");
+    // A rule per CIDR.
+    const twoCidrs = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32", "198.51.100.0/24"] } });
+    assert.deepEqual(machineRules(twoCidrs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.startsWith("tcp/22-")), ["tcp/22-22 from 198.51.100.0/24", "tcp/22-22 from 203.0.113.7/32"]);
+});
+
+test("a destroy removes the machines (and every step over SSH before them) before the network's way to the internet", () => {
+    const paths = production.registrations.filter((r) => ["aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/routeTable:RouteTable", "aws:ec2/internetGateway:InternetGateway"].includes(r.type)).map((r) => r.name);
+    assert.equal(paths.length, 5);
+    for (const instance of instances(production)) {
+        const names = (instance.dependencies ?? []).map((urn) => urn.split("::").pop());
+        for (const path of paths) assert.ok(names.includes(path), `${instance.name} depends on ${path}: ${names.join(", ")}`);
+    }
 });
 
 test("a network load balancer in front of every manager's gateway, health-checked, admitting only the ingress CIDRs", () => {
@@ -140,10 +164,10 @@ test("a network load balancer in front of every manager's gateway, health-checke
     const lbGroup = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-gateway-lb")!;
     assert.deepEqual(lbGroup.inputs.ingress.map((r: { protocol: string; fromPort: number; toPort: number; cidrBlocks: string[] }) => `${r.protocol}/${r.fromPort}-${r.toPort} from ${r.cidrBlocks.join(",")}`), ["tcp/8080-8080 from 203.0.113.7/32"]);
     assert.deepEqual(balancer.inputs.securityGroups, ["aws-gateway-lb-id"]);
-    const [fromBalancer] = ofType(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule");
+    const fromBalancer = ofType(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").find((r) => r.name === "aws-gateway-from-lb")!;
     assert.deepEqual(
         { group: fromBalancer.inputs.securityGroupId, from: fromBalancer.inputs.referencedSecurityGroupId, port: fromBalancer.inputs.fromPort, cidr: fromBalancer.inputs.cidrIpv4 },
-        { group: "aws-nodes-id", from: "aws-gateway-lb-id", port: 8080, cidr: undefined },
+        { group: "aws-machines-id", from: "aws-gateway-lb-id", port: 8080, cidr: undefined },
     );
 });
 
@@ -207,8 +231,7 @@ test("only regular availability zones (no opt-in Local or Wavelength Zones) carr
 
 test("task containers cannot reach the instance role (IMDS hop limit 1); path MTU discovery is let in", () => {
     for (const instance of instances(production)) assert.equal(instance.inputs.metadataOptions.httpPutResponseHopLimit, 1, instance.name);
-    const group = ofType(production, "aws:ec2/securityGroup:SecurityGroup").find((g) => g.name === "aws-nodes")!;
-    assert.ok(group.inputs.ingress.some((r: { protocol: string; fromPort: number; toPort: number }) => r.protocol === "icmp" && r.fromPort === 3 && r.toPort === 4));
+    assert.ok(machineRules(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").includes("icmp/3-4 from 0.0.0.0/0"));
 });
 
 test("the leader renews the services' registry login every 6 hours, well inside ECR's 12", () => {
@@ -360,7 +383,8 @@ test("the deployer policy in docs/deployer-policy.json covers every AWS resource
         "aws:ec2/routeTable:RouteTable": ["ec2:CreateRouteTable", "ec2:DeleteRouteTable", "ec2:CreateRoute", "ec2:DeleteRoute", "ec2:DescribeRouteTables"],
         "aws:ec2/routeTableAssociation:RouteTableAssociation": ["ec2:AssociateRouteTable", "ec2:DisassociateRouteTable"],
         "aws:ec2/securityGroup:SecurityGroup": ["ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:DescribeSecurityGroups", "ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"],
-        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"],
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules", "ec2:ModifySecurityGroupRules"],
+        "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress", "ec2:DescribeSecurityGroupRules", "ec2:ModifySecurityGroupRules"],
         "aws:ec2/keyPair:KeyPair": ["ec2:ImportKeyPair", "ec2:DeleteKeyPair", "ec2:DescribeKeyPairs"],
         "aws:ec2/instance:Instance": ["ec2:RunInstances", "ec2:TerminateInstances", "ec2:StopInstances", "ec2:StartInstances", "ec2:ModifyInstanceAttribute", "ec2:ModifyInstanceCreditSpecification", "ec2:DescribeInstances", "iam:PassRole", "ec2:CreateTags"],
         "aws:iam/role:Role": ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole"],
