@@ -28,7 +28,13 @@ const toDeploy = [...(hasRegistry ? [pipeline] : []), ...ownStacks];
 const key = machineKey("ssh-key", settings.ssh);
 const baseImage = new BaseImage("base-image", { tag: settings.baseImage }).tag;
 const machines = provisionMachines(settings, { publicKey: key.publicKey, baseImage, images: imagePaths(settings.stackName, toDeploy), imageRepository: settings.stackName, gatewayPort });
-const cluster = new SwarmCluster("swarm", { managers: machines.managers, workers: machines.workers, privateKey: key.privateKey, ...access });
+const cluster = new SwarmCluster("swarm", {
+    managers: machines.managers,
+    workers: machines.workers,
+    privateKey: key.privateKey,
+    ...access,
+    ...(settings.provider === "aws" ? { addressPool: settings.aws.overlayPool } : {}),
+});
 if (!hasRegistry) {
     pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");
 }

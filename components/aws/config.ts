@@ -1,5 +1,6 @@
 // The `aws` config: the EC2 machines' network, access and shape, and the region they run in.
 import { checkKeys, isCidr, isNetwork, isObject, readBoolean, readInteger, readString, show } from "../checks";
+import { overlaps } from "../network";
 
 export interface AwsSettings {
     /** CIDRs allowed to reach SSH. */
@@ -27,6 +28,20 @@ export interface AwsSettings {
      * their credits run out) or "unlimited" (they do not, and sustained load is charged extra).
      */
     cpuCredits: "standard" | "unlimited";
+    /**
+     * Where the swarm's overlay networks take their /24 subnets (`swarm init --default-addr-pool`):
+     * Docker's own default, 10.0.0.0/8, would reuse the VPC's addresses, and containers could not
+     * reach the machines there.
+     */
+    overlayPool: string;
+}
+
+/** Overlay pools tried in turn, the first that does not overlap the VPC; outside Docker's local bridges (172.17.0.0/16 and up). */
+export const overlayPoolCandidates = ["10.128.0.0/14", "10.192.0.0/14", "192.168.192.0/18"];
+
+/** The first candidate pool that shares no address with `vpcCidr`. */
+export function overlayPoolFor(vpcCidr: string): string {
+    return overlayPoolCandidates.find((pool) => !overlaps(pool, vpcCidr)) ?? overlayPoolCandidates[0];
 }
 
 export const awsDefaults = {
@@ -40,7 +55,7 @@ export const awsDefaults = {
     cpuCredits: "standard",
 } satisfies Partial<AwsSettings>;
 
-const awsKeys = ["sshAllowedCidrs", "ingressCidrs", ...Object.keys(awsDefaults), "vpcId", "subnetIds", "ami"];
+const awsKeys = ["sshAllowedCidrs", "ingressCidrs", ...Object.keys(awsDefaults), "vpcId", "subnetIds", "ami", "overlayPool"];
 const instanceType = /^[a-z0-9-]+\.[a-z0-9]+$/;
 
 /** A non-empty list of IPv4 CIDRs. */
@@ -87,7 +102,7 @@ export function validateAws(raw: unknown, problems: string[]): AwsSettings | und
         return undefined;
     }
     checkKeys(raw, awsKeys, "aws", problems);
-    const settings: AwsSettings = { ...awsDefaults, sshAllowedCidrs: [], ingressCidrs: [], ...readExistingVpc(raw, problems) };
+    const settings: AwsSettings = { ...awsDefaults, sshAllowedCidrs: [], ingressCidrs: [], overlayPool: "", ...readExistingVpc(raw, problems) };
     if (raw.allowSshFromAnywhere !== undefined) settings.allowSshFromAnywhere = readBoolean(raw.allowSshFromAnywhere, "aws.allowSshFromAnywhere", problems) ?? false;
     settings.sshAllowedCidrs = readSshCidrs(raw, settings.allowSshFromAnywhere, problems);
     settings.ingressCidrs = raw.ingressCidrs === undefined ? settings.sshAllowedCidrs : readCidrs(raw.ingressCidrs, "aws.ingressCidrs", problems) ?? [];
@@ -105,6 +120,16 @@ export function validateAws(raw: unknown, problems: string[]): AwsSettings | und
     }
     if (raw.spotWorkers !== undefined) settings.spotWorkers = readBoolean(raw.spotWorkers, "aws.spotWorkers", problems) ?? false;
     if (raw.volumeSize !== undefined) settings.volumeSize = readInteger(raw.volumeSize, "aws.volumeSize", 8, 16384, problems, "a size in GiB from 8 to 16384") ?? settings.volumeSize;
+    settings.overlayPool = overlayPoolFor(settings.vpcCidr);
+    if (raw.overlayPool !== undefined) {
+        if (!isNetwork(raw.overlayPool, 8, 20)) {
+            problems.push(`aws.overlayPool: ${show(raw.overlayPool)} is not an IPv4 network address with a prefix from /8 to /20 (like "10.128.0.0/14")`);
+        } else if (!settings.vpcId && overlaps(raw.overlayPool, settings.vpcCidr)) {
+            problems.push(`aws.overlayPool: ${raw.overlayPool} overlaps the VPC (aws.vpcCidr ${settings.vpcCidr}): the overlay networks would take the machines' addresses; choose a range outside it, like ${overlayPoolFor(settings.vpcCidr)}`);
+        } else {
+            settings.overlayPool = raw.overlayPool;
+        }
+    }
     if (raw.cpuCredits !== undefined) {
         settings.cpuCredits = readString(raw.cpuCredits, "aws.cpuCredits", (s) => s === "standard" || s === "unlimited", "\"standard\" or \"unlimited\"", problems) as AwsSettings["cpuCredits"] ?? settings.cpuCredits;
     }

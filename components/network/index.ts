@@ -41,3 +41,16 @@ export function subnetAt(cidr: string, prefix: number, index: number): string {
     if (!network || prefix < network.prefix || prefix > 32) throw new Error(`${cidr} holds no /${prefix} networks`);
     return `${addressAt(cidr, index * 2 ** (32 - prefix))}/${prefix}`;
 }
+
+/** Whether two IPv4 networks share an address. */
+export function overlaps(a: string, b: string): boolean {
+    const range = (cidr: string): [number, number] => {
+        const network = parseCidr(cidr);
+        if (!network) throw new Error(`${cidr} is not an IPv4 network`);
+        const start = toNumber(ipaddr.IPv4.networkAddressFromCIDR(cidr).toString());
+        return [start, start + 2 ** (32 - network.prefix) - 1];
+    };
+    const [aStart, aEnd] = range(a);
+    const [bStart, bEnd] = range(b);
+    return aStart <= bEnd && bStart <= aEnd;
+}

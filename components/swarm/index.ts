@@ -16,6 +16,8 @@ export interface SwarmClusterArgs {
     timeoutSeconds?: number;
     /** Wait for cloud-init before anything else (cloud VMs). */
     cloudInit?: boolean;
+    /** Where the overlay networks take their subnets, set when the swarm is formed (default: Docker's). */
+    addressPool?: string;
 }
 
 export interface SwarmNodeOutput {
@@ -92,6 +94,7 @@ interface ClusterScope {
     /** Bound for each wait on a machine, in seconds. */
     timeout: number;
     cloudInit: boolean;
+    addressPool?: string;
     /** SSH to the machine at its listed address, before its host key is pinned. */
     connectionTo(node: pulumi.Input<SwarmNode>): pulumi.Output<SshConnection>;
 }
@@ -103,6 +106,7 @@ function clusterScope(name: string, args: SwarmClusterArgs, parent: pulumi.Resou
         parent,
         timeout: args.timeoutSeconds ?? 300,
         cloudInit: args.cloudInit ?? false,
+        addressPool: args.addressPool,
         connectionTo: (node) =>
             pulumi.all([node, privateKey]).apply(([machine, key]) => ({
                 host: machine.host,
@@ -193,7 +197,7 @@ function formSwarm(scope: ClusterScope, { leader, otherManagers }: { leader: Rea
         triggers: [leader.machineId],
     }, { parent, additionalSecretOutputs: ["stdout"] }));
     const initScript = (formedBefore: boolean) =>
-        pulumi.all([leader.node, leader.machineId]).apply(([machine, id]) => scripts.initScript(machine.privateAddress, id, formedBefore));
+        pulumi.all([leader.node, leader.machineId]).apply(([machine, id]) => scripts.initScript(machine.privateAddress, id, formedBefore, scope.addressPool));
     const init = new Command(`${name}-init`, {
         connection: leader.connection,
         // A machine made anew runs it again (an update: the old machine's swarm is not dissolved).

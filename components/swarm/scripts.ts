@@ -20,8 +20,8 @@ export const readyScript = (timeoutSeconds: number): string => script("ready", {
  * anew runs it again; `formedBefore` says it is such a run, where forming a swarm is worth a
  * warning (the old one is lost).
  */
-export const initScript = (advertiseAddress: string, machineId: string, formedBefore = false): string =>
-    script("init", { ADVERTISE_ADDRESS: advertiseAddress, MACHINE_ID: machineId, FORMED_BEFORE: formedBefore });
+export const initScript = (advertiseAddress: string, machineId: string, formedBefore = false, addressPool = ""): string =>
+    script("init", { ADVERTISE_ADDRESS: advertiseAddress, MACHINE_ID: machineId, FORMED_BEFORE: formedBefore, ADDRESS_POOL: addressPool });
 
 /** On another manager: its manager join token and address, if it manages a swarm that knew manager 0 (`leaderName`). */
 export const peerScript = (leaderName: string): string => script("peer", { LEADER_NAME: leaderName, NODE_NAME_LABEL: labels.nodeName });

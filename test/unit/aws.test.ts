@@ -411,3 +411,11 @@ test("the deployer policy in docs/deployer-policy.json covers every AWS resource
     const missing = [...used, "push"].flatMap((type) => needs[type].filter((action) => !grants(action)).map((action) => `${type}: ${action}`));
     assert.deepEqual(missing, []);
 });
+
+test("the swarm's overlay networks take their subnets from a pool outside the VPC", () => {
+    const [init] = commands(production).filter((c) => c.name === "swarm-init");
+    assert.match(init.inputs.create, /\nADDRESS_POOL='10\.128\.0\.0\/14'\n/);
+    const local = runProgram({ "swarm:provider": "local" });
+    const [localInit] = commands(local).filter((c) => c.name === "swarm-init");
+    assert.match(localInit?.inputs.create ?? "", /\nADDRESS_POOL=''\n/, "other providers keep Docker's default");
+});

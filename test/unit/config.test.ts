@@ -305,3 +305,17 @@ test("which keys are secrets comes from the Pulumi runtime, which marks an objec
         pulumi.runtime.setAllConfig({}, []);
     }
 });
+
+test("aws.overlayPool: by default a range outside the VPC (Docker's 10.0.0.0/8 holds it), or one of yours that is", () => {
+    const aws = (raw: Record<string, unknown>) => {
+        const problems: string[] = [];
+        return { settings: validateAws({ sshAllowedCidrs: ["203.0.113.7/32"], ...raw }, problems), problems };
+    };
+    assert.equal(aws({}).settings?.overlayPool, "10.128.0.0/14");
+    assert.equal(aws({ vpcCidr: "10.128.0.0/16" }).settings?.overlayPool, "10.192.0.0/14");
+    assert.equal(aws({ overlayPool: "10.64.0.0/16" }).settings?.overlayPool, "10.64.0.0/16");
+    assert.deepEqual(aws({ overlayPool: "10.20.0.0/14" }).problems, [
+        "aws.overlayPool: 10.20.0.0/14 overlaps the VPC (aws.vpcCidr 10.20.0.0/16): the overlay networks would take the machines' addresses; choose a range outside it, like 10.128.0.0/14",
+    ]);
+    assert.match(aws({ overlayPool: "10.64.0.0/24" }).problems[0], /aws\.overlayPool: "10\.64\.0\.0\/24" is not an IPv4 network address with a prefix from \/8 to \/20/);
+});

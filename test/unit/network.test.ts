@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addressAt, isIpv4, parseCidr, subnetAt } from "../../components/network";
+import { addressAt, isIpv4, overlaps, parseCidr, subnetAt } from "../../components/network";
 
 test("IPv4 addresses and CIDRs are read strictly", () => {
     assert.ok(isIpv4("10.213.0.10"));
@@ -24,4 +24,12 @@ test("subnets inside a network carry too (a /24 past x.x.255 moves to the next /
     assert.equal(subnetAt("10.0.0.0/8", 24, 256), "10.1.0.0/24");
     assert.throws(() => subnetAt("10.20.0.0/22", 24, 4), /no address/);
     assert.throws(() => subnetAt("10.20.0.0/24", 16, 0), /holds no \/16/);
+});
+
+test("two networks overlap when they share an address", () => {
+    assert.equal(overlaps("10.0.0.0/8", "10.20.0.0/16"), true);
+    assert.equal(overlaps("10.20.0.0/16", "10.20.255.0/24"), true);
+    assert.equal(overlaps("10.128.0.0/14", "10.20.0.0/16"), false);
+    assert.equal(overlaps("10.128.0.0/14", "10.131.255.0/24"), true);
+    assert.equal(overlaps("10.128.0.0/14", "10.132.0.0/24"), false);
 });

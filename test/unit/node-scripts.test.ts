@@ -151,6 +151,9 @@ test("a manager 0 made anew joins the other managers' swarm as a manager, trying
     } finally {
         fs.rmSync(looks, { force: true });
     }
+    // A swarm formed with an address pool for its overlay networks (AWS: outside the VPC).
+    const pooled = runWithDocker(swarm.initScript("10.0.0.10", "i-0", false, "10.128.0.0/14"), `case "$*" in *LocalNodeState*) echo inactive ;; *NodeID*) echo n1 ;; esac`);
+    assert.ok(pooled.calls.includes("swarm init --advertise-addr 10.0.0.10 --listen-addr 10.0.0.10:2377 --default-addr-pool 10.128.0.0/14 --default-addr-pool-mask-length 24"), pooled.calls.join("\n"));
     const refused = runWithDocker(script, `case "$*" in *LocalNodeState*) echo inactive ;; "swarm join"*) exit 1 ;; esac`, peers);
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /the other managers have a swarm, and .* could not join it at any of 10\.0\.0\.11 10\.0\.0\.12/);

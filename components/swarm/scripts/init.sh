@@ -6,6 +6,9 @@
 # that a machine made anew runs this again. FORMED_BEFORE=true on such a run (init ran before, on
 # an earlier machine): forming a swarm then means the old one is lost.
 : "${ADVERTISE_ADDRESS:?}" "${MACHINE_ID:?}" "${FORMED_BEFORE:?}"
+# ADDRESS_POOL: where the overlay networks take their /24 subnets (empty: Docker's 10.0.0.0/8);
+# set when the swarm is formed, never changed after.
+ADDRESS_POOL=${ADDRESS_POOL:-}
 peers=$(cat)
 state=$(docker info --format '{{.Swarm.LocalNodeState}}')
 if [ "$state" = active ]; then
@@ -37,6 +40,9 @@ else
         # With a single manager, a manager 0 made anew (its disk lost) means the swarm is gone.
         warn "$(hostname) is in no swarm and no other manager has one: the swarm was lost with its managers' disks, and is formed again (the workers join it, the stacks are deployed again with empty volumes)"
     fi
-    docker swarm init --advertise-addr "$ADVERTISE_ADDRESS" --listen-addr "$ADVERTISE_ADDRESS:2377" >/dev/null
+    if [ -n "$ADDRESS_POOL" ]; then
+        set -- --default-addr-pool "$ADDRESS_POOL" --default-addr-pool-mask-length 24
+    fi
+    docker swarm init --advertise-addr "$ADVERTISE_ADDRESS" --listen-addr "$ADVERTISE_ADDRESS:2377" "$@" >/dev/null
 fi
 docker info --format '{{.Swarm.NodeID}}'
