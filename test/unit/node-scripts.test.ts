@@ -217,7 +217,7 @@ test("draining demotes a manager before draining it, and waits until its tasks r
     assert.equal(dissolved.status, 0, "a swarm already dissolved needs no drain");
 });
 
-test("removal takes this machine's Down entry off the list, forces out one that never left, and spares a new machine of its name", () => {
+test("removal takes this machine's Down entry off the list, forces out one that never left (or that a new leader never heard from), and spares a new machine of its name", () => {
     // id1: this machine (instance i-1), gone Down; id2: another node; id3: node-1 made anew (instance i-2), Ready.
     const entries = (state1: string) => `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet") echo id1; echo id2; echo id3 ;;
         *" id1") echo "id1|i-1|node-1|${state1}" ;; *" id2") echo "id2|i-9|node-2|ready" ;; *" id3") echo "id3|i-2|node-1|ready" ;; esac`;
@@ -229,7 +229,11 @@ test("removal takes this machine's Down entry off the list, forces out one that 
     assert.equal(stuck.status, 0, stuck.stderr);
     assert.ok(stuck.calls.includes("node rm --force id1"));
     assert.ok(stuck.calls.every((c) => !c.includes("rm --force id3")), "the machine made anew stays");
-    assert.match(stuck.stderr, /node node-1 did not leave the swarm: removing it by force/);
+    assert.match(stuck.stderr, /node node-1 did not leave the swarm \(.*\): removing it by force/);
+    // Unknown: a new leader has not heard from it since it took over (the machine left before).
+    const unknown = runWithDocker(swarm.removeScript("i-1", "node-1", 0), entries("unknown"));
+    assert.equal(unknown.status, 0, unknown.stderr);
+    assert.ok(unknown.calls.includes("node rm --force id1"), unknown.calls.join("\n"));
     const unlabelled = runWithDocker(swarm.removeScript("i-1", "node-1"), `case "$*" in *ControlAvailable*) echo true ;; "node ls --quiet") echo id4 ;; *" id4") echo "id4||node-1|down" ;; esac`);
     assert.ok(unlabelled.calls.includes("node rm id4"), "a node that joined but was never admitted is found by its hostname");
     const dissolved = runWithDocker(swarm.removeScript("i-1", "node-1"), `case "$*" in *ControlAvailable*) echo false ;; *) exit 1 ;; esac`);
