@@ -337,7 +337,8 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     const preview = stack.run(["preview", "--json"]);
     const steps = (JSON.parse(preview.stdout).steps as { op: string; urn: string }[]).filter((s) => s.op !== "same");
     assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-deploy"]]);
-    stack.up();
+    // While the deploy waits, up says for what, beside it.
+    assert.match(upChanges(), /stack-deploy +waiting for (.*, )?categoriser [0-2]\/3 running/);
     expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 3 });
     stack.setConfig({ "replicas.categoriser": "1" });
     stack.up();
