@@ -10,6 +10,7 @@ import { PipelineCredentials } from "./components/pipeline";
 import { machineKey } from "./components/ssh";
 import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo, ownStackSecrets } from "./components/stack";
 import { SwarmCluster } from "./components/swarm";
+import { machineId } from "./components/types";
 import { categorisationStack, gatewayPort, pipelineSecrets } from "./stacks/categorisation";
 
 const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject()));
@@ -68,8 +69,9 @@ const deployed = new Map(toDeploy.map((stack) => {
             [pipelineSecrets.streamPassword]: credentials.natsPassword,
         } : ownStackSecrets(stack),
         imagesAliases: builtIn ? [{ name: "images", parent: pulumi.rootStackResource }] : [],
-        // The pipeline's stateless roles go to every machine, one that joins or is made anew too.
-        ...(builtIn ? { machines: pulumi.all([cluster.managers, cluster.workers]).apply(([m, w]) => [...m, ...w].map((node) => `${node.name} ${node.hostKey}`)) } : {}),
+        // The pipeline's stateless roles go to every machine, one that joins or is made anew too
+        // (machine IDs: known in a preview unless a machine is made anew).
+        ...(builtIn ? { machines: pulumi.all([...machines.managers, ...machines.workers]).apply((nodes) => nodes.map(machineId)) } : {}),
     }, { dependsOn: [cluster], aliases: builtIn ? [{ type: "swarm:stack:DockerStack" }] : [] })];
 }));
 const pipelineStack = deployed.get(pipeline);
