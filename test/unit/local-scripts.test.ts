@@ -56,10 +56,11 @@ function run(script: string, options: RunOptions = {}): Run {
         for (const name of ["docker", "curl", "bash", "sleep"]) {
             const stub = [
                 "#!/bin/sh",
-                `printf '%s\\037' ${name} "$@" >>"$STUB_LOG"`,
-                `printf '\\n' >>"$STUB_LOG"`,
-                `for name in $STUB_SHOW; do printf '%s=%s\\037' "$name" "$(printenv "$name" || echo unset)"; done >>"$STUB_LOG.env"`,
-                `printf '\\n' >>"$STUB_LOG.env"`,
+                // One write per record: a build runs in the background while sleep is called.
+                `record=$(printf '%s\\037' ${name} "$@")`,
+                `printf '%s\\n' "$record" >>"$STUB_LOG"`,
+                `shown=$(for name in $STUB_SHOW; do printf '%s=%s\\037' "$name" "$(printenv "$name" || echo unset)"; done)`,
+                `printf '%s\\n' "$shown" >>"$STUB_LOG.env"`,
                 "set -f",
                 `call="${name} $*"`,
                 "IFS='\n'",
