@@ -23,7 +23,7 @@ export interface EcrRegistryArgs {
      */
     scope: string;
     images: string[];
-    tags: Record<string, string>;
+    tags: pulumi.Input<Record<string, string>>;
     /** Images kept per repository. Default 10. */
     keep?: number;
 }

@@ -66,9 +66,13 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:aws:AwsNodes", name, {}, opts);
         const { settings } = args;
-        const scope = awsScope(name, this);
+        // The zones that offer the instance types, checked before anything is made: every AWS
+        // resource here waits for the check through its tags (a new VPC only; with your own
+        // subnets, their zones are yours to choose).
+        const zones = settings.vpcId ? undefined : offeringZones(settings, this);
+        const scope = awsScope(name, this, zones);
 
-        const { vpcId, subnetIds, paths } = network(scope, settings);
+        const { vpcId, subnetIds, paths } = network(scope, settings, zones);
         const group = nodeSecurityGroup(scope, { vpcId, settings, gatewayPort: args.gatewayPort });
         const keyPair = new aws.ec2.KeyPair(`${name}-key`, { publicKey: args.publicKey, tags: scope.tags }, { parent: this });
         const newMachinesAmi = machineImage(scope, settings.ami);
@@ -130,13 +134,18 @@ interface AwsScope {
     parent: pulumi.Resource;
     /** The Pulumi stack, in the Name tags. */
     stack: string;
-    tags: Record<string, string>;
+    /** Once the checks that must pass before anything is made have passed. */
+    tags: pulumi.Output<Record<string, string>>;
 }
 
-function awsScope(name: string, parent: pulumi.Resource): AwsScope {
+function awsScope(name: string, parent: pulumi.Resource, checked?: pulumi.Output<unknown>): AwsScope {
     const stack = pulumi.getStack();
-    return { name, parent, stack, tags: { "swarm:project": pulumi.getProject(), "swarm:stack": stack } };
+    const tags: Record<string, string> = { "swarm:project": pulumi.getProject(), "swarm:stack": stack };
+    return { name, parent, stack, tags: checked ? checked.apply(() => tags) : pulumi.output(tags) };
 }
+
+/** The scope's tags and a Name. */
+const named = (tags: pulumi.Output<Record<string, string>>, more: Record<string, string>) => tags.apply((t) => ({ ...t, ...more }));
 
 /**
  * The VPC and its public subnets: those of settings.vpcId, else a new VPC with one subnet per
@@ -144,15 +153,20 @@ function awsScope(name: string, parent: pulumi.Resource): AwsScope {
  * associations, the internet gateway), which the machines depend on so that a destroy removes it
  * only after every step over SSH is done.
  */
-function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string>[]; paths: pulumi.Resource[] } {
-    if (settings.vpcId && settings.subnetIds) {
+function network(
+    { name, parent, stack, tags }: AwsScope,
+    settings: AwsSettings,
+    zones: pulumi.Output<string[]> | undefined,
+): { vpcId: pulumi.Output<string>; subnetIds: pulumi.Output<string>[]; paths: pulumi.Resource[] } {
+    if (!zones || (settings.vpcId && settings.subnetIds)) {
+        if (!settings.vpcId || !settings.subnetIds) throw new Error("network: a new VPC needs its zones checked");
         return { vpcId: pulumi.output(settings.vpcId), subnetIds: settings.subnetIds.map((id) => pulumi.output(id)), paths: [] };
     }
     const vpc = new aws.ec2.Vpc(`${name}-vpc`, {
         cidrBlock: settings.vpcCidr,
         enableDnsHostnames: true,
         enableDnsSupport: true,
-        tags: { ...tags, Name: `${name}-${stack}` },
+        tags: named(tags, { Name: `${name}-${stack}` }),
     }, { parent });
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, { parent });
     const routes = new aws.ec2.RouteTable(`${name}-public`, {
@@ -160,21 +174,45 @@ function network({ name, parent, stack, tags }: AwsScope, settings: AwsSettings)
         routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: gateway.id }],
         tags,
     }, { parent });
-    // Regular zones only: Local and Wavelength Zones need an opt-in and lack instance types.
-    const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, { parent });
     const paths: pulumi.Resource[] = [gateway, routes];
     const subnetIds = subnetCidrs(settings.vpcCidr, settings.availabilityZones).map((cidrBlock, i) => {
         const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
             vpcId: vpc.id,
             cidrBlock,
-            availabilityZone: zones.names[i],
+            availabilityZone: zones.apply((names) => names[i]),
             mapPublicIpOnLaunch: true,
-            tags: { ...tags, Name: `${name}-${stack}-public-${i}` },
+            tags: named(tags, { Name: `${name}-${stack}-public-${i}` }),
         }, { parent });
         paths.push(new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, { parent }));
         return subnet.id;
     });
     return { vpcId: vpc.id, subnetIds, paths };
+}
+
+/**
+ * The first `availabilityZones` regular zones of the region that offer both instance types, in
+ * the region's order; fails naming the zones and what each lacks when there are fewer.
+ */
+export function zonesOffering(zones: string[], offerings: { zone: string; type: string }[], types: string[], wanted: number): string[] {
+    const offers = (zone: string, type: string) => offerings.some((o) => o.zone === zone && o.type === type);
+    const usable = zones.filter((zone) => types.every((type) => offers(zone, type)));
+    if (usable.length < wanted) {
+        const lacking = zones.filter((zone) => !usable.includes(zone)).map((zone) => `${zone} (no ${types.filter((type) => !offers(zone, type)).join(", ")})`);
+        throw new Error(
+            `aws.availabilityZones: ${wanted} zones wanted, and ${usable.length} of the region's ${zones.length} offer ${[...new Set(types)].join(" and ")}` +
+                `${lacking.length > 0 ? `: ${lacking.join(", ")}` : ""}; choose other instance types (aws.managerInstanceType, aws.workerInstanceType) or fewer zones`,
+        );
+    }
+    return usable.slice(0, wanted);
+}
+
+/** Regular zones only (Local and Wavelength Zones need an opt-in and lack instance types), and only those that offer both instance types. */
+function offeringZones(settings: AwsSettings, parent: pulumi.Resource): pulumi.Output<string[]> {
+    const types = [...new Set([settings.managerInstanceType, settings.workerInstanceType])];
+    const zones = aws.getAvailabilityZonesOutput({ state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] }, { parent });
+    const offerings = aws.ec2.getInstanceTypeOfferingsOutput({ locationType: "availability-zone", filters: [{ name: "instance-type", values: types }] }, { parent });
+    return pulumi.all([zones.names, offerings.locations, offerings.instanceTypes]).apply(([names, locations, offered]) =>
+        zonesOffering(names, locations.map((zone, i) => ({ zone, type: offered[i] })), types, settings.availabilityZones));
 }
 
 /** One rule of the machines' security group: from CIDRs, or from the group itself. */
@@ -338,7 +376,7 @@ function machine(
         // Burstable types launch unlimited by default: sustained load is then charged on top.
         // (Spot instances take standard only.) A change is made in place.
         ...(isBurstable(instanceType) && !spot ? { creditSpecification: { cpuCredits: settings.cpuCredits } } : {}),
-        tags: { ...tags, "swarm:role": role, Name: `${nodeName}-${stack}` },
+        tags: named(tags, { "swarm:role": role, Name: `${nodeName}-${stack}` }),
     // A one-time spot instance cannot be stopped, so a new type means a new machine.
     }, { parent, replaceOnChanges: spot ? ["instanceType"] : [], dependsOn: launch.paths });
     const node = pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([instanceId, publicIp, privateIp]) => ({

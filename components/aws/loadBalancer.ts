@@ -12,7 +12,7 @@ export interface GatewayLoadBalancerArgs {
     managers: pulumi.Output<SwarmNode>[];
     port: number;
     ingressCidrs: string[];
-    tags: Record<string, string>;
+    tags: pulumi.Input<Record<string, string>>;
 }
 
 /**

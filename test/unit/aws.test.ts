@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 import { parse } from "yaml";
+import { zonesOffering } from "../../components/aws";
 import { pinProvider } from "../../components/aws/pin";
 
 interface Registration {
@@ -398,6 +399,7 @@ test("the deployer policy in docs/deployer-policy.json covers every AWS resource
         "aws:lb/targetGroupAttachment:TargetGroupAttachment": ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:DescribeTargetHealth"],
         "aws:index/getAvailabilityZones:getAvailabilityZones": ["ec2:DescribeAvailabilityZones"],
         "aws:ec2/getAmi:getAmi": ["ec2:DescribeImages"],
+        "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": ["ec2:DescribeInstanceTypeOfferings"],
         "aws:ecr/getAuthorizationToken:getAuthorizationToken": ["ecr:GetAuthorizationToken"],
         // The image builder's push.
         push: ["ecr:BatchCheckLayerAvailability", "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage", "ecr:BatchGetImage"],
@@ -418,4 +420,15 @@ test("the swarm's overlay networks take their subnets from a pool outside the VP
     const local = runProgram({ "swarm:provider": "local" });
     const [localInit] = commands(local).filter((c) => c.name === "swarm-init");
     assert.match(localInit?.inputs.create ?? "", /\nADDRESS_POOL=''\n/, "other providers keep Docker's default");
+});
+
+test("zones are those that offer both instance types; too few fails naming what each lacks, before any resource is made", () => {
+    assert.deepEqual(zonesOffering(["a", "b", "c"], [{ zone: "a", type: "t3.small" }, { zone: "b", type: "t3.small" }, { zone: "c", type: "t3.small" }], ["t3.small"], 2), ["a", "b"]);
+    assert.deepEqual(zonesOffering(["a", "b", "c"], [{ zone: "a", type: "x" }, { zone: "c", type: "x" }, { zone: "c", type: "y" }, { zone: "a", type: "y" }], ["x", "y"], 2), ["a", "c"]);
+    const rare = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], workerInstanceType: "g5.rare" } });
+    assert.match(rare.error ?? "", /aws\.availabilityZones: 3 zones wanted, and 1 of the region's 3 offer t3\.small and g5\.rare: eu-west-1b \(no g5\.rare\), eu-west-1c \(no g5\.rare\); choose other instance types/);
+    assert.deepEqual(rare.registrations.filter((r) => r.type.startsWith("aws:")), [], "no AWS resource was asked for");
+    const oneZone = runProgram({ ...base, "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], workerInstanceType: "g5.rare", availabilityZones: 1 } });
+    assert.equal(oneZone.error, undefined);
+    assert.deepEqual(ofType(oneZone, "aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone), ["eu-west-1a"]);
 });
