@@ -12,6 +12,7 @@ import { ComposeStack, imagePaths, loadComposeStacks, localComposeIo, ownStackSe
 import { SwarmCluster } from "./components/swarm";
 import { machineId } from "./components/types";
 import { categorisationStack, gatewayPort, pipelineSecrets } from "./stacks/categorisation";
+import { prometheusPath } from "./stacks/monitoring";
 
 const settings = validateConfig(readRawConfig((key) => new pulumi.Config().get(key), new pulumi.Config("aws").get("region"), Object.keys(pulumi.runtime.allConfig()), pulumi.getProject()));
 // A provider "hosts" without `registry` has nowhere to push images built for the machines.
@@ -90,6 +91,8 @@ export const services = pipelineStack?.services;
 export const gatewayUrls = pipelineStack && edges.apply((list) => pulumi.all(list.map(urlOf)));
 export const collectorUrl = pipelineStack && pulumi.interpolate`${urlOf(front)}/events`;
 export const profilesUrl = pipelineStack && pulumi.interpolate`${urlOf(front)}/profiles`;
+// The stack's Prometheus HTTP API (`monitoring: true`), behind the admin token.
+export const prometheusUrl = pipelineStack && settings.monitoring ? pulumi.interpolate`${urlOf(front)}${prometheusPath}` : undefined;
 export const caCertificate = gatewayAccess?.caCertificate;
 export const ingestToken = gatewayAccess?.ingestToken;
 export const adminToken = gatewayAccess?.adminToken;

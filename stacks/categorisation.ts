@@ -13,6 +13,7 @@ import { checkReplicas, StackSpec } from "../components/stack/compose";
 import { ConfigError, PrivacySettings, StoreSettings } from "../components/config";
 import { defaultSensitive, redisContainerBytes } from "../components/pipeline/config";
 import { labels } from "../components/types";
+import { alertRules, prometheusConfig, prometheusFiles, prometheusPath, prometheusPort } from "./monitoring";
 
 /** Port of the gateway: where `collectorUrl`, `profilesUrl` and `gatewayUrls` point. */
 export const gatewayPort = 8080;
@@ -43,14 +44,10 @@ interface HealthCheck {
 // fails after 5 failed checks in a row.
 // The check is bash's /dev/tcp, not a Node.js one-liner: a Node.js start took about 90 ms of CPU
 // per check, which for every task every few seconds was a share of a small machine's CPUs.
-const httpHealth: HealthCheck = {
-    test: ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"],
-    interval: "2s",
-    timeout: "3s",
-    retries: 5,
-    start_period: "90s",
-};
 const check = (test: string[], startPeriod: string): HealthCheck => ({ test, interval: "2s", timeout: "3s", retries: 5, start_period: startPeriod });
+const httpGetCheck = (port: number, urlPath: string, startPeriod: string) =>
+    check(["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET ${urlPath} HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '`], startPeriod);
+const httpHealth = httpGetCheck(8080, "/healthz", "90s");
 const natsHealth = (urlPath: string) => check(["CMD", "curl", "-fsS", "-o", "/dev/null", `http://127.0.0.1:8222${urlPath}`], "60s");
 // redis-ping reads the password from its file (redis-cli would need it on its command line).
 const redisHealth = (port: number) => check(["CMD", "redis-ping", String(port)], "30s");
@@ -89,6 +86,10 @@ interface ServiceShape {
     shared?: Record<string, string>;
     /** Mount the taxonomy config. */
     taxonomy?: boolean;
+    /** Other swarm configs of the stack to mount: key -> path. */
+    configs?: Record<string, string>;
+    /** Files of the machine to mount read-only: host path -> path in the task. */
+    binds?: Record<string, string>;
     /** Swarm secrets of the stack to mount: key -> file name under /run/secrets. */
     secrets?: Record<string, string>;
     /** One task on every edge node (global). */
@@ -115,8 +116,12 @@ function service(shape: ServiceShape): Json {
         ...(shape.command ? { command: shape.command } : {}),
         ...(shape.environment ? { environment: shape.environment } : {}),
         networks: [network],
-        ...(shape.volumes || shape.shared ? { volumes: Object.entries({ ...shape.volumes, ...shape.shared }).map(([name, target]) => `${name}:${target}`) } : {}),
-        ...(shape.taxonomy ? { configs: [{ source: "taxonomy", target: taxonomyPath }] } : {}),
+        ...(shape.volumes || shape.shared || shape.binds
+            ? { volumes: [...Object.entries({ ...shape.volumes, ...shape.shared }).map(([name, target]) => `${name}:${target}`), ...Object.entries(shape.binds ?? {}).map(([from, target]) => `${from}:${target}:ro`)] }
+            : {}),
+        ...(shape.taxonomy || shape.configs
+            ? { configs: Object.entries({ ...(shape.taxonomy ? { taxonomy: taxonomyPath } : {}), ...shape.configs }).map(([source, target]) => ({ source, target })) }
+            : {}),
         ...(shape.secrets ? { secrets: Object.entries(shape.secrets).map(([source, target]) => ({ source, target })) } : {}),
         ...(shape.publish !== undefined ? { ports: [{ target: shape.publish, published: gatewayPort, protocol: "tcp", mode: "host" }] } : {}),
         healthcheck: shape.healthcheck,
@@ -230,13 +235,21 @@ const images = {
     nats: {
         context: "services/docker",
         dockerfile: "Dockerfile.nats",
-        inputs: ["Dockerfile.nats", "nats-server.conf", "nats-node.sh", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh"],
+        inputs: ["Dockerfile.nats", "nats-server.conf", "nats-node.sh", "nats-server/go.mod", "nats-server/go.sum", "nats-server/tools.go", "nats-server/prepare.sh", "go-binary.sh"],
         // nats-server built from the Go module proxy (see the Dockerfile for why).
         prepare: "bash nats-server/prepare.sh >&2",
     },
     redis: { context: "services/docker", dockerfile: "Dockerfile.redis", inputs: ["Dockerfile.redis", "redis-node.sh", "redis-ping.sh"] },
     gateway: { context: "services/docker", dockerfile: "Dockerfile.gateway", inputs: ["Dockerfile.gateway", "haproxy.cfg", "gateway-start.sh"] },
     edge: { context: "services/docker", dockerfile: "Dockerfile.edge", inputs: ["Dockerfile.edge", "edge.cfg"] },
+};
+
+/** The monitoring's image (`monitoring: true`): Prometheus built from the Go module proxy, in a context of its own (its binary is 50 MB). */
+const monitoringImage = {
+    context: "services/docker/prometheus",
+    dockerfile: "Dockerfile",
+    inputs: ["Dockerfile", "go.mod", "go.sum", "tools.go", "prepare.sh", "../go-binary.sh"],
+    prepare: "bash prepare.sh >&2",
 };
 
 export interface CategorisationSettings {
@@ -256,7 +269,12 @@ export interface CategorisationSettings {
     privacy: PrivacySettings;
     /** Redis's memory bound (the passwords travel as the stack's secrets). */
     store: Pick<StoreSettings, "maxMemoryBytes">;
+    /** Deploy Prometheus with the pipeline's alert rules (`monitoring`). */
+    monitoring: boolean;
 }
+
+/** The roles that serve Prometheus metrics (the gateway's haproxy and the stores do not). */
+const scrapedRoles = scalableServices;
 
 /**
  * The secrets the pipeline's stack ships, given to its deployment: the gateway's certificate and
@@ -272,6 +290,9 @@ export const pipelineSecrets = {
     streamPassword: "stream-password",
 } as const;
 const secretFile = (key: string) => `/run/secrets/${key}`;
+
+/** The swarm configs of the monitoring, by key. */
+const monitoringConfigs = { config: "prometheus-config", rules: "prometheus-rules" } as const;
 /** Mounts of the stack's secrets, under their own names. */
 const mounts = (...keys: string[]) => Object.fromEntries(keys.map((key) => [key, key]));
 
@@ -366,21 +387,41 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
             stopGracePeriod: "10s",
             memory: "64M",
         }),
+        ...(settings.monitoring ? {
+            prometheus: service({
+                image: "prometheus",
+                // With the data tier's first slot, on manager 0: its volume stays on one machine, and
+                // service discovery needs a manager's Docker socket.
+                constraints: onSlot(1),
+                volumes: { "prometheus-data": "/prometheus" },
+                configs: { [monitoringConfigs.config]: prometheusFiles.config, [monitoringConfigs.rules]: prometheusFiles.rules },
+                binds: { "/var/run/docker.sock": "/var/run/docker.sock" },
+                healthcheck: httpGetCheck(prometheusPort, `${prometheusPath}/-/ready`, "60s"),
+                stopGracePeriod: "30s",
+                memory: "512M",
+            }),
+        } : {}),
     };
-    const volumes = Object.values(services).flatMap((s) => ((s.volumes as string[] | undefined) ?? []).map((v) => v.split(":")[0]));
+    const volumes = Object.values(services).flatMap((s) => ((s.volumes as string[] | undefined) ?? []).map((v) => v.split(":")[0]).filter((v) => !v.startsWith("/")));
     const spec: StackSpec = {
         name: settings.stackName,
         project: {
             services,
             networks: { [network]: { driver: "overlay", ...(settings.encryptNetwork ? { driver_opts: { encrypted: "" } } : {}) } },
             volumes: Object.fromEntries(volumes.map((v) => [v, {}])),
-            configs: { taxonomy: {} },
+            configs: Object.fromEntries(["taxonomy", ...(settings.monitoring ? Object.values(monitoringConfigs) : [])].map((key) => [key, {}])),
             secrets: Object.fromEntries(Object.values(pipelineSecrets).map((key) => [key, {}])),
         },
         version: "3.8",
-        builds: Object.fromEntries(Object.entries(images).map(([key, image]) => [key, { ...image, context: path.resolve(settings.projectDir, image.context) }])),
+        builds: Object.fromEntries(Object.entries({ ...images, ...(settings.monitoring ? { prometheus: monitoringImage } : {}) }).map(([key, image]) => [key, { ...image, context: path.resolve(settings.projectDir, image.context) }])),
         builtImages: Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.image as string])),
-        configs: { taxonomy: settings.taxonomy },
+        configs: {
+            taxonomy: settings.taxonomy,
+            ...(settings.monitoring ? {
+                [monitoringConfigs.config]: prometheusConfig(settings.stackName, scrapedRoles, network),
+                [monitoringConfigs.rules]: alertRules(scrapedRoles),
+            } : {}),
+        },
         secrets: Object.values(pipelineSecrets),
         scalable: scalableServices,
         replicas: settings.replicas,

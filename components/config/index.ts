@@ -55,6 +55,8 @@ interface CommonConfig {
     privacy: PrivacySettings;
     /** Redis's memory bound, and the stores' passwords (`redis`, `nats`). */
     store: StoreSettings;
+    /** Prometheus on the swarm with the pipeline's alert rules, behind the gateway. */
+    monitoring: boolean;
 }
 
 export type SwarmConfig = CommonConfig & (
@@ -64,7 +66,7 @@ export type SwarmConfig = CommonConfig & (
     | { provider: "hosts"; hosts: HostEntry[]; registry?: RegistrySettings }
 );
 
-const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway", "tls", "auth", "privacy", "redis", "nats"] as const;
+const configKeys = ["provider", "managers", "workers", "replicas", "stackName", "local", "hosts", "ssh", "aws", "registry", "taxonomyFile", "stacks", "gateway", "tls", "auth", "privacy", "redis", "nats", "monitoring"] as const;
 type ConfigKey = (typeof configKeys)[number];
 
 /** The raw values as read from the stack's config (parsed JSON for objects). */
@@ -210,6 +212,8 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
     const auth = validateAuth(raw.auth, problems);
     const privacy = validatePrivacy(raw.privacy, problems);
     const store = validateStore(raw.redis, raw.nats, problems);
+    const monitoring = raw.monitoring === undefined ? false : raw.monitoring;
+    if (typeof monitoring !== "boolean") problems.push(`monitoring: ${show(raw.monitoring, "monitoring")} is not true or false`);
     const local = validateLocal(raw.local, problems);
     const aws = provider === "aws" ? validateAws(raw.aws, problems) : undefined;
     if (provider === "aws" && !raw.awsRegion) problems.push("aws:region: required when provider is \"aws\" (`pulumi config set aws:region eu-west-1`)");
@@ -218,7 +222,7 @@ export function validateConfig(raw: RawConfig): SwarmConfig {
         problems.push("ssh.privateKey: required when provider is \"hosts\": the key your machines accept (`pulumi config set --secret --path ssh.privateKey -- \"$(cat key)\"`)");
     }
     if (problems.length > 0 || provider === undefined) throw new ConfigError(problems);
-    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, tls, auth, privacy, store };
+    const common: CommonConfig = { ...counts, replicas, stackName, ssh, baseImage: local.baseImage, taxonomyFile, stacks, gateway, tls, auth, privacy, store, monitoring: monitoring === true };
     switch (provider) {
         case "local":
             return { ...common, provider, local };

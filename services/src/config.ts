@@ -99,6 +99,8 @@ export interface Config {
   seenTtlSeconds: number;
   notifySubject: string;
   shutdownTimeoutMs: number;
+  /** The stack's Prometheus (config `monitoring: true`), which the profile API passes /prometheus/... on to. */
+  prometheusUrl: string;
   /** Hashes of the accepted tokens (AUTH_TOKENS_FILE); undefined: auth off. */
   authTokens: TokenHashes | undefined;
   /** Origins whose browsers may POST /events (CORS). */
@@ -150,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seenTtlSeconds: num(env, "SEEN_TTL_SECONDS", 2 * 86_400, 60),
     notifySubject: env.NOTIFY_SUBJECT ?? "pipeline.written",
     shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
+    prometheusUrl: str(env, "PROMETHEUS_URL", "http://prometheus:9090"),
     authTokens: tokens(env),
     allowedOrigins: accessSetting("ALLOWED_ORIGINS", () => parseOrigins(env.ALLOWED_ORIGINS ?? "")),
     storeKey: password(env, "STORE_KEY_FILE") ?? "",

@@ -1,6 +1,6 @@
 // A small HTTP shell: routing for a handful of endpoints, JSON replies, body
 // limits, and a graceful close that lets requests in flight finish.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Access } from "./auth.js";
 
@@ -22,6 +22,41 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   const data = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(data), ...headers });
   res.end(data);
+}
+
+/** The request headers passed on by `proxyTo`: never the client's credentials. */
+const forwardedRequestHeaders = ["accept", "accept-encoding", "content-type", "content-length"];
+const forwardedResponseHeaders = ["content-type", "content-encoding", "content-length", "location"];
+const pick = (headers: Record<string, string | string[] | undefined>, names: string[]) =>
+  Object.fromEntries(names.filter((n) => headers[n] !== undefined).map((n) => [n, headers[n] as string | string[]]));
+
+/**
+ * A handler that passes the request, path and query as they came, on to the HTTP server at
+ * `base` (http://host:port) and streams its answer back. A host whose name does not resolve
+ * answers 404 with `missing` (a service the stack does not run); one that does not answer, 502.
+ */
+export function proxyTo(base: string, missing: string, timeoutMs = 30_000): Handler {
+  const target = new URL(base);
+  return (req, res) =>
+    new Promise<void>((resolve) => {
+      const upstream = request(
+        { host: target.hostname, port: target.port || 80, method: req.method, path: req.url, headers: pick(req.headers, forwardedRequestHeaders), timeout: timeoutMs },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, pick(answer.headers, forwardedResponseHeaders));
+          answer.pipe(res);
+          answer.on("end", resolve);
+          answer.on("error", () => resolve(void res.destroy()));
+        },
+      );
+      upstream.on("timeout", () => upstream.destroy(new Error("timed out")));
+      upstream.on("error", (e: NodeJS.ErrnoException) => {
+        if (res.headersSent) res.destroy();
+        else if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") sendJson(res, 404, { error: missing });
+        else sendJson(res, 502, { error: `${target.host} did not answer` });
+        resolve();
+      });
+      req.pipe(upstream);
+    });
 }
 
 /** Checked before routing (auth, CORS): passes the request on, or answers it. */

@@ -1,12 +1,13 @@
 // profile API: GET /profiles/:userId -> {userId, interests: [{nodeId, name, score}]}, highest first;
 // DELETE /profiles/:userId erases the user's data (204, for a known and an unknown user alike);
 // GET /stats (the pipeline's counters), GET /activity (events/s over the last minute, profiles),
-// and the pipeline's page: GET /dashboard and GET /dashboard/data (see dashboard.ts).
+// the pipeline's page: GET /dashboard and GET /dashboard/data (see dashboard.ts), and the stack's
+// Prometheus API under /prometheus/ when it runs one.
 import type { ServerResponse } from "node:http";
 import type { Gauge } from "prom-client";
 import type { Config } from "./config.js";
 import { dashboardRoutes, startLagSampler, swarmRoleProbe } from "./dashboard.js";
-import { sendJson } from "./http.js";
+import { proxyTo, sendJson } from "./http.js";
 import { RoleMetrics } from "./metrics.js";
 import { serveRole, type Running } from "./role.js";
 import { AofRewriter, openStore } from "./store.js";
@@ -30,7 +31,12 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
   };
   metrics.labelledGauge("consumer_pending_messages", "Messages of a stream its consumer has not been given yet (its backlog)", ["stream", "consumer"], lag("pending"));
   metrics.labelledGauge("consumer_unacknowledged_messages", "Messages a consumer was given and has not acknowledged yet", ["stream", "consumer"], lag("unacked"));
-  const memory = () => store.memory().catch(() => ({ used: NaN, max: NaN }));
+  // Both gauges of one scrape share one INFO read.
+  let memoryRead: { at: number; value: Promise<{ used: number; max: number }> } | undefined;
+  const memory = () => {
+    if (!memoryRead || Date.now() - memoryRead.at > 1_000) memoryRead = { at: Date.now(), value: store.memory().catch(() => ({ used: NaN, max: NaN })) };
+    return memoryRead.value;
+  };
   metrics.gauge("redis_used_memory_bytes", "Memory the profile store's primary uses", async () => (await memory()).used);
   metrics.gauge("redis_max_memory_bytes", "The profile store's memory limit (maxmemory; 0: none)", async () => (await memory()).max);
   // An erased profile leaves the append-only file at the next rewrite (see AofRewriter).
@@ -42,6 +48,7 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
     sendJson(res, 400, { error: "bad request", reasons: ["userId: 1 to 128 characters"] });
     return false;
   };
+  const prometheus = proxyTo(cfg.prometheusUrl, "this stack runs no Prometheus: set `monitoring: true` in its config");
   const { http, port } = await serveRole(cfg, "profile-api", metrics, health, [
     {
       name: "profiles",
@@ -80,6 +87,8 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
     // The events applied per second over the last minute and the number of profiles, for `npm run status`.
     { name: "activity", method: "GET", path: /^\/activity$/, handler: async (_q, res) => sendJson(res, 200, await store.activity()) },
     ...dashboardRoutes(store, taxonomy, swarmRoleProbe(cfg.port)),
+    // The stack's Prometheus HTTP API, behind the same admin token as the rest.
+    ...["GET", "POST"].map((method) => ({ name: "prometheus", method, path: /^\/prometheus(\/.*)?$/, handler: prometheus })),
   ]);
   return {
     port,

@@ -4,10 +4,11 @@ import { parse } from "yaml";
 import { swarmObjectName, describeStackServices, renderStackCompose, StackRenderOptions, StackSpec } from "../../components/stack/compose";
 import { privacyDefaults, storeDefaults } from "../../components/pipeline/config";
 import { CategorisationSettings, categorisationStack, pipelineSecrets, scalableServices } from "../../stacks/categorisation";
+import { alertRules, prometheusConfig } from "../../stacks/monitoring";
 
 const taxonomy = "Unique ID\tParent\tName\n1\t\tHealth\n";
 const pipeline = (settings: Partial<CategorisationSettings> = {}): StackSpec =>
-    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000, allowedOrigins: [] }, privacy: privacyDefaults, store: storeDefaults, ...settings });
+    categorisationStack({ stackName: "categorisation", managers: 1, replicas: {}, taxonomy, encryptNetwork: false, projectDir: "/project", gateway: { rateLimit: 1000, allowedOrigins: [] }, privacy: privacyDefaults, store: storeDefaults, monitoring: false, ...settings });
 const categorisation = pipeline();
 const replicated = pipeline({ managers: 3 });
 const secrets = Object.fromEntries(Object.values(pipelineSecrets).map((key) => [key, `categorisation_${key}_1`]));
@@ -181,6 +182,55 @@ test("the taxonomy is an external swarm config, named after its content, mounted
         assert.deepEqual(compose.services[name].configs, [{ source: "taxonomy", target: "/etc/categorisation/taxonomy.tsv" }]);
         assert.equal(compose.services[name].environment.TAXONOMY_FILE, "/etc/categorisation/taxonomy.tsv");
     }
+});
+
+test("monitoring: Prometheus on manager 0 with its volume, the Docker socket read-only, its config and rules as swarm configs, its image built; nothing of it when off", () => {
+    const images = Object.fromEntries(Object.keys(pipeline({ monitoring: true }).builds).map((k) => [k, `10.0.0.2:5000/categorisation/${k}:abc`]));
+    const compose = parse(renderStackCompose(pipeline({ monitoring: true }), { images, endpointMode: "vip", secrets }));
+    const prometheus = compose.services.prometheus;
+    assert.equal(prometheus.image, "10.0.0.2:5000/categorisation/prometheus:abc");
+    assert.deepEqual(prometheus.deploy.placement.constraints, ["node.labels.swarm.manager-index == 0"]);
+    assert.deepEqual(prometheus.volumes, ["prometheus-data:/prometheus", "/var/run/docker.sock:/var/run/docker.sock:ro"]);
+    assert.ok(compose.volumes["prometheus-data"], "its data volume");
+    assert.ok(!Object.keys(compose.volumes).some((v) => v.startsWith("/")), "a bind mount is no volume");
+    assert.deepEqual(prometheus.configs.map((c: { target: string }) => c.target), ["/etc/prometheus/prometheus.yml", "/etc/prometheus/rules.yml"]);
+    for (const key of ["prometheus-config", "prometheus-rules"]) assert.equal(compose.configs[key].external, true, key);
+    assert.equal(prometheus.deploy.update_config.order, "stop-first");
+    assert.match(prometheus.healthcheck.test.join(" "), /9090.*\/prometheus\/-\/ready/);
+    assert.equal(pipeline({ monitoring: true }).builds.prometheus.context, "/project/services/docker/prometheus");
+    const off = render();
+    assert.equal(off.services.prometheus, undefined);
+    assert.deepEqual(Object.keys(off.configs), ["taxonomy"]);
+    assert.equal(pipeline().builds.prometheus, undefined);
+});
+
+test("Prometheus's config: every running task of the stack's roles on its network, labelled by role and machine; the machines' states; itself", () => {
+    const config = parse(prometheusConfig("shop-1", scalableServices, "pipeline"));
+    assert.deepEqual(config.rule_files, ["/etc/prometheus/rules.yml"]);
+    const jobs = Object.fromEntries(config.scrape_configs.map((job: { job_name: string }) => [job.job_name, job]));
+    assert.deepEqual(Object.keys(jobs), ["pipeline", "machines", "prometheus"]);
+    const pipelineJob = jobs.pipeline;
+    assert.equal(pipelineJob.dockerswarm_sd_configs[0].role, "tasks");
+    assert.equal(pipelineJob.dockerswarm_sd_configs[0].host, "unix:///var/run/docker.sock");
+    const keep = (label: string) => pipelineJob.relabel_configs.find((r: { action?: string; source_labels: string[] }) => r.action === "keep" && r.source_labels[0] === label)?.regex;
+    assert.equal(keep("__meta_dockerswarm_service_label_com_docker_stack_namespace"), "shop-1");
+    assert.equal(keep("__meta_dockerswarm_network_name"), "shop-1_pipeline");
+    assert.equal(keep("__meta_dockerswarm_service_name"), "shop-1_(collector|categoriser|profile-writer|profile-api)");
+    assert.ok(new RegExp(`^${keep("__meta_dockerswarm_service_name")}$`).test("shop-1_profile-api"));
+    assert.ok(!new RegExp(`^${keep("__meta_dockerswarm_service_name")}$`).test("shop-1_gateway"));
+    const targets = pipelineJob.relabel_configs.map((r: { target_label?: string }) => r.target_label).filter(Boolean);
+    assert.deepEqual(targets, ["service", "machine", "slot"]);
+    assert.equal(jobs.machines.dockerswarm_sd_configs[0].role, "nodes");
+    assert.ok(jobs.machines.relabel_configs.some((r: { target_label?: string; source_labels?: string[] }) => r.target_label === "status" && r.source_labels?.[0] === "__meta_dockerswarm_node_status"));
+});
+
+test("alert rules: a role with no task (one rule per role), a growing backlog, a nearly full store, a machine down", () => {
+    const rules = parse(alertRules(scalableServices)).groups[0].rules as { alert: string; expr: string; for: string; labels: Record<string, string> }[];
+    const roleRules = rules.filter((r) => r.alert === "RoleWithoutTask");
+    assert.deepEqual(roleRules.map((r) => r.labels.service), scalableServices);
+    assert.equal(roleRules[1].expr, 'absent(up{job="pipeline", service="categoriser"} == 1)');
+    assert.deepEqual(rules.filter((r) => r.alert !== "RoleWithoutTask").map((r) => [r.alert, r.for]), [["ConsumerLagGrowing", "5m"], ["ProfileStoreNearlyFull", "2m"], ["MachineDown", "1m"]]);
+    assert.match(rules.find((r) => r.alert === "ProfileStoreNearlyFull")!.expr, /categorisation_redis_used_memory_bytes.*categorisation_redis_max_memory_bytes/);
 });
 
 test("health checks, images and commands come from the definition", () => {

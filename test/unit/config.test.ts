@@ -319,3 +319,10 @@ test("aws.overlayPool: by default a range outside the VPC (Docker's 10.0.0.0/8 h
     ]);
     assert.match(aws({ overlayPool: "10.64.0.0/24" }).problems[0], /aws\.overlayPool: "10\.64\.0\.0\/24" is not an IPv4 network address with a prefix from \/8 to \/20/);
 });
+
+test("monitoring: off by default, true or false (as `pulumi config set` gives it, JSON text) and nothing else", () => {
+    assert.equal(validateConfig({}).monitoring, false);
+    assert.equal(validateConfig(readRawConfig((key) => (key === "monitoring" ? "true" : undefined), undefined, [], "swarm", () => false)).monitoring, true);
+    assert.equal(validateConfig({ monitoring: false }).monitoring, false);
+    assert.deepEqual(problemsOf({ monitoring: "yes" }), ["monitoring: \"yes\" is not true or false"]);
+});

@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { join } from "node:path";
 import { createClient } from "redis";
 import { defaultScoring } from "../../src/scoring.js";
@@ -27,6 +28,9 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
   let collector: string;
   let api: string;
   let redis: ReturnType<typeof createClient>;
+  // Where the profile API passes /prometheus/... on to: what it was asked, and with which headers.
+  let prometheus: Server;
+  const prometheusSaw: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
 
   const post = (headers: Record<string, string>) =>
     fetch(`${collector}/events`, {
@@ -42,7 +46,18 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
     const dir = tempDir("auth-");
     const tokens = join(dir, "tokens");
     writeFileSync(tokens, `# test tokens\ningest ${sha(ingestToken)}\n\nadmin ${sha(adminToken)}\n`);
-    const env = { NATS_URL: nats.url, REDIS_URL: r.url, AUTH_TOKENS_FILE: tokens, ALLOWED_ORIGINS: `${shop},http://localhost:3000` };
+    prometheus = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        prometheusSaw.push({ method: req.method, url: req.url, headers: req.headers, body });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ status: "success", data: { resultType: "vector", result: [] } }));
+      });
+    });
+    await new Promise<void>((resolve) => prometheus.listen(0, "127.0.0.1", resolve));
+    const prometheusUrl = `http://127.0.0.1:${(prometheus.address() as { port: number }).port}`;
+    const env = { NATS_URL: nats.url, REDIS_URL: r.url, AUTH_TOKENS_FILE: tokens, ALLOWED_ORIGINS: `${shop},http://localhost:3000`, PROMETHEUS_URL: prometheusUrl };
     // startRole waits for GET /healthz without X-Forwarded-For: internal requests need no token.
     [collector, api] = (await Promise.all([startRole("collector", env), startRole("profile-api", env)])).map((p) => p.url);
     redis = createClient({ url: r.url });
@@ -53,6 +68,7 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
   });
   after(async () => {
     await redis?.quit().catch(() => undefined);
+    prometheus?.close();
     await stopAll();
   });
 
@@ -122,6 +138,30 @@ describe("tokens and CORS in the roles", { skip: skip ?? false }, () => {
     assert.equal((await get(`${api}/dashboard`, { ...gateway, ...basic(adminToken) })).status, 200);
     assert.equal((await get(`${collector}/metrics`, { ...gateway, ...basic(adminToken) })).status, 200);
     assert.equal((await get(`${collector}/nowhere`, { ...gateway, ...basic(adminToken) })).status, 404);
+  });
+
+  test("/prometheus/... needs the admin token; with it the request, path and query as sent, reaches Prometheus without the client's credentials, and its answer comes back", async () => {
+    const query = `${api}/prometheus/api/v1/query?query=${encodeURIComponent('up{job="pipeline"}')}`;
+    assert.equal((await get(query, gateway)).status, 401);
+    assert.equal((await get(query, { ...gateway, ...bearer(ingestToken) })).status, 403);
+    assert.equal(prometheusSaw.length, 0, "refused before it was passed on");
+    const answer = await get(query, { ...gateway, ...basic(adminToken) });
+    assert.equal(answer.status, 200);
+    assert.equal(((await answer.json()) as { status: string }).status, "success");
+    const posted = await fetch(`${api}/prometheus/api/v1/query`, {
+      method: "POST",
+      headers: { ...gateway, ...bearer(adminToken), "content-type": "application/x-www-form-urlencoded" },
+      body: "query=up",
+    });
+    assert.equal(posted.status, 200);
+    assert.deepEqual(prometheusSaw.map((r) => [r.method, r.url, r.body]), [
+      ["GET", `/prometheus/api/v1/query?query=${encodeURIComponent('up{job="pipeline"}')}`, ""],
+      ["POST", "/prometheus/api/v1/query", "query=up"],
+    ]);
+    for (const seen of prometheusSaw) {
+      assert.equal(seen.headers.authorization, undefined);
+      assert.equal(seen.headers["x-forwarded-for"], undefined);
+    }
   });
 
   test("internal requests (no X-Forwarded-For) need no token", async () => {
