@@ -91,7 +91,7 @@ export function alertRules(roles: string[]): string {
                     })),
                     {
                         alert: "ConsumerLagGrowing",
-                        expr: `deriv(${pending}[5m]) > 0 and ${pending} > 100`,
+                        expr: `deriv((${pending})[5m:30s]) > 0 and ${pending} > 100`,
                         for: alertAfter.lagGrowing,
                         labels: { severity: "warning" },
                         annotations: { summary: "The backlog of consumer {{ $labels.consumer }} on {{ $labels.stream }} has grown for 5 minutes ({{ $value }} messages/s)" },
