@@ -45,6 +45,24 @@ async function profile(userId: string): Promise<Profile | undefined> {
     return response.status === 200 ? (JSON.parse(response.body) as Profile) : undefined;
 }
 
+interface PrometheusTarget {
+    labels: Record<string, string>;
+    health: string;
+}
+interface PrometheusAlert {
+    labels: Record<string, string>;
+    state: string;
+}
+
+/** The `data` of an answer of the stack's Prometheus API, through the gateway with the admin token. */
+async function prometheus<T>(apiPath: string, endpoint = gateway()): Promise<T> {
+    const response = await gatewayRequest(endpoint, `/prometheus/api/v1/${apiPath}`);
+    assert.equal(response.status, 200, response.body);
+    return (JSON.parse(response.body) as { data: T }).data;
+}
+
+const alerts = async (endpoint = gateway()) => (await prometheus<{ alerts: PrometheusAlert[] }>("alerts", endpoint)).alerts;
+
 function upChanges(): string {
     return stack.up().stdout;
 }
@@ -55,7 +73,7 @@ before(() => {
     // The stack's settings, as a user would write them (a subnet and ports of its own).
     fs.writeFileSync(
         path.join(copy, `Pulumi.${name}.yaml`),
-        ["config:", "  swarm:provider: local", "  swarm:managers: 1", "  swarm:workers: 2", "  swarm:local:", "    subnet: 10.214.0.0/24", "    sshPortBase: 2300", "    registryPort: 5300", ""].join("\n"),
+        ["config:", "  swarm:provider: local", "  swarm:managers: 1", "  swarm:workers: 2", "  swarm:local:", "    subnet: 10.214.0.0/24", "    sshPortBase: 2300", "    registryPort: 5300", "  swarm:monitoring: true", ""].join("\n"),
     );
     const env: NodeJS.ProcessEnv = { ...process.env, SWARM_STACK: name };
     delete env.PULUMI_BACKEND_URL;
@@ -84,13 +102,13 @@ test("npm start from a fresh copy: a swarm of 1 leader and 2 workers, named as t
 });
 
 test("every service runs its declared replicas, every machine runs some, and events posted to collectorUrl reach profilesUrl", async () => {
-    expectConverged(await serviceReplicas(stack), declaredReplicas());
+    expectConverged(await serviceReplicas(stack), declaredReplicas(1, true));
     for (const machine of [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")]) {
         const tasks = (await stack.onManager(`docker node ps ${machine.name} --filter desired-state=running --format '{{.Name}}'`)).split("\n").filter((t) => t.startsWith("categorisation_"));
         assert.ok(tasks.length > 0, `${machine.name} runs no task of the stack`);
     }
     const services = stack.output<Record<string, { image: string; replicas: number }>>("services");
-    assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas());
+    assert.deepEqual(Object.fromEntries(Object.entries(services).map(([n, s]) => [n, s.replicas])), declaredReplicas(1, true));
     assert.match(services.collector.image, /^10\.214\.0\.2:5000\/categorisation\/pipeline:[0-9a-f]{12}$/);
 
     const run = Date.now().toString(36);
@@ -196,7 +214,7 @@ test("the pipeline's page in a real browser: first data, the events posted, the 
         assert.ok(Number(axes[2].replace(/,/g, "")) >= 1, `the scale's top: ${axes[2]}`);
 
         // The roles count themselves: as many as the swarm runs.
-        const declared = declaredReplicas();
+        const declared = declaredReplicas(1, true);
         const roles = ["collector", "categoriser", "profile-writer", "profile-api"];
         await page.waitForFunction(roles.map((role) => `document.querySelector('tr[data-role="${role}"] td.n')?.textContent === '${declared[role]}'`).join(" && "), { timeout: 30_000 });
 
@@ -301,7 +319,7 @@ test("npm run status shows every machine, service and task, the pipeline's rate,
     const machines = [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")].map((n) => n.name);
     assert.match(screen, new RegExp(`^${machines[0]} +manager Leader +ready +active$`, "m"));
     for (const worker of machines.slice(1)) assert.match(screen, new RegExp(`^${worker} +worker +ready +active$`, "m"));
-    for (const [service, replicas] of Object.entries(declaredReplicas())) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
+    for (const [service, replicas] of Object.entries(declaredReplicas(1, true))) assert.match(screen, new RegExp(`^categorisation_${service} +${replicas}/${replicas} +\\S+/categorisation/`, "m"));
     // Every service and machine as `docker service ls` and `docker node ls` show them.
     for (const line of (await stack.onManager("docker service ls --format '{{.Name}} {{.Replicas}} {{.Image}}'")).trim().split("\n")) {
         const [service, replicas, image] = line.split(" ");
@@ -326,6 +344,29 @@ test("npm run status shows every machine, service and task, the pipeline's rate,
     assert.match(screen, /^consumer lag CATEGORISED\/profile-writer: \d+ waiting, \d+ unacknowledged$/m);
 });
 
+test("monitoring: Prometheus, through the gateway with the admin token, scrapes every task of every role, labelled with its role and machine, and sees every machine ready", async () => {
+    assert.match(stack.output<string>("prometheusUrl"), /^https:\/\/10\.214\.0\.10:8080\/prometheus$/);
+    assert.equal((await gatewayRequest(gateway(), "/prometheus/api/v1/targets", { token: "none" })).status, 401);
+    assert.equal((await gatewayRequest(gateway(), "/prometheus/api/v1/targets", { token: "ingest" })).status, 403);
+    const roles = ["collector", "categoriser", "profile-writer", "profile-api"];
+    const upTargets = (targets: PrometheusTarget[], role: string) => targets.filter((t) => t.labels.job === "pipeline" && t.labels.service === role && t.health === "up");
+    const { activeTargets } = await eventually(
+        () => prometheus<{ activeTargets: PrometheusTarget[] }>("targets"),
+        (data) => roles.every((role) => upTargets(data.activeTargets, role).length === declaredReplicas(1, true)[role]),
+        "every task of every role scraped",
+    );
+    for (const role of roles) {
+        const machinesOfTasks = (await stack.onManager(`docker service ps categorisation_${role} --filter desired-state=running --format '{{.Node}}'`)).trim().split("\n").sort();
+        assert.deepEqual(upTargets(activeTargets, role).map((t) => t.labels.machine).sort(), machinesOfTasks, role);
+    }
+    const machines = [...stack.output<NodeOutput[]>("managers"), ...stack.output<NodeOutput[]>("workers")].map((n) => `${n.name} ready`).sort();
+    assert.deepEqual(activeTargets.filter((t) => t.labels.job === "machines").map((t) => `${t.labels.machine} ${t.labels.status}`).sort(), machines);
+    // The figures the roles count, queried: the events posted by the tests before.
+    const accepted = await prometheus<{ result: { value: [number, string] }[] }>(`query?query=${encodeURIComponent("sum(categorisation_events_accepted_total)")}`);
+    assert.ok(Number(accepted.result[0]?.value[1]) >= 3, JSON.stringify(accepted));
+    assert.deepEqual((await alerts()).filter((a) => a.state === "firing"), []);
+});
+
 test("a second pulumi up with nothing changed changes nothing", () => {
     const preview = stack.run(["preview", "--expect-no-changes"], true);
     assert.equal(preview.status, 0, preview.stdout + preview.stderr);
@@ -339,10 +380,10 @@ test("replicas.categoriser 3: one resource to update and no machine change, then
     assert.deepEqual(steps.map((s) => [s.op, s.urn.split("::").pop()]), [["update", "stack-deploy"]]);
     // While the deploy waits, up says for what, beside it.
     assert.match(upChanges(), /stack-deploy +waiting for (.*, )?categoriser [0-2]\/3 running/);
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 3 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(1, true), categoriser: 3 });
     stack.setConfig({ "replicas.categoriser": "1" });
     stack.up();
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(1, true), categoriser: 1 });
 });
 
 /** A client that sends half a request (after the TLS handshake) and then nothing; `closed` resolves once the gateway closes it. */
@@ -410,9 +451,10 @@ test("the gateway's limits: slow clients are cut off while others are served, a 
     assert.ok(closedIn < 15_000, `the slow clients were closed after ${closedIn} ms`);
     assert.ok(answers.every((line) => line === "" || / 408 /.test(line)), answers.find((line) => !/ 408 /.test(line)));
 
-    // Over the rate from this address: 429 with Retry-After; another address is not affected.
-    stack.setConfig({ "gateway.rateLimit": "5" });
+    const replicas = await serviceReplicas(stack);
     try {
+        // Over the rate from this address: 429 with Retry-After; another address is not affected.
+        stack.setConfig({ "gateway.rateLimit": "5" });
         stack.up();
         const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => gatewayRequest(endpoint, "/events", { body: JSON.stringify(event(i + 1)) })));
         const statuses = responses.map((r) => r.status);
@@ -420,20 +462,18 @@ test("the gateway's limits: slow clients are cut off while others are served, a 
         assert.ok(statuses.every((status) => status === 202 || status === 429), statuses.join(" "));
         assert.equal(responses.find((r) => r.status === 429)!.headers["retry-after"], "1");
         assert.equal(postFromWorker(endpoint, event(100)), 202);
-    } finally {
-        stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
-        stack.up();
-    }
 
-    // No collector: the health check that load balancers ask fails; the gateway itself stays up.
-    const replicas = await serviceReplicas(stack);
-    stack.setConfig({ "replicas.collector": "0" });
-    try {
+        // No collector (and the default rate back, in the same up): the health check that load
+        // balancers ask fails; the gateway itself stays up; Prometheus's alert for the role fires.
+        stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
+        stack.setConfig({ "replicas.collector": "0" });
         stack.up();
         await eventually(() => healthz(endpoint), (status) => status === 503, "healthz 503 with no collector", 30);
         assert.deepEqual(await serviceReplicas(stack), { ...replicas, collector: "0/0" });
+        const firing = await eventually(() => alerts(), (list) => list.some((a) => a.labels.alertname === "RoleWithoutTask" && a.state === "firing"), "RoleWithoutTask firing", 180);
+        assert.deepEqual(firing.filter((a) => a.state === "firing").map((a) => `${a.labels.alertname} ${a.labels.service}`), ["RoleWithoutTask collector"]);
     } finally {
-        stack.run(["config", "rm", "--path", "replicas.collector"]);
+        for (const key of ["gateway.rateLimit", "replicas.collector"]) stack.run(["config", "rm", "--path", key], true);
         stack.up();
     }
     await eventually(() => healthz(endpoint), (status) => status === 200, "healthz 200 with collectors", 30);
@@ -719,7 +759,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.match(await stack.onManager(`docker node ps ${joined} --filter desired-state=running --format '{{.Name}}'`), /^categorisation_/m, `${joined} runs no task of the stack`);
     assert.equal(await serviceIds(), services);
     // A task restarted by a busy machine at that moment is not what this test is about: converged within 60 s.
-    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(1, true), categoriser: 1 });
 
     stack.setConfig({ workers: "1" });
     const shrink = upChanges();
@@ -728,7 +768,7 @@ test("workers 2 -> 3 -> 1: nodes join and leave cleanly, other nodes keep their 
     assert.ok(shrunk.every((r) => r.status !== "Down"), "no Down node stays behind");
     for (const row of shrunk) assert.equal(row.id, before[row.hostname], `${row.hostname} kept its node ID`);
     assert.equal(labelledObjects(stack.name).filter((o) => o.startsWith("container") && !o.endsWith("-registry")).length, 2, "removed nodes' containers are gone");
-    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await convergedReplicas(stack, 60), { ...declaredReplicas(1, true), categoriser: 1 });
 });
 
 // No single point of failure: with 3 managers, a stream of events to manager 1's gateway loses
@@ -745,7 +785,7 @@ test("managers 1 -> 3: all reachable with one leader, the replicated layout runs
     stack.up();
     const three = await assertSwarmMatchesOutputs(stack, 3, 1);
     assert.equal(three.filter((r) => r.manager === "Reachable").length, 2);
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(3), categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(3, true), categoriser: 1 });
     const gateways = stack.output<string[]>("gatewayUrls");
     assert.deepEqual(gateways, stack.output<NodeOutput[]>("managers").map((m) => `https://${m.privateAddress}:8080`));
     for (const url of gateways) assert.equal(await healthz({ ...gateway(), url }), 200, url);
@@ -786,10 +826,12 @@ test("docker kill of a worker running pipeline tasks during the stream: nothing 
         const out = await stack.onManager(`docker service ps --filter desired-state=running --format '{{.Name}} {{.CurrentState}}' ${stateless.join(" ")}`);
         return out.split("\n").filter((l) => / Running /.test(l)).map((l) => l.split(".")[0]);
     };
-    const replicas: Record<string, number> = { ...declaredReplicas(3), categoriser: 1 };
+    const replicas: Record<string, number> = { ...declaredReplicas(3, true), categoriser: 1 };
     await eventually(running, (names) => stateless.every((s) => names.filter((n) => n === s).length === replicas[s.replace("categorisation_", "")]), "the stateless roles back at their replicas, running", 90);
     const screen = await eventually(async () => status(), (text) => new RegExp(`^${busiest.name} +worker +down `, "m").test(text), `${busiest.name} shown as down`);
     assert.match(screen!, /^read from .*manager-0/);
+    // Prometheus sees it too: its MachineDown alert is on its way (it fires after a minute).
+    await eventually(() => alerts(endpoint), (list) => list.some((a) => a.labels.alertname === "MachineDown" && a.labels.machine === busiest.name && a.labels.status === "down"), `MachineDown for ${busiest.name}`, 60);
 });
 
 test("docker kill of manager 0 during the stream: nothing lost, ingestion goes on", async () => {
@@ -826,7 +868,7 @@ test("manager 0 lost with its disk (container and volume removed): up --refresh 
     assert.ok(nodes.every((line) => / Ready/.test(line)), nodes.join("\n"));
     assert.equal(nodes.filter((line) => /(Leader|Reachable)$/.test(line)).length, 3, nodes.join("\n"));
     assert.match(nodes.find((line) => line.startsWith(`${manager0} `)) ?? "", / Ready (Leader|Reachable)$/);
-    expectConverged(await convergedReplicas(stack, 180), { ...declaredReplicas(3), categoriser: 1 });
+    expectConverged(await convergedReplicas(stack, 180), { ...declaredReplicas(3, true), categoriser: 1 });
     console.log(`# recovered, until converged: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const again = stack.run(["preview", "--refresh", "--expect-no-changes"], true);
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
@@ -837,7 +879,7 @@ test("managers 3 -> 1: demoted and removed cleanly", async () => {
     stack.up();
     const one = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(one.every((r) => r.status !== "Down"));
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(1, true), categoriser: 1 });
 });
 
 test("a machine whose SSH host key changed is refused by name; replacing it through Pulumi pins the new key", async () => {
@@ -864,7 +906,7 @@ test("a machine whose SSH host key changed is refused by name; replacing it thro
     const rows = await assertSwarmMatchesOutputs(stack, 1, 1);
     assert.ok(rows.every((r) => r.status !== "Down"), "no Down node stays behind");
     assert.notEqual(idsByHost(rows)[worker.name], idBefore, "the rebuilt machine joined as a new node");
-    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(), categoriser: 1 });
+    expectConverged(await serviceReplicas(stack), { ...declaredReplicas(1, true), categoriser: 1 });
     const again = stack.run(["refresh", "--yes"], true);
     assert.equal(again.status, 0, again.stdout + again.stderr);
 });

@@ -22,8 +22,8 @@ export interface NodeOutput {
  * The stack's services and their replica counts as declared in stacks/categorisation.ts: two of
  * each stateless role, a gateway and an edge per manager, and the data tier of the layout.
  */
-export function declaredReplicas(managers = 1): Record<string, number> {
-    const stateless = { collector: 2, categoriser: 2, "profile-writer": 2, "profile-api": 2, gateway: managers, edge: managers };
+export function declaredReplicas(managers = 1, monitoring = false): Record<string, number> {
+    const stateless = { collector: 2, categoriser: 2, "profile-writer": 2, "profile-api": 2, gateway: managers, edge: managers, ...(monitoring ? { prometheus: 1 } : {}) };
     if (managers < 3) return { nats: 1, redis: 1, ...stateless };
     const data = [1, 2, 3].flatMap((slot) => ["nats", "redis", "sentinel"].map((store) => [`${store}-${slot}`, 1]));
     return { ...Object.fromEntries(data), ...stateless };
