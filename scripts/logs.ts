@@ -3,7 +3,7 @@
 // answers (the selected Pulumi stack, or the one named).
 import { runScript } from "../components/command/provider";
 import { logsProblems, logsScript, LogsRequest } from "../components/status";
-import { onFirstManager, option, outputsOf, selectedStack } from "./stack-outputs";
+import { onFirstMachine, option, outputsOf, selectedStack } from "./stack-outputs";
 
 const usage = "usage: npm run logs -- <service> [--since 10m] [--follow] [--stack <name>]";
 
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     if (problems.length > 0) throw new Error(`${problems.join("; ")}\n${usage}`);
     // Another manager only when this one cannot be reached: a script that failed said why on
     // stderr already. Following ends with Ctrl-C; a read of what is kept ends with the logs.
-    await onFirstManager(
+    await onFirstMachine(
         stack,
         outputs,
         (connection) =>

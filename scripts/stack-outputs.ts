@@ -1,11 +1,21 @@
-// What the npm scripts (status, logs) read about a stack: which stack (`--stack <name>`, else the
-// one `pulumi stack select` chose), and its outputs, secrets included.
+// What the npm scripts (status, logs, backup, restore) read about a stack: which stack (`--stack
+// <name>`, else the one `pulumi stack select` chose), and its outputs, secrets included.
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 import type { SshConnection } from "../components/command/provider";
+import { gatewayRequest } from "../components/gateway/client";
+import type { Activity } from "../components/status";
+
+interface MachineOutput {
+    name: string;
+    host: string;
+    port: number;
+    hostKey?: string;
+}
 
 export interface StackOutputs {
-    managers: { name: string; host: string; port: number; hostKey?: string }[];
+    managers: MachineOutput[];
+    workers?: MachineOutput[];
     sshUser: string;
     sshPrivateKey: string;
     gatewayUrls?: string[];
@@ -46,39 +56,56 @@ export function outputsOf(stack: string): StackOutputs {
     return outputs as StackOutputs;
 }
 
-/** SSH to each manager in turn, one attempt each, checking the host key the stack pinned (when its outputs have it). */
-export function managerConnections(outputs: StackOutputs): SshConnection[] {
-    return outputs.managers.map((manager) => ({
-        host: manager.host,
-        port: manager.port,
+/** SSH to each machine in turn (the managers, then the workers when `all`), one attempt each, checking the host key the stack pinned (when its outputs have it). */
+export function machineConnections(outputs: StackOutputs, all = false): SshConnection[] {
+    return [...outputs.managers, ...(all ? outputs.workers ?? [] : [])].map((machine) => ({
+        host: machine.host,
+        port: machine.port,
         user: outputs.sshUser,
         privateKey: outputs.sshPrivateKey,
-        machine: manager.name,
+        machine: machine.name,
         dialAttempts: 1,
-        ...(manager.hostKey ? { hostKey: manager.hostKey } : {}),
+        ...(machine.hostKey ? { hostKey: machine.hostKey } : {}),
     }));
 }
 
 /**
- * Runs `use` on each manager in turn until one answers, and returns what it returns; `use` gets
- * the managers that did not answer before it. A failure for which `tryNext` is false ends there
- * (its first line); when no manager answers, the error names each and why.
+ * Runs `use` on each manager (then each worker, with `workersToo`) in turn until one answers, and
+ * returns what it returns; `use` gets the machines that did not answer before it. A failure for
+ * which `tryNext` is false ends there (its first line); when no machine answers, the error names
+ * each and why.
  */
-export async function onFirstManager<T>(
+export async function onFirstMachine<T>(
     stack: string,
     outputs: StackOutputs,
     use: (connection: SshConnection, unreachable: string[]) => Promise<T>,
     tryNext: (error: Error) => boolean = () => true,
+    workersToo = false,
 ): Promise<T> {
     const unreachable: string[] = [];
-    for (const connection of managerConnections(outputs)) {
+    for (const connection of machineConnections(outputs, workersToo)) {
         try {
             return await use(connection, unreachable);
         } catch (error) {
             const firstLine = (error as Error).message.split("\n")[0];
-            if (!tryNext(error as Error)) throw new Error(firstLine);
+            if (!tryNext(error as Error)) throw Object.assign(new Error(firstLine), { exitCode: (error as { exitCode?: number }).exitCode });
             unreachable.push(`${connection.machine} (${firstLine})`);
         }
     }
-    throw new Error(`no manager of stack ${stack} answered: ${unreachable.join("; ")}`);
+    throw new Error(`no ${workersToo ? "machine" : "manager"} of stack ${stack} answered: ${unreachable.join("; ")}`);
+}
+
+/** The pipeline's figures from the first gateway that answers, or why none did. */
+export async function activityOf(outputs: StackOutputs): Promise<Activity | string> {
+    const reasons: string[] = [];
+    for (const url of outputs.gatewayUrls ?? []) {
+        try {
+            const response = await gatewayRequest({ url, ca: outputs.caCertificate, adminToken: outputs.adminToken }, "/activity", { timeoutMs: 3000 });
+            if (response.status === 200) return JSON.parse(response.body) as Activity;
+            reasons.push(`${url}: ${response.status}`);
+        } catch (error) {
+            reasons.push(`${url}: ${(error as Error).message}`);
+        }
+    }
+    return reasons.length ? `no gateway answered (${reasons.join("; ")})` : "the stack is not deployed";
 }

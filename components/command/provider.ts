@@ -288,6 +288,8 @@ async function connect(connection: SshConnection): Promise<Connected> {
 export interface OutputRelay {
     stdout: (chunk: Buffer) => void;
     stderr: (chunk: Buffer) => void;
+    /** What the script reads on stdin, streamed (a file to restore), instead of the inputs' text. */
+    stdin?: NodeJS.ReadableStream;
 }
 
 async function runRemote(connection: SshConnection, script: string, stdin: string | undefined, timeoutSeconds: number, relay?: OutputRelay, progress?: ProgressSink): Promise<ScriptResult> {
@@ -328,7 +330,8 @@ async function runRemote(connection: SshConnection, script: string, stdin: strin
                         reject(scriptError(where, signal ? `killed by ${signal}` : `exit ${code}`, stderr.text(), code));
                     }
                 });
-                channel.end(stdin ?? "");
+                if (relay?.stdin) relay.stdin.pipe(channel);
+                else channel.end(stdin ?? "");
             });
         });
     } finally {

@@ -84,7 +84,7 @@ export type RawConfig = { [key in ConfigKey]?: unknown } & {
  * in Pulumi.<stack>.yaml. Pulumi marks a whole top-level key secret when any part of it is, so
  * `ssh` set with --secret anywhere (ssh.user, say) passes with a plain ssh.privateKey.
  */
-const secretSettings = [["ssh", "privateKey"], ["tls", "privateKey"], ["auth", "ingestTokens"], ["auth", "adminTokens"], ["redis", "password"], ["nats", "password"]];
+const secretSettings = [["ssh", "privateKey"], ["tls", "privateKey"], ["auth", "ingestTokens"], ["auth", "adminTokens"], ["redis", "password"], ["redis", "userIdKey"], ["nats", "password"]];
 
 function plainSecretProblems(raw: RawConfig): string[] {
     return secretSettings.flatMap(([section, field]) => {

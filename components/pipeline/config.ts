@@ -27,6 +27,11 @@ export interface StoreSettings {
     redisPassword?: string;
     /** Secret: the NATS user's password; absent: one made per stack. */
     natsPassword?: string;
+    /**
+     * Secret: the key under which the store keeps user IDs (a keyed hash); absent: one made per
+     * stack. A backup carries its stack's key: `npm run restore` sets it here in a new stack.
+     */
+    userIdKey?: string;
 }
 
 const mb = 1024 * 1024;
@@ -80,9 +85,9 @@ const password = (value: unknown): boolean => typeof value === "string" && /^[A-
 export function validateStore(redis: unknown, nats: unknown, problems: string[]): StoreSettings {
     const settings: StoreSettings = { ...storeDefaults };
     if (redis !== undefined) {
-        if (!isObject(redis)) problems.push("redis: is not an object {maxMemory, password}");
+        if (!isObject(redis)) problems.push("redis: is not an object {maxMemory, password, userIdKey}");
         else {
-            checkKeys(redis, ["maxMemory", "password"], "redis", problems);
+            checkKeys(redis, ["maxMemory", "password", "userIdKey"], "redis", problems);
             if (redis.maxMemory !== undefined) {
                 const text = readString(redis.maxMemory, "redis.maxMemory", (s) => (parseSize(s) ?? 0) >= 16 * mb && (parseSize(s) ?? 0) <= 64 * 1024 * mb, "a size from \"16mb\" to \"64gb\"", problems);
                 if (text !== undefined) settings.maxMemoryBytes = parseSize(text) as number;
@@ -90,6 +95,10 @@ export function validateStore(redis: unknown, nats: unknown, problems: string[])
             if (redis.password !== undefined) {
                 if (password(redis.password)) settings.redisPassword = redis.password as string;
                 else problems.push("redis.password: is not a password of at least 16 letters, digits or -_.~+/= (set it as a secret: `pulumi config set --secret --path redis.password <password>`)");
+            }
+            if (redis.userIdKey !== undefined) {
+                if (password(redis.userIdKey)) settings.userIdKey = redis.userIdKey as string;
+                else problems.push("redis.userIdKey: is not a key of at least 16 letters, digits or -_.~+/= (`npm run restore` sets it from a backup)");
             }
         }
     }

@@ -10,7 +10,7 @@ export interface PipelineCredentialsArgs {
 }
 
 export class PipelineCredentials extends pulumi.ComponentResource {
-    /** Secret: the key of the keyed hash of user IDs. Made once: a new key would orphan every profile. */
+    /** Secret: the key of the keyed hash of user IDs (`redis.userIdKey`, else made once: a new key would orphan every profile). */
     public readonly storeKey: pulumi.Output<string>;
     /** Secret: Redis's password (servers, Sentinels and the roles). */
     public readonly redisPassword: pulumi.Output<string>;
@@ -23,7 +23,7 @@ export class PipelineCredentials extends pulumi.ComponentResource {
         // Made once and kept whether the config gives passwords or not: one given, then removed,
         // falls back to the same made one.
         const made = new AccessTokens(`${name}-made`, { kinds: ["userkey", "redis", "nats"] }, { parent: this }).tokens;
-        this.storeKey = pulumi.secret(made.apply((m) => m.userkey));
+        this.storeKey = pulumi.secret(made.apply((m) => args.store.userIdKey ?? m.userkey));
         this.redisPassword = pulumi.secret(made.apply((m) => args.store.redisPassword ?? m.redis));
         this.natsPassword = pulumi.secret(made.apply((m) => args.store.natsPassword ?? m.nats));
         this.registerOutputs({});
