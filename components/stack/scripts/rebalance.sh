@@ -25,8 +25,7 @@ spread_services() {
 for service in $(spread_services); do
     waiting=$(idle | tr '\n' ' ')
     [ -n "$waiting" ] || break
-    echo "${waiting% } run no task of $STACK: moving the tasks of $service" >&2
-    progress "giving $service's tasks to ${waiting% }"
+    progress "giving $service's tasks to ${waiting% }, which run no task of $STACK"
     docker service update --force --detach --quiet "$service" >/dev/null
     wait_until "$TIMEOUT" "$service did not run all its tasks again within ${TIMEOUT}s after its tasks were moved" converged --filter "name=$service"
 done
