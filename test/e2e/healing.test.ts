@@ -8,6 +8,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, before, test } from "node:test";
+import { gatewayRequest } from "../../components/gateway/client";
 import { projectRoot, pulumiEnv } from "../helpers/pulumi";
 import { checkOut, editableCopy, labelledObjects, TestStack, uniqueStackName } from "../helpers/stack";
 import { assertSwarmMatchesOutputs, convergedReplicas, declaredReplicas, eventually, expectConverged, idsByHost, nodeList, NodeOutput, serviceReplicas } from "../helpers/swarm";
@@ -163,6 +164,48 @@ test("the only manager removed with its disk: up says the swarm was lost, forms 
     assert.equal(again.status, 0, `nothing left to heal:\n${again.stdout}${again.stderr}`);
 });
 
+/** `npm run <script> -- <args>` in the project copy, on this test's stack and state. */
+function npmRun(script: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
+    return spawnSync("npm", ["run", "--silent", script, "--", ...args, "--stack", stack.name], { cwd: copy, encoding: "utf8", env: pulumiEnv(stack.env), maxBuffer: 16 * 1024 * 1024 });
+}
+
+const backupRun = Date.now().toString(36);
+const backupUser = `backed-up-${backupRun}`;
+let backupFile = "";
+interface Profile {
+    events: number;
+    interests: { nodeId: string; score: number }[];
+}
+let profileBackedUp: Profile | undefined;
+const profile = async () => {
+    const answer = await gatewayRequest(stack.gateway(), `/profiles/${backupUser}`);
+    return answer.status === 200 ? (JSON.parse(answer.body) as Profile) : undefined;
+};
+/** The same profile: its events, and its interests in the same order with the same scores (which decay: to 0.1%). */
+function assertSameProfile(actual: Profile | undefined, expected: Profile): void {
+    assert.equal(actual?.events, expected.events);
+    assert.deepEqual(actual.interests.map((i) => i.nodeId), expected.interests.map((i) => i.nodeId));
+    actual.interests.forEach((i, n) => assert.ok(Math.abs(i.score - expected.interests[n].score) <= 0.001 * expected.interests[n].score, `${i.nodeId}: ${i.score}`));
+}
+
+test("npm run backup writes the profiles and the streams to one file readable by its owner only, its path the last line", async () => {
+    const events = [
+        { eventId: `${backupRun}-1`, userId: backupUser, url: "https://www.espn.com/nba/story/_/id/1/lakers-beat-celtics", title: "Lakers beat Celtics in overtime" },
+        { eventId: `${backupRun}-2`, userId: backupUser, url: "https://www.bbcgoodfood.com/recipes/easy-chocolate-cake", title: "Easy chocolate cake recipe" },
+    ];
+    const posted = await gatewayRequest(stack.gateway(), "/events", { body: JSON.stringify(events) });
+    assert.equal(posted.status, 202, posted.body);
+    profileBackedUp = await eventually(profile, (p) => p?.events === 2, "the profile of both events");
+    const out = path.join(stack.work, "backup.gz");
+    const backup = npmRun("backup", ["--out", out]);
+    assert.equal(backup.status, 0, backup.stderr);
+    backupFile = backup.stdout.trim().split("\n").pop()!;
+    assert.equal(backupFile, out);
+    assert.equal(fs.statSync(backupFile).mode & 0o777, 0o600);
+    assert.ok(!fs.existsSync(`${out}.partial`));
+    assert.doesNotMatch(backup.stdout + backup.stderr, new RegExp(backupUser), "no user ID in what it says");
+});
+
 test("(f) a dead worker is scaled away, and destroy finishes with another worker dead, leaving nothing", async () => {
     docker(["kill", worker(1)]);
     stack.setConfig({ workers: "1" });
@@ -176,6 +219,26 @@ test("(f) a dead worker is scaled away, and destroy finishes with another worker
     assert.match(destroy.stdout, /stack-deploy deleted/);
     assert.match(destroy.stdout + destroy.stderr, new RegExp(`skipped a step on a machine that is gone: cannot reach ${dead} \\(`), "the output names what was skipped and why");
     assert.deepEqual(labelledObjects(stack.name), []);
+});
+
+test("after destroy and up, npm run restore puts the profile back as it was: the new stack takes the backup's store key (a secret in its config) in one up", async () => {
+    stack.setConfig({ workers: "1" });
+    stack.up();
+    assert.equal((await gatewayRequest(stack.gateway(), `/profiles/${backupUser}`)).status, 404, "a new stack, without the profile");
+    const restore = npmRun("restore", [backupFile]);
+    assert.equal(restore.status, 0, `${restore.stdout}\n${restore.stderr}`);
+    assert.match(restore.stderr, /holds no profile: it takes the backup's store key/);
+    const summary = JSON.parse(restore.stdout.trim().split("\n").pop()!) as { users: number };
+    assert.ok(summary.users >= 1, restore.stdout);
+    assertSameProfile(await profile(), profileBackedUp!);
+    // The key is in the stack's config as a secret, never in plain text.
+    const key = spawnSync("zcat", [backupFile], { encoding: "utf8" }).stdout.split("\n")[0];
+    const storeKey = (JSON.parse(key) as { storeKey: string }).storeKey;
+    assert.ok(!fs.readFileSync(path.join(copy, `Pulumi.${stack.name}.yaml`), "utf8").includes(storeKey));
+    assert.ok(!stack.run(["stack", "export"]).stdout.includes(storeKey));
+    // Restored twice: the same profile, each event counted once.
+    assert.equal(npmRun("restore", [backupFile]).status, 0);
+    assertSameProfile(await profile(), profileBackedUp!);
 });
 
 test("(g) a destroy killed (SIGKILL) after the swarm was dissolved finishes when run again, leaving nothing", async () => {
