@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // Entry point: node dist/main.js collector|categoriser|profile-writer|profile-api
 // (or ROLE=<role>). SIGTERM/SIGINT: stop taking work, finish or return what is
-// in flight, exit.
+// in flight, exit. Or a command, run inside a role's task with its configuration:
+// backup (the pipeline's data on stdout) or restore (from stdin); see backup.ts.
+import { exitCodeOf, failureLine, runBackup, runRestore } from "./backup.js";
 import { startCategoriser } from "./categoriser.js";
 import { startCollector } from "./collector.js";
-import { ConfigError, loadConfig } from "./config.js";
-import { log } from "./log.js";
+import { ConfigError, loadConfig, type Config } from "./config.js";
+import { log, setLogSink } from "./log.js";
 import { startProfileApi } from "./profileApi.js";
 import { startProfileWriter } from "./profileWriter.js";
 import type { Running } from "./role.js";
@@ -17,11 +19,39 @@ const roles: Record<string, (c: ReturnType<typeof loadConfig>) => Promise<Runnin
   "profile-api": startProfileApi,
 };
 
+const commands: Record<string, (c: Config) => Promise<void>> = {
+  backup: runBackup,
+  restore: runRestore,
+};
+
+/**
+ * A command: 0 when done; else one line on stderr and the exit code of its failure (backup.ts's
+ * exitCodeOf). Log records go to stderr without their details (addresses, errors that name
+ * them), warnings and errors only: stdout is the command's output.
+ */
+async function runCommand(name: string, command: (c: Config) => Promise<void>): Promise<never> {
+  setLogSink((level, msg) => {
+    if (level !== "info") process.stderr.write(`${name}: ${level}: ${msg}\n`);
+  });
+  try {
+    await command(loadConfig());
+    process.exit(0);
+  } catch (e) {
+    process.stderr.write(failureLine(name, e) + "\n");
+    process.exit(exitCodeOf(e));
+  }
+}
+
 async function main(): Promise<void> {
   const role = process.argv[2] ?? process.env.ROLE ?? "";
   const start = roles[role];
+  const command = commands[role];
+  if (command) {
+    process.env.ROLE = role;
+    await runCommand(role, command);
+  }
   if (!start) {
-    process.stderr.write(`usage: main.js <${Object.keys(roles).join("|")}> (or ROLE=...); got ${JSON.stringify(role)}\n`);
+    process.stderr.write(`usage: main.js <${[...Object.keys(roles), ...Object.keys(commands)].join("|")}> (or ROLE=...); got ${JSON.stringify(role)}\n`);
     process.exit(2);
   }
   process.env.ROLE = role;

@@ -21,7 +21,8 @@
 //   profiles, in the order retention removes them;
 // - stats:pipeline (hash of counters), stats:per-second (visits applied per second),
 //   stats:interests (visits per most specific interest credited), stats:lag (the consumers' lag,
-//   sampled by the profile API).
+//   sampled by the profile API);
+// - backup:restores: hash of backup id -> how far its restore got (backup.ts).
 // A profile's keys also expire one day after its retention, should no sweep remove them.
 import { createHash, createHmac } from "node:crypto";
 import { createClient, ErrorReply } from "redis";
@@ -42,7 +43,7 @@ const BACKSTOP_SECONDS = 86_400;
 /** A user's handle: HMAC-SHA256 of the user ID under the store's key, its first 32 hex digits. */
 export const userHandle = (storeKey: string, userId: string): string => createHmac("sha256", storeKey).update(userId).digest("hex").slice(0, 32);
 
-const keys = {
+export const keys = {
   scores: (handle: string) => `user:${handle}:scores`,
   meta: (handle: string) => `user:${handle}:meta`,
   seen: (handle: string) => `user:${handle}:seen`,
@@ -52,6 +53,7 @@ const keys = {
   perSecond: "stats:per-second",
   interests: "stats:interests",
   lag: "stats:lag",
+  restores: "backup:restores",
 };
 
 /** The keys of the previous version, which named users by their IDs: moved by `migrate`. */
@@ -63,7 +65,7 @@ const legacy = {
 };
 
 /** A Lua script, run by its SHA1 (EVALSHA) and sent whole to a server that lacks it. */
-class Script {
+export class Script {
   readonly sha: string;
   constructor(readonly text: string) {
     this.sha = createHash("sha1").update(text).digest("hex");
@@ -87,7 +89,7 @@ local function trim(zkey, topN)
   end
 end
 `;
-const FORGET_LUA = `
+export const FORGET_LUA = `
 local function forget(index, interests, handle, zkey, mkey)
   local meta = redis.call('HGETALL', mkey)
   for i = 1, #meta, 2 do
@@ -487,7 +489,7 @@ export class ProfileStore {
    * Runs a script; `replicated`: with WAIT right behind it on the same connection when replicas
    * must have its writes.
    */
-  private async run(script: Script, cmdKeys: string[], args: string[], replicated = false): Promise<unknown> {
+  async run(script: Script, cmdKeys: string[], args: string[], replicated = false): Promise<unknown> {
     const wait = ["WAIT", String(this.minReplicasAck), String(this.replicaAckTimeoutMs)];
     const send = async (command: string[]): Promise<unknown> => {
       if (!replicated || this.minReplicasAck === 0) return this.connection.send(command);

@@ -165,6 +165,22 @@ export async function startRole(role: string, env: Record<string, string>): Prom
   return { ...proc, port, url };
 }
 
+/** Runs `node dist/main.js <args>` to its end, `stdin` (bytes) on its standard input: its exit code, stdout (bytes) and stderr. */
+export function runMain(args: string[], env: Record<string, string>, stdin?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const child = spawn(process.execPath, ["dist/main.js", ...args], { cwd: servicesDir, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  children.add(child);
+  const out: Buffer[] = [];
+  let err = "";
+  child.stdout!.on("data", (d: Buffer) => out.push(d));
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  child.stdin!.on("error", () => undefined);
+  child.stdin!.end(stdin ?? Buffer.alloc(0));
+  return new Promise((resolve) => child.on("close", (code) => {
+    children.delete(child);
+    resolve({ code, stdout: Buffer.concat(out), stderr: err });
+  }));
+}
+
 export async function stopAll(): Promise<void> {
   for (const c of [...children]) {
     if (c.exitCode === null) c.kill("SIGKILL");
