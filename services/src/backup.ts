@@ -349,6 +349,19 @@ async function* readUsers(store: ProfileStore): AsyncGenerator<UserLine[]> {
   } while (cursor !== "0");
 }
 
+/** The items of `source`, each next one asked for while the one before is worked on (Redis reads while the file is written). */
+async function* ahead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  for (;;) {
+    const r = await next;
+    if (r.done) return;
+    next = source.next();
+    // Its failure is thrown when it is awaited, not reported as unhandled meanwhile.
+    next.catch(() => undefined);
+    yield r.value;
+  }
+}
+
 /** The stats keys a backup holds; stats:profiles-by-update goes with each user. */
 const statsKeys = [keys.stats, keys.perSecond, keys.interests, keys.lag];
 
@@ -409,7 +422,7 @@ async function* backupText(store: ProfileStore, jsm: JetStreamManager, header: H
       yield found.map((m) => JSON.stringify(messageLine(stream, m)) + "\n").join("");
     }
   }
-  for await (const users of readUsers(store)) {
+  for await (const users of ahead(readUsers(store))) {
     counts.users += users.length;
     if (users.length > 0) yield users.map((u) => JSON.stringify(u) + "\n").join("");
   }
