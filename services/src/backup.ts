@@ -48,13 +48,13 @@ import { closeNats, connectJetStream, natsConnectOptions } from "./stream.js";
 export const FORMAT = "categorisation-backup";
 export const VERSION = 1;
 
-/** Keys a SCAN step asks for: a step reads about a third as many users, in one script run. */
+/** Keys a SCAN step asks for: its users are read in one MULTI/EXEC. */
 const SCAN_COUNT = 1000;
 /** Messages read from a stream at once. */
 const READ_WINDOW = 64;
 /** Users put back by one script run, at most, and the values they carry. */
-const RESTORE_USERS = 200;
-const RESTORE_VALUES = 20_000;
+const RESTORE_USERS = 100;
+const RESTORE_VALUES = 10_000;
 /** Script runs, and publishes, under way at once. */
 const RESTORE_IN_FLIGHT = 4;
 const PUBLISH_IN_FLIGHT = 64;
@@ -293,59 +293,73 @@ export function usersFound(found: string[]): Map<string, number> {
   return users;
 }
 
-// KEYS: stats:profiles-by-update, then meta, scores, seen and erased of each user. ARGV: for each
-// user, its handle and the rank (1-4, in that order) of the key the scan found it by. A user is
-// read by the first of its keys that exists, and skipped when found by another (the scan finds
-// that one too, before or after), so that each user is read once, all of it at one moment.
-// Returns for each user read: its place in ARGV, its index score ('' when none), then each key's
-// PTTL (-2: no key) and content.
-const READ_USERS = new Script(`#!lua flags=no-writes
-local out = {}
-for u = 1, #ARGV / 2 do
-  local k = 4 * u - 2
-  local first = true
-  for j = 0, tonumber(ARGV[2 * u]) - 2 do
-    if redis.call('EXISTS', KEYS[k + j]) == 1 then first = false end
-  end
-  if first then
-    out[#out + 1] = {
-      u, redis.call('ZSCORE', KEYS[1], ARGV[2 * u - 1]) or '',
-      redis.call('PTTL', KEYS[k]), redis.call('HGETALL', KEYS[k]),
-      redis.call('PTTL', KEYS[k + 1]), redis.call('ZRANGE', KEYS[k + 1], 0, -1, 'WITHSCORES'),
-      redis.call('PTTL', KEYS[k + 2]), redis.call('ZRANGE', KEYS[k + 2], 0, -1, 'WITHSCORES'),
-      redis.call('PTTL', KEYS[k + 3]), redis.call('GET', KEYS[k + 3]) or '',
-    }
-  end
-end
-return out
-`);
+/** The commands that read a user: its index score, then each key's PTTL (-2: no key) and content. */
+const readCommands = (h: string): string[][] => {
+  const [meta, scores, seen, erased] = userKeys(h);
+  return [
+    ["ZSCORE", keys.index, h],
+    ["PTTL", meta], ["HGETALL", meta],
+    ["PTTL", scores], ["ZRANGE", scores, "0", "-1", "WITHSCORES"],
+    ["PTTL", seen], ["ZRANGE", seen, "0", "-1", "WITHSCORES"],
+    ["PTTL", erased], ["GET", erased],
+  ];
+};
 
-/** A user as READ_USERS returns it (after its place in ARGV); undefined when none of its keys is left. */
-export function userFromReply(h: string, reply: unknown[]): UserLine | undefined {
+const READ_REPLIES = readCommands("").length;
+
+/**
+ * A user as readCommands' replies give it, found by its key of `rank`; undefined when the user is
+ * read by another key (one ranked before it exists: the scan finds that one too, before or after,
+ * so that each user is read once) or none of its keys is left.
+ */
+export function userFromReply(h: string, rank: number, reply: unknown[]): UserLine | undefined {
   const [index, ...parts] = reply;
   const line: UserLine = { kind: "user", h };
-  if (index !== "") line.index = String(index);
-  userParts.forEach((part, i) => {
+  if (index !== null && index !== "") line.index = String(index);
+  for (const [i, part] of userParts.entries()) {
     const ttl = Number(parts[2 * i]);
     const v = parts[2 * i + 1];
-    if (ttl === -2) return;
+    if (ttl === -2) continue;
+    if (i + 1 < rank) return undefined;
     if (part === "erased") line.erased = { ttl, v: String(v) };
     else line[part] = { ttl, v: (v as unknown[]).map(String) };
-  });
-  return line.index !== undefined || userParts.some((part) => line[part]) ? line : undefined;
+  }
+  return userParts.some((part) => line[part]) ? line : undefined;
 }
 
-/** The users, a SCAN step's at a time. */
+/**
+ * The users, a SCAN step's at a time: each one's keys read in one MULTI/EXEC (so that they agree
+ * with each other), the step's users together. A user found by a key other than its first is
+ * passed over when that one exists: it is read when the scan finds that one.
+ */
 async function* readUsers(store: ProfileStore): AsyncGenerator<UserLine[]> {
   let cursor = "0";
   do {
     const [next, found] = (await store.connection.send(["SCAN", cursor, "MATCH", "user:*", "COUNT", String(SCAN_COUNT)])) as [string, string[]];
     cursor = String(next);
-    const users = [...usersFound(found)];
+    const all = [...usersFound(found)];
+    const byOther = all.filter(([, rank]) => rank > 1);
+    const others = await store.connection.sendTogether(byOther.map(([h, rank]) => ["EXISTS", ...userKeys(h).slice(0, rank - 1)]));
+    const passed = new Set(byOther.filter((_, i) => Number(others[i]) > 0).map(([h]) => h));
+    const users = all.filter(([h]) => !passed.has(h));
     if (users.length === 0) continue;
-    const reply = (await store.run(READ_USERS, [keys.index, ...users.flatMap(([h]) => userKeys(h))], users.flatMap(([h, rank]) => [h, String(rank)]))) as unknown[][];
-    yield reply.flatMap(([u, ...rest]) => userFromReply(users[Number(u) - 1][0], rest) ?? []);
+    const replies = await store.connection.sendTogether([["MULTI"], ...users.flatMap(([h]) => readCommands(h)), ["EXEC"]]);
+    const read = replies.at(-1) as unknown[];
+    yield users.flatMap(([h, rank], i) => userFromReply(h, rank, read.slice(i * READ_REPLIES, (i + 1) * READ_REPLIES)) ?? []);
   } while (cursor !== "0");
+}
+
+/** The items of `source`, each next one asked for while the one before is worked on (Redis reads while the file is written). */
+async function* ahead<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  for (;;) {
+    const r = await next;
+    if (r.done) return;
+    next = source.next();
+    // Its failure is thrown when it is awaited, not reported as unhandled meanwhile.
+    next.catch(() => undefined);
+    yield r.value;
+  }
 }
 
 /** The stats keys a backup holds; stats:profiles-by-update goes with each user. */
@@ -408,7 +422,7 @@ async function* backupText(store: ProfileStore, jsm: JetStreamManager, header: H
       yield found.map((m) => JSON.stringify(messageLine(stream, m)) + "\n").join("");
     }
   }
-  for await (const users of readUsers(store)) {
+  for await (const users of ahead(readUsers(store))) {
     counts.users += users.length;
     if (users.length > 0) yield users.map((u) => JSON.stringify(u) + "\n").join("");
   }
@@ -444,12 +458,13 @@ export async function runBackup(cfg: Config, output: Writable = process.stdout):
 }
 
 // KEYS: stats:profiles-by-update, stats:interests, then meta, scores, seen and erased of each
-// user. ARGV: for each user, its handle, its index score ('' none), its erased key's value ('' none),
-// the four keys' TTLs (ms; -1 none), the numbers of meta, scores and seen values, then those
-// values (meta: field, value...; scores and seen: score, member...). Each user's keys are replaced
-// by the backup's: the user's profile there is forgotten first (its index entry and its share of
-// stats:interests with it), and the backup's `i:` counts are added to stats:interests, which so
-// stays the sum of the profiles' counts, whatever the store held before.
+// user. ARGV: the number of values that follow, that many (node, count: the users' `i:` counts
+// summed, added to stats:interests), then for each user its handle, its index score ('' none), its
+// erased key's value ('' none), the four keys' TTLs (ms; -1 none), the numbers of meta, scores and
+// seen values, then those values (meta: field, value...; scores and seen: score, member...). Each
+// user's keys are replaced by the backup's: a profile there is forgotten first (its index entry
+// and its share of stats:interests with it), so that stats:interests stays the sum of the
+// profiles' counts whatever the store held before.
 const WRITE_USERS = new Script(`#!lua
 ${FORGET_LUA}
 local function put(cmd, key, from, count)
@@ -458,21 +473,16 @@ local function put(cmd, key, from, count)
   end
 end
 local index, interests = KEYS[1], KEYS[2]
-local a = 1
+local a = 2 + tonumber(ARGV[1])
 for u = 1, (#KEYS - 2) / 4 do
   local m, z, s, e = KEYS[4 * u - 1], KEYS[4 * u], KEYS[4 * u + 1], KEYS[4 * u + 2]
   local handle, at, erased = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local ttls = { tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]) }
   local nm, nz, ns = tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
   a = a + 10
-  forget(index, interests, handle, z, m)
-  redis.call('DEL', s, e)
-  if nm > 0 then
-    put('HSET', m, a, nm)
-    for i = a, a + nm - 1, 2 do
-      if string.sub(ARGV[i], 1, 2) == 'i:' then redis.call('HINCRBY', interests, string.sub(ARGV[i], 3), ARGV[i + 1]) end
-    end
-  end
+  if redis.call('EXISTS', m) == 1 then forget(index, interests, handle, z, m) else redis.call('ZREM', index, handle) end
+  redis.call('DEL', z, s, e)
+  if nm > 0 then put('HSET', m, a, nm) end
   a = a + nm
   if nz > 0 then put('ZADD', z, a, nz) end
   a = a + nz
@@ -484,8 +494,23 @@ for u = 1, (#KEYS - 2) / 4 do
   end
   if at ~= '' then redis.call('ZADD', index, at, handle) end
 end
+for i = 2, 1 + tonumber(ARGV[1]), 2 do
+  redis.call('HINCRBY', interests, ARGV[i], ARGV[i + 1])
+end
 return (#KEYS - 2) / 4
 `);
+
+/** The `i:` counts of users' meta hashes, summed by node: what they add to stats:interests. */
+export function interestCounts(users: UserLine[]): string[] {
+  const sums = new Map<string, number>();
+  for (const u of users) {
+    const meta = u.meta?.v ?? [];
+    for (let i = 0; i + 1 < meta.length; i += 2) {
+      if (meta[i].startsWith("i:")) sums.set(meta[i].slice(2), (sums.get(meta[i].slice(2)) ?? 0) + Number(meta[i + 1]));
+    }
+  }
+  return [...sums].flatMap(([node, count]) => [node, String(count)]);
+}
 
 /** A sorted set's [member, score, ...] as ZADD takes it: [score, member, ...]. */
 const zaddOrder = (pairs: string[]): string[] => pairs.flatMap((_, i) => (i % 2 === 0 ? [pairs[i + 1], pairs[i]] : []));
@@ -626,7 +651,8 @@ async function restoreStore(store: ProfileStore, file: string, id: string, repla
     values = 0;
     await window.add(async () => {
       const cmdKeys = [keys.index, keys.interests];
-      const args: string[] = [];
+      const counts = interestCounts(users);
+      const args = [String(counts.length), ...counts];
       for (const u of users) {
         const a = userArgs(u);
         cmdKeys.push(...a.keys);

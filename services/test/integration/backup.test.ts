@@ -145,7 +145,7 @@ describe("backup and restore", { skip: skip ?? false }, () => {
     assert.deepEqual(kinds("msg").map((m) => m.stream), [...Array(pending.EVENTS).fill("EVENTS"), ...Array(pending.CATEGORISED).fill("CATEGORISED")]);
     assert.ok(kinds("msg").some((m) => (m.headers as Record<string, string[]>)["Nats-Msg-Id"]?.[0] === `again-${tag}`), "the messages' ids are kept");
     // The stats keys (stats:lag when the profile API has sampled by then); the index goes with each user.
-    const statsKeys = kinds("key").map((k) => k.key);
+    const statsKeys = kinds("key").map((k) => String(k.key));
     assert.ok(["stats:interests", "stats:per-second", "stats:pipeline"].every((k) => statsKeys.includes(k)), statsKeys.join());
     assert.ok(statsKeys.every((k) => ["stats:interests", "stats:per-second", "stats:pipeline", "stats:lag"].includes(k)), statsKeys.join());
     // The backup disturbed nothing: the messages are still there for the consumers.
@@ -239,6 +239,43 @@ describe("backup and restore", { skip: skip ?? false }, () => {
     assert.ok(!r.stderr.includes(otherKey));
     assertDiscreet(r.stderr);
     assert.deepEqual(await snapshot(), before);
+  });
+
+  test("restored into a store that has profiles: the backup's users replaced, the others kept, the counters added to, stats:interests the sum of the profiles' counts", async () => {
+    const b = await runMain(["backup"], env);
+    assert.equal(b.code, 0, b.stderr);
+    const lines = backupLines(b.stdout);
+    const counters = Object.fromEntries(
+      ((lines.find((l) => l.key === "stats:pipeline")!.value as string[]).flatMap((v, i, all) => (i % 2 === 0 ? [[v, Number(all[i + 1])]] : []))),
+    ) as Record<string, number>;
+    const atBackup = await profiles();
+    // After the backup: a visit of a user in it, and a user who is not in it.
+    const credits = [{ nodeId: "PV2303", credit: 1 }, { nodeId: "PV23", credit: 0.5 }];
+    const extra = `backup-extra-${tag}`;
+    await store.applyAll([
+      { eventId: `late-${tag}`, userId: users[0], ts: 1_700_100_000_000, outcome: "written", credits },
+      { eventId: `extra-${tag}`, userId: extra, ts: 1_700_100_000_000, outcome: "written", credits },
+    ]);
+    assert.equal((await store.profile(users[0], now))?.events, 17);
+    const extraProfile = await store.profile(extra, now);
+    const before = await store.stats();
+
+    const r = await restore(b.stdout);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout.toString()) as { users: number }).users, users.length + 2);
+    assert.deepEqual(await profiles(), atBackup, "the backup's users as they were in it");
+    assert.deepEqual(await store.profile(extra, now), extraProfile, "a user the backup does not hold is kept");
+    const after = await store.stats();
+    for (const [field, n] of Object.entries(counters)) assert.equal(after[field], (before[field] ?? 0) + n, field);
+    // stats:interests: the sum of the profiles' counts, the replaced profile's share taken off.
+    const sums: Record<string, number> = {};
+    for await (const found of redis.scanIterator({ MATCH: "user:*:meta", COUNT: 1000 })) {
+      for (const key of found) {
+        for (const [field, n] of Object.entries(await redis.hGetAll(key))) if (field.startsWith("i:")) sums[field.slice(2)] = (sums[field.slice(2)] ?? 0) + Number(n);
+      }
+    }
+    assert.deepEqual(Object.fromEntries(Object.entries(await interests()).map(([k, v]) => [k, Number(v)])), sums);
+    assert.equal((await redis.zRange("stats:profiles-by-update", 0, -1)).length, users.length + 1);
   });
 
   test("a stream's messages are read by sequence, past a run of acknowledged ones, without disturbing its consumer", async () => {

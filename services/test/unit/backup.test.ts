@@ -10,6 +10,7 @@ import {
   failureLine,
   gzipError,
   headersOf,
+  interestCounts,
   lines,
   makeHeader,
   messageLine,
@@ -103,17 +104,24 @@ test("a SCAN step's keys: each user once, by the first of its keys (meta, scores
 });
 
 test("a user read from Redis, as a line and back as script arguments (sorted sets in ZADD's order)", () => {
-  const reply = ["1700000000", 9000, ["epoch", "5"], 9000, ["n1", "0.5", "n2", "1.25"], -2, [], 3000, "1700"];
-  // PTTL -2: no such key; the TTLs of the keys the user has are kept.
-  const line = userFromReply("ab12", reply);
-  assert.deepEqual(line, { kind: "user", h: "ab12", index: "1700000000", meta: { ttl: 9000, v: ["epoch", "5"] }, scores: { ttl: 9000, v: ["n1", "0.5", "n2", "1.25"] }, erased: { ttl: 3000, v: "1700" } });
+  // ZSCORE, then each key's PTTL (-2: no such key) and content: meta, scores, seen, erased.
+  const reply = ["1700000000", 9000, ["epoch", "5", "i:n1", "2"], 9000, ["n1", "0.5", "n2", "1.25"], -2, [], 3000, "1700"];
+  const line = userFromReply("ab12", 1, reply);
+  assert.deepEqual(line, { kind: "user", h: "ab12", index: "1700000000", meta: { ttl: 9000, v: ["epoch", "5", "i:n1", "2"] }, scores: { ttl: 9000, v: ["n1", "0.5", "n2", "1.25"] }, erased: { ttl: 3000, v: "1700" } });
   assert.deepEqual(userArgs(line!), {
     keys: ["user:ab12:meta", "user:ab12:scores", "user:ab12:seen", "user:ab12:erased"],
-    args: ["ab12", "1700000000", "1700", "9000", "9000", "-1", "3000", "2", "4", "0", "epoch", "5", "0.5", "n1", "1.25", "n2"],
+    args: ["ab12", "1700000000", "1700", "9000", "9000", "-1", "3000", "4", "4", "0", "epoch", "5", "i:n1", "2", "0.5", "n1", "1.25", "n2"],
   });
-  // A user whose keys went between the scan and the read: no line.
-  assert.equal(userFromReply("gone", ["", -2, [], -2, [], -2, [], -2, ""]), undefined);
+  // Found by its scores or erased key while it has a meta hash: read when the scan finds that.
+  assert.equal(userFromReply("ab12", 2, reply), undefined);
+  assert.equal(userFromReply("ab12", 4, reply), undefined);
+  // Only a tombstone left: read by it.
+  assert.deepEqual(userFromReply("cd", 4, [null, -2, [], -2, [], -2, [], 5000, "1700"]), { kind: "user", h: "cd", erased: { ttl: 5000, v: "1700" } });
+  // Keys gone between the scan and the read: no line.
+  assert.equal(userFromReply("gone", 1, [null, -2, [], -2, [], -2, [], -2, null]), undefined);
   assert.deepEqual(userArgs({ kind: "user", h: "x" }).args, ["x", "", "", "-1", "-1", "-1", "-1", "0", "0", "0"]);
+  // What the users add to stats:interests.
+  assert.deepEqual(interestCounts([line!, { ...user, meta: { ttl: -1, v: ["i:n1", "3", "i:n9", "1", "events", "4"] } }]), ["n1", "5", "n9", "1"]);
 });
 
 test("a message as a line and back: subject, payload and headers; an expectation of its first publish is left out", () => {
