@@ -15,7 +15,7 @@ export const pipelineCommandScript = (stack: string, command: PipelineCommand): 
     script("pipeline-command", { STACK: stack, COMMAND: command, SERVICE_NAME_LABEL: labels.serviceName });
 
 /** pipeline-command.sh's exit status when the machine runs no profile-api task of the stack. */
-export const noTaskHere = 4;
+export const noTaskHere = 5;
 /** The restore command's exit status when the backup's store key is not the stack's. */
 export const otherStoreKey = 3;
 

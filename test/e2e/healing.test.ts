@@ -242,8 +242,7 @@ test("after destroy and up, npm run restore puts the profile back as it was: the
 });
 
 test("(g) a destroy killed (SIGKILL) after the swarm was dissolved finishes when run again, leaving nothing", async () => {
-    stack.setConfig({ workers: "1" });
-    stack.up();
+    // On the stack the restore above made again (1 manager, 1 worker).
     const manager = stack.output<NodeOutput[]>("managers")[0].name;
     const swarmState = () => spawnSync("docker", ["exec", manager, "docker", "info", "--format", "{{.Swarm.LocalNodeState}}"], { encoding: "utf8" }).stdout.trim();
     assert.equal(swarmState(), "active");
