@@ -29,10 +29,11 @@ import { pipeline as pipeStreams, Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StringDecoder } from "node:string_decoder";
 import { createGunzip, createGzip } from "node:zlib";
-import { errors, headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { errors, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 import {
   JetStreamApiCodes,
   JetStreamApiError,
+  jetstream,
   jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
@@ -434,27 +435,35 @@ async function* backupText(store: ProfileStore, jsm: JetStreamManager, header: H
   yield JSON.stringify(end) + "\n";
 }
 
-/** `backup`: the streams' messages, then the store, gzip-compressed NDJSON on `output`. */
-export async function runBackup(cfg: Config, output: Writable = process.stdout): Promise<void> {
+/** Runs `work` with the store and a connection to NATS (made by `connectNats`), and closes both after. */
+async function withStores(cfg: Config, connectNats: () => Promise<NatsConnection>, work: (store: ProfileStore, nc: NatsConnection) => Promise<void>): Promise<void> {
   const store = await openStore(cfg);
   try {
-    const nc = await connectWithRetry("NATS", cfg.natsUrl, () => connect(natsConnectOptions(cfg.natsUrl, "backup", cfg)));
+    const nc = await connectNats();
     try {
-      const jsm = await jetstreamManager(nc);
-      const counts = { users: 0, messages: 0 };
-      const stop = progress("backup", () => `${counts.messages} messages, ${counts.users} users`);
-      try {
-        const header = makeHeader(cfg.storeKey, [cfg.eventsStream, cfg.resultsStream]);
-        await pipeline(Readable.from(backupText(store, jsm, header, counts)), createGzip({ level: GZIP_LEVEL }), output);
-      } finally {
-        stop();
-      }
+      await work(store, nc);
     } finally {
       await closeNats(nc);
     }
   } finally {
     await store.connection.close().catch(() => undefined);
   }
+}
+
+/** `backup`: the streams' messages, then the store, gzip-compressed NDJSON on `output`. */
+export async function runBackup(cfg: Config, output: Writable = process.stdout): Promise<void> {
+  const connectNats = () => connectWithRetry("NATS", cfg.natsUrl, () => connect(natsConnectOptions(cfg.natsUrl, "backup", cfg)));
+  await withStores(cfg, connectNats, async (store, nc) => {
+    const jsm = await jetstreamManager(nc);
+    const counts = { users: 0, messages: 0 };
+    const stop = progress("backup", () => `${counts.messages} messages, ${counts.users} users`);
+    try {
+      const header = makeHeader(cfg.storeKey, [cfg.eventsStream, cfg.resultsStream]);
+      await pipeline(Readable.from(backupText(store, jsm, header, counts)), createGzip({ level: GZIP_LEVEL }), output);
+    } finally {
+      stop();
+    }
+  });
 }
 
 // KEYS: stats:profiles-by-update, stats:interests, then meta, scores, seen and erased of each
@@ -599,41 +608,34 @@ export async function runRestore(cfg: Config, input: Readable = process.stdin, o
     const file = join(dir, "backup.ndjson.gz");
     await pipeline(input, createWriteStream(file, { mode: 0o600 }));
     const { header, users, messages } = await verifyBackup(fileLines(file), cfg.storeKey);
-    const store = await openStore(cfg);
-    try {
-      const { nc, js } = await connectJetStream(cfg, "restore");
+    await withStores(cfg, async () => (await connectJetStream(cfg, "restore")).nc, async (store, nc) => {
+      const js = jetstream(nc, { timeout: 5_000 });
+      const done = { users: 0, messages: 0 };
+      const stop = progress("restore", () => `${done.users} of ${users} users, ${done.messages} of ${messages} messages`);
       try {
-        const done = { users: 0, messages: 0 };
-        const stop = progress("restore", () => `${done.users} of ${users} users, ${done.messages} of ${messages} messages`);
-        try {
-          const setState = (s: RestoreState) => store.connection.send(["HSET", keys.restores, header.id, JSON.stringify(s)]);
-          const recorded = (await store.connection.send(["HGET", keys.restores, header.id])) as string | null;
-          let state = recorded ? (JSON.parse(recorded) as RestoreState) : undefined;
-          if (state?.state === "done") {
-            process.stderr.write("restore: this backup was restored into this store already: nothing done\n");
-            output.write(summaryLine(0, 0, startedAt) + "\n");
-            return;
-          }
-          if (!state) {
-            state = { state: "started", replace: Number(await store.connection.send(["ZCARD", keys.index])) === 0 };
-            await setState(state);
-          }
-          if (state.state === "started") {
-            await restoreStore(store, file, header.id, state.replace, done);
-            state = { ...state, state: "stored" };
-          }
-          await republish(js, file, done);
-          await setState({ ...state, state: "done" });
-          output.write(summaryLine(done.users, done.messages, startedAt) + "\n");
-        } finally {
-          stop();
+        const setState = (s: RestoreState) => store.connection.send(["HSET", keys.restores, header.id, JSON.stringify(s)]);
+        const recorded = (await store.connection.send(["HGET", keys.restores, header.id])) as string | null;
+        let state = recorded ? (JSON.parse(recorded) as RestoreState) : undefined;
+        if (state?.state === "done") {
+          process.stderr.write("restore: this backup was restored into this store already: nothing done\n");
+          output.write(summaryLine(0, 0, startedAt) + "\n");
+          return;
         }
+        if (!state) {
+          state = { state: "started", replace: Number(await store.connection.send(["ZCARD", keys.index])) === 0 };
+          await setState(state);
+        }
+        if (state.state === "started") {
+          await restoreStore(store, file, header.id, state.replace, done);
+          state = { ...state, state: "stored" };
+        }
+        await republish(js, file, done);
+        await setState({ ...state, state: "done" });
+        output.write(summaryLine(done.users, done.messages, startedAt) + "\n");
       } finally {
-        await closeNats(nc);
+        stop();
       }
-    } finally {
-      await store.connection.close().catch(() => undefined);
-    }
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
