@@ -252,6 +252,9 @@ const monitoringImage = {
     prepare: "bash prepare.sh >&2",
 };
 
+/** The swarm configs of the monitoring, by key. */
+const monitoringConfigs = { config: "prometheus-config", rules: "prometheus-rules" } as const;
+
 export interface CategorisationSettings {
     /** The Docker stack's name (`stackName`). */
     stackName: string;
@@ -290,9 +293,6 @@ export const pipelineSecrets = {
     streamPassword: "stream-password",
 } as const;
 const secretFile = (key: string) => `/run/secrets/${key}`;
-
-/** The swarm configs of the monitoring, by key. */
-const monitoringConfigs = { config: "prometheus-config", rules: "prometheus-rules" } as const;
 /** Mounts of the stack's secrets, under their own names. */
 const mounts = (...keys: string[]) => Object.fromEntries(keys.map((key) => [key, key]));
 
