@@ -24,7 +24,8 @@ const self = `127.0.0.1:${prometheusPort}`;
 /**
  * Prometheus's config for stack `stackName`, whose `roles` serve /metrics on port 8080 on network
  * `network`. Three jobs:
- * - `pipeline`: every running task of the roles, labelled `service` (the role) and `machine`;
+ * - `pipeline`: every running task of the roles, labelled `service` (the Docker service), `role`
+ *   and `machine` (the roles' own samples carry the same `role`);
  * - `machines`: one series per swarm node, `up{job="machines", machine, status}` (its target is
  *   Prometheus itself with the node's labels: Swarm gives node states, not an endpoint on them);
  * - `prometheus`: itself.
@@ -37,6 +38,8 @@ export function prometheusConfig(stackName: string, roles: string[], network: st
         scrape_configs: [
             {
                 job_name: "pipeline",
+                // The roles label their samples with their role themselves: the same value.
+                honor_labels: true,
                 dockerswarm_sd_configs: [{ ...dockerSd("tasks"), filters: [{ name: "desired-state", values: ["running"] }] }],
                 relabel_configs: [
                     { source_labels: [sdLabel("service", labels.stackNamespace)], regex: regexQuote(stackName), action: "keep" },
@@ -44,7 +47,8 @@ export function prometheusConfig(stackName: string, roles: string[], network: st
                     // One target per task: its address on the stack's own network.
                     { source_labels: ["__meta_dockerswarm_network_name"], regex: regexQuote(`${stackName}_${network}`), action: "keep" },
                     { source_labels: ["__meta_dockerswarm_service_name"], regex: `${regexQuote(stackName)}_(${roles.map(regexQuote).join("|")})`, action: "keep" },
-                    { source_labels: ["__meta_dockerswarm_service_name"], regex: `${regexQuote(stackName)}_(.+)`, target_label: "service" },
+                    { source_labels: ["__meta_dockerswarm_service_name"], target_label: "service" },
+                    { source_labels: ["__meta_dockerswarm_service_name"], regex: `${regexQuote(stackName)}_(.+)`, target_label: "role" },
                     machine,
                     { source_labels: ["__meta_dockerswarm_task_slot"], target_label: "slot" },
                 ],
@@ -84,9 +88,9 @@ export function alertRules(roles: string[]): string {
                 rules: [
                     ...roles.map((role) => ({
                         alert: "RoleWithoutTask",
-                        expr: `absent(up{job="pipeline", service="${role}"} == 1)`,
+                        expr: `absent(up{job="pipeline", role="${role}"} == 1)`,
                         for: alertAfter.roleWithoutTask,
-                        labels: { severity: "critical", service: role },
+                        labels: { severity: "critical", role },
                         annotations: { summary: `No ${role} task answers: the role's work stops` },
                     })),
                     {

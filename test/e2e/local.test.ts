@@ -349,7 +349,7 @@ test("monitoring: Prometheus, through the gateway with the admin token, scrapes 
     assert.equal((await gatewayRequest(gateway(), "/prometheus/api/v1/targets", { token: "none" })).status, 401);
     assert.equal((await gatewayRequest(gateway(), "/prometheus/api/v1/targets", { token: "ingest" })).status, 403);
     const roles = ["collector", "categoriser", "profile-writer", "profile-api"];
-    const upTargets = (targets: PrometheusTarget[], role: string) => targets.filter((t) => t.labels.job === "pipeline" && t.labels.service === role && t.health === "up");
+    const upTargets = (targets: PrometheusTarget[], role: string) => targets.filter((t) => t.labels.job === "pipeline" && t.labels.role === role && t.labels.service === `categorisation_${role}` && t.health === "up");
     const { activeTargets } = await eventually(
         () => prometheus<{ activeTargets: PrometheusTarget[] }>("targets"),
         (data) => roles.every((role) => upTargets(data.activeTargets, role).length === declaredReplicas(1, true)[role]),
@@ -471,7 +471,7 @@ test("the gateway's limits: slow clients are cut off while others are served, a 
         await eventually(() => healthz(endpoint), (status) => status === 503, "healthz 503 with no collector", 30);
         assert.deepEqual(await serviceReplicas(stack), { ...replicas, collector: "0/0" });
         const firing = await eventually(() => alerts(), (list) => list.some((a) => a.labels.alertname === "RoleWithoutTask" && a.state === "firing"), "RoleWithoutTask firing", 180);
-        assert.deepEqual(firing.filter((a) => a.state === "firing").map((a) => `${a.labels.alertname} ${a.labels.service}`), ["RoleWithoutTask collector"]);
+        assert.deepEqual(firing.filter((a) => a.state === "firing").map((a) => `${a.labels.alertname} ${a.labels.role}`), ["RoleWithoutTask collector"]);
     } finally {
         for (const key of ["gateway.rateLimit", "replicas.collector"]) stack.run(["config", "rm", "--path", key], true);
         stack.up();

@@ -219,7 +219,8 @@ test("Prometheus's config: every running task of the stack's roles on its networ
     assert.ok(new RegExp(`^${keep("__meta_dockerswarm_service_name")}$`).test("shop-1_profile-api"));
     assert.ok(!new RegExp(`^${keep("__meta_dockerswarm_service_name")}$`).test("shop-1_gateway"));
     const targets = pipelineJob.relabel_configs.map((r: { target_label?: string }) => r.target_label).filter(Boolean);
-    assert.deepEqual(targets, ["service", "machine", "slot"]);
+    assert.deepEqual(targets, ["service", "role", "machine", "slot"]);
+    assert.equal(pipelineJob.honor_labels, true, "the roles' own role label is the same");
     assert.equal(jobs.machines.dockerswarm_sd_configs[0].role, "nodes");
     assert.ok(jobs.machines.relabel_configs.some((r: { target_label?: string; source_labels?: string[] }) => r.target_label === "status" && r.source_labels?.[0] === "__meta_dockerswarm_node_status"));
 });
@@ -227,8 +228,8 @@ test("Prometheus's config: every running task of the stack's roles on its networ
 test("alert rules: a role with no task (one rule per role), a growing backlog, a nearly full store, a machine down", () => {
     const rules = parse(alertRules(scalableServices)).groups[0].rules as { alert: string; expr: string; for: string; labels: Record<string, string> }[];
     const roleRules = rules.filter((r) => r.alert === "RoleWithoutTask");
-    assert.deepEqual(roleRules.map((r) => r.labels.service), scalableServices);
-    assert.equal(roleRules[1].expr, 'absent(up{job="pipeline", service="categoriser"} == 1)');
+    assert.deepEqual(roleRules.map((r) => r.labels.role), scalableServices);
+    assert.equal(roleRules[1].expr, 'absent(up{job="pipeline", role="categoriser"} == 1)');
     assert.deepEqual(rules.filter((r) => r.alert !== "RoleWithoutTask").map((r) => [r.alert, r.for]), [["ConsumerLagGrowing", "5m"], ["ProfileStoreNearlyFull", "2m"], ["MachineDown", "1m"]]);
     assert.match(rules.find((r) => r.alert === "ProfileStoreNearlyFull")!.expr, /categorisation_redis_used_memory_bytes.*categorisation_redis_max_memory_bytes/);
 });

@@ -59,7 +59,7 @@ test("Prometheus loads the stack's config and rules and evaluates every rule; wi
         }
         assert.deepEqual(rules.map((r) => r.name), [...scalableServices.map(() => "RoleWithoutTask"), "ConsumerLagGrowing", "ProfileStoreNearlyFull", "MachineDown"]);
         for (const rule of rules) assert.equal(rule.health, "ok", `${rule.name}: ${rule.lastError}`);
-        assert.deepEqual(rules.filter((r) => r.state !== "inactive").map((r) => `${r.name} ${r.labels?.service} ${r.state}`), scalableServices.map((s) => `RoleWithoutTask ${s} pending`));
+        assert.deepEqual(rules.filter((r) => r.state !== "inactive").map((r) => `${r.name} ${r.labels?.role} ${r.state}`), scalableServices.map((s) => `RoleWithoutTask ${s} pending`));
     } finally {
         server.kill("SIGTERM");
         await exited;
