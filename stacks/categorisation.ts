@@ -331,7 +331,16 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
     // Each role gets the secrets it needs: every role the stream's password; the roles that answer
     // the gateway the hashes of the tokens they accept; the roles that use the store its password
     // and the key of its user IDs.
-    const tokens = { environment: { AUTH_TOKENS_FILE: secretFile(pipelineSecrets.authTokens) }, secrets: [pipelineSecrets.authTokens] };
+    const answersGateway = {
+        environment: {
+            AUTH_TOKENS_FILE: secretFile(pipelineSecrets.authTokens),
+            // A stopping task (a rolling update, a scale down) fails the gateway's health check
+            // and serves on until the gateway has taken it out (two failed checks a second apart,
+            // haproxy.cfg): its successor, which the gateway may not have found yet, is not needed.
+            STOP_DRAIN_MS: "4000",
+        },
+        secrets: [pipelineSecrets.authTokens],
+    };
     const store = {
         environment: {
             REDIS_PASSWORD_FILE: secretFile(pipelineSecrets.storePassword),
@@ -358,10 +367,10 @@ export function categorisationStack(settings: CategorisationSettings): StackSpec
     const maxMemory = String(settings.store.maxMemoryBytes);
     const services: Record<string, Json> = {
         ...(replicated ? replicatedDataTier(data, maxMemory) : singleDataTier(data, maxMemory)),
-        collector: role("collector", "20s", false, tokens, origins),
+        collector: role("collector", "20s", false, answersGateway, origins),
         categoriser: role("categoriser", "20s", true),
         "profile-writer": role("profile-writer", "20s", true, store, { environment: sensitive.length > 0 ? { SENSITIVE_NODES: sensitive.join(",") } : {}, secrets: [] }),
-        "profile-api": role("profile-api", "10s", true, tokens, store),
+        "profile-api": role("profile-api", "10s", true, answersGateway, store),
         // Two tiers on every edge node: `edge` owns the public port and hands connections over;
         // `gateway` ends TLS, checks limits and routes, and is replaced start-first (a renewed
         // certificate, new limits) while `edge` keeps the port.

@@ -85,7 +85,7 @@ export async function startCollector(cfg: Config): Promise<Running> {
   return {
     port,
     async stop() {
-      await http.close(cfg.shutdownTimeoutMs);
+      await http.close(cfg.shutdownTimeoutMs, cfg.stopDrainMs);
       await closeNats(nc);
     },
   };

@@ -99,6 +99,8 @@ export interface Config {
   seenTtlSeconds: number;
   notifySubject: string;
   shutdownTimeoutMs: number;
+  /** After SIGTERM, the HTTP roles serve this long with a failing health check before they close their port. */
+  stopDrainMs: number;
   /** The stack's Prometheus (config `monitoring: true`), which the profile API passes /prometheus/... on to. */
   prometheusUrl: string;
   /** Hashes of the accepted tokens (AUTH_TOKENS_FILE); undefined: auth off. */
@@ -152,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seenTtlSeconds: num(env, "SEEN_TTL_SECONDS", 2 * 86_400, 60),
     notifySubject: env.NOTIFY_SUBJECT ?? "pipeline.written",
     shutdownTimeoutMs: num(env, "SHUTDOWN_TIMEOUT_MS", 20_000, 100),
+    stopDrainMs: num(env, "STOP_DRAIN_MS", 0, 0),
     prometheusUrl: str(env, "PROMETHEUS_URL", "http://prometheus:9090"),
     authTokens: tokens(env),
     allowedOrigins: accessSetting("ALLOWED_ORIGINS", () => parseOrigins(env.ALLOWED_ORIGINS ?? "")),

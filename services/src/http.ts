@@ -154,9 +154,19 @@ export class HttpService {
     });
   }
 
-  /** Stop accepting connections, wait for requests in flight (up to timeoutMs), then drop idle keep-alive sockets. */
-  async close(timeoutMs: number): Promise<void> {
+  /** Whether close() was called: the health check says so from then on. */
+  get stopping(): boolean {
+    return this.closing;
+  }
+
+  /**
+   * Serve `drainMs` more while the health check fails (so that a load balancer stops sending here
+   * before the port closes), then stop accepting connections, wait for requests in flight (up to
+   * timeoutMs), and drop idle keep-alive sockets.
+   */
+  async close(timeoutMs: number, drainMs = 0): Promise<void> {
     this.closing = true;
+    if (drainMs > 0) await new Promise((r) => setTimeout(r, drainMs));
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeIdleConnections();
     const deadline = Date.now() + timeoutMs;

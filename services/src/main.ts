@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     const timer = setTimeout(() => {
       log("error", "shutdown timed out; exiting");
       process.exit(1);
-    }, cfg.shutdownTimeoutMs + 5000);
+    }, cfg.stopDrainMs + cfg.shutdownTimeoutMs + 5000);
     timer.unref();
     try {
       await running.stop();

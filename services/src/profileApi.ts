@@ -93,7 +93,7 @@ export async function startProfileApi(cfg: Config): Promise<Running> {
   return {
     port,
     async stop() {
-      await http.close(cfg.shutdownTimeoutMs);
+      await http.close(cfg.shutdownTimeoutMs, cfg.stopDrainMs);
       await lagSampler.stop();
       rewriter.stop();
       await store.connection.close().catch(() => undefined);

@@ -51,6 +51,7 @@ export async function serveRole(
         method: "GET",
         path: /^\/healthz$/,
         handler: async (_q, res) => {
+          if (http.stopping) return sendJson(res, 503, { status: "stopping" });
           const checks = await health();
           const ok = Object.values(checks).every(Boolean);
           sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", ...checks });
