@@ -17,8 +17,12 @@ export interface LoadSummary {
     sent: number;
     accepted: number;
     failed: number;
-    /** Every request: event id, when it was sent (ms after start) and the HTTP status (0: no answer). */
-    requests: Array<{ eventId: string; userId: string; at: number; status: number; error?: string }>;
+    /**
+     * Every request: event id, when it was sent (ms after start) and the HTTP status (0: no answer);
+     * a refusal keeps the start of its body (whether haproxy or a collector answered) and a request
+     * with no answer its error.
+     */
+    requests: Array<{ eventId: string; userId: string; at: number; status: number; answer?: string; error?: string }>;
 }
 
 /** Posts `rate` events a second to `gateway` until `until()` says stop. */
@@ -39,6 +43,7 @@ export async function streamEvents(gateway: GatewayEndpoint, rate: number, until
             }).then(
                 (response) => {
                     record.status = response.status;
+                    if (response.status !== 202) record.answer = `${response.body.replace(/\s+/g, " ").slice(0, 120)} after ${Date.now() - started - record.at} ms`;
                 },
                 (error: Error) => {
                     record.error = `${error.message} after ${Date.now() - started - record.at} ms`;

@@ -492,16 +492,24 @@ test("an ingest token is rotated with no failed request: the new one added, then
         assert.equal(summary.failed, 0, `requests failed during the rotation: ${JSON.stringify(summary.requests.filter((r) => r.status !== 202).slice(0, 3))}`);
         return summary;
     };
-    stack.setConfig({ "auth.ingestTokens[0]": old, "auth.ingestTokens[1]": rotated }, true);
-    await streamDuringUp(old);
     const post = (token: string) => gatewayRequest({ ...endpoint, ingestToken: token }, "/events", { body: JSON.stringify([{ eventId: `rot-${token.slice(-6)}-${Date.now()}`, userId: "rotation", url: "https://www.nba.com/", title: "NBA" }]) }).then((r) => r.status);
-    assert.equal(await post(rotated), 202);
-    stack.run(["config", "rm", "--path", "auth.ingestTokens"]);
-    stack.setConfig({ "auth.ingestTokens[0]": rotated }, true);
-    await streamDuringUp(rotated);
-    assert.equal(await post(old), 401);
-    assert.equal(stack.output<string>("ingestToken"), rotated);
-    gatewayCache = undefined;
+    try {
+        stack.setConfig({ "auth.ingestTokens[0]": old, "auth.ingestTokens[1]": rotated }, true);
+        await streamDuringUp(old);
+        assert.equal(await post(rotated), 202);
+        stack.run(["config", "rm", "--path", "auth.ingestTokens"]);
+        stack.setConfig({ "auth.ingestTokens[0]": rotated }, true);
+        await streamDuringUp(rotated);
+        assert.equal(await post(old), 401);
+        assert.equal(stack.output<string>("ingestToken"), rotated);
+    } catch (error) {
+        // The stack's own token again, so that the tests after this one meet no pending change.
+        stack.run(["config", "rm", "--path", "auth.ingestTokens"], true);
+        stack.up();
+        throw error;
+    } finally {
+        gatewayCache = undefined;
+    }
 });
 
 test("the gateway replaced under load (a certificate issued anew, new limits) fails no request, while the edge keeps the port", async () => {
@@ -519,16 +527,20 @@ test("the gateway replaced under load (a certificate issued anew, new limits) fa
     };
     // A new validity issues a certificate from the same CA, as a renewal does.
     stack.setConfig({ "gateway.rateLimit": "999", "tls.validityDays": "200" });
+    const defaults = () => ["gateway.rateLimit", "tls.validityDays"].forEach((key) => stack.run(["config", "rm", "--path", key], true));
     try {
         await upUnderLoad();
         assert.notEqual(await gatewayTasks(), gatewayBefore, "the gateway was not replaced");
         const renewed = await servedCertificate(endpoint);
         assert.notEqual(renewed.fingerprint256, certificateBefore.fingerprint256, "the gateway serves the certificate it had");
         assert.equal(stack.output<string>("caCertificate"), endpoint.ca, "the CA is the same: clients keep trusting the gateway");
-    } finally {
-        stack.run(["config", "rm", "--path", "gateway.rateLimit"]);
-        stack.run(["config", "rm", "--path", "tls.validityDays"]);
+    } catch (error) {
+        // The defaults again, so that the tests after this one meet no pending change.
+        defaults();
+        stack.up();
+        throw error;
     }
+    defaults();
     await upUnderLoad();
     assert.equal(await edgeTasks(), edgeBefore, "the edge was restarted");
 });
