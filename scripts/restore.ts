@@ -3,21 +3,18 @@
 // streams held, each counted once. A stack that keeps user IDs under another key than the
 // backup's and holds no profile (made anew, or another stack) first takes the backup's key
 // (config redis.userIdKey, secret) in one `pulumi up`; one that holds profiles is refused.
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { closeGatewayConnections } from "../components/gateway/client";
 import { otherStoreKey, parseBackupHeader } from "../components/backup";
 import { firstLine, runPipelineCommand } from "./pipeline-command";
-import { activityOf, outputsOf, selectedStack } from "./stack-outputs";
+import { activityOf, outputsOf, pulumi, selectedStack } from "./stack-outputs";
 
 const usage = "usage: npm run restore -- <file> [--stack <name>]";
 
-const projectDir = path.join(__dirname, "..");
-
-function pulumi(args: string[], stdin?: string): void {
-    // Its output goes to stderr: stdout is the restore's summary.
-    const result = spawnSync("pulumi", [...args, "--non-interactive"], { cwd: projectDir, input: stdin, stdio: ["pipe", process.stderr, process.stderr] });
+/** A pulumi command whose output the user follows (on stderr: stdout is the restore's summary). */
+function pulumiShown(args: string[], input?: string): void {
+    const result = pulumi(args, { input, shown: true });
     if (result.status !== 0) throw new Error(`pulumi ${args[0]} ${args[1] ?? ""} failed (exit ${result.status})`);
 }
 
@@ -29,23 +26,25 @@ async function main(): Promise<void> {
     if (!fs.existsSync(file)) throw new Error(`no file ${file}`);
     const header = parseBackupHeader(await firstLine(file).catch(() => ""), file);
     const stack = selectedStack(argv);
-    const restore = () => runPipelineCommand(stack, outputsOf(stack), "restore", () => ({
+    const outputs = outputsOf(stack);
+    // After an up that changed the store key, the outputs are read again.
+    const restore = (of = outputsOf(stack)) => runPipelineCommand(stack, of, "restore", () => ({
         stdin: fs.createReadStream(file),
         stdout: (chunk) => process.stdout.write(chunk),
         stderr: (chunk) => process.stderr.write(chunk),
     }));
     try {
-        await restore();
+        await restore(outputs);
     } catch (error) {
         if ((error as { exitCode?: number }).exitCode !== otherStoreKey) throw error;
-        const activity = await activityOf(outputsOf(stack));
+        const activity = await activityOf(outputs);
         if (typeof activity === "string") throw new Error(`stack ${stack} keeps user IDs under another key than the backup's, and its profiles cannot be counted: ${activity}`);
         if (activity.profiles > 0) {
             throw new Error(`stack ${stack} keeps its ${activity.profiles} profiles under another key than the backup's: the two cannot be merged. Restore into a stack that holds no profile (a new one, or this one after destroy and up)`);
         }
         console.error(`stack ${stack} holds no profile: it takes the backup's store key (config redis.userIdKey, secret), with pulumi up`);
-        pulumi(["config", "set", "--secret", "--path", "redis.userIdKey", "--stack", stack], header.storeKey);
-        pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
+        pulumiShown(["config", "set", "--secret", "--path", "redis.userIdKey", "--stack", stack], header.storeKey);
+        pulumiShown(["up", "--yes", "--skip-preview", "--stack", stack]);
         await restore();
     }
 }

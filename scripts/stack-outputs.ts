@@ -27,8 +27,14 @@ export interface StackOutputs {
 
 const projectDir = path.join(__dirname, "..");
 
-function pulumi(args: string[]): { status: number | null; stdout: string; stderr: string } {
-    return spawnSync("pulumi", [...args, "--non-interactive"], { cwd: projectDir, encoding: "utf8" });
+/** Runs the pulumi CLI in the project: its output is returned, or with `shown` goes to stderr (stdout is the script's own). */
+export function pulumi(args: string[], options: { input?: string; shown?: boolean } = {}): { status: number | null; stdout: string; stderr: string } {
+    return spawnSync("pulumi", [...args, "--non-interactive"], {
+        cwd: projectDir,
+        encoding: "utf8",
+        input: options.input,
+        ...(options.shown ? { stdio: ["pipe", process.stderr, process.stderr] } : {}),
+    });
 }
 
 /** The value after `--<name>` in argv, if any. */
