@@ -6,9 +6,10 @@ import { Command } from "../command";
 import type { ImageRegistry } from "../types";
 import { scriptsIn } from "../shell";
 
-/** Hash of the named files and folders (recursively) of `root`: the image's content version. */
-export function hashInputs(root: string, inputs: string[]): string {
+/** Hash of the named files and folders (recursively) of `root`, and of `values`: the image's content version. */
+export function hashInputs(root: string, inputs: string[], values: Record<string, string> = {}): string {
     const hash = crypto.createHash("sha256");
+    for (const [name, value] of Object.entries(values).sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}=${value}`).update("\0");
     const visit = (relative: string) => {
         const full = path.join(root, relative);
         if (fs.statSync(full).isDirectory()) {
@@ -22,6 +23,15 @@ export function hashInputs(root: string, inputs: string[]): string {
 }
 
 const script = scriptsIn(__dirname);
+
+/**
+ * An image's tag: a hash of its inputs and of everything else that makes it (its base image, build
+ * args and target), so that a change of any of them pushes a new image (registry tags, ECR's
+ * included, are never overwritten). Build args may be secret: only this hash of them is shown.
+ */
+export function imageTag(image: ImageDefinition, baseImage: string): string {
+    return hashInputs(image.context, image.inputs, { BASE_IMAGE: baseImage, ...image.buildArgs, ...(image.target ? { "--target": image.target } : {}) });
+}
 
 /** An image the program builds here and ships to the machines. */
 export interface ImageDefinition {
@@ -105,8 +115,8 @@ export class RegistryImages extends pulumi.ComponentResource {
         const password = registry.apply(({ credentials }) => credentials?.password);
         const refs = Object.entries(args.images).map(([key, image]) => {
             const contextDir = image.context;
-            const tag = hashInputs(contextDir, image.inputs);
-            const create = pulumi.all([endpoint, args.baseImage]).apply(([target, baseImage]) =>
+            const tag = pulumi.output(args.baseImage).apply((baseImage) => imageTag(image, baseImage));
+            const create = pulumi.all([endpoint, args.baseImage, tag]).apply(([target, baseImage, tag]) =>
                 buildAndPushScript({
                     pushRef: `${target.push}/${args.repository}/${key}:${tag}`,
                     pullRef: `${target.pull}/${args.repository}/${key}:${tag}`,

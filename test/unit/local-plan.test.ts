@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { test } from "node:test";
 import { localDefaults } from "../../components/local/config";
-import { hashInputs } from "../../components/images";
+import { hashInputs, imageTag } from "../../components/images";
 import { dockerSafe, gatewayOf, planLocalNodes } from "../../components/local";
 
 test("local nodes keep their address and port when others come and go", () => {
@@ -22,7 +22,7 @@ test("local nodes keep their address and port when others come and go", () => {
     assert.equal(dockerSafe("Swarm_Dev.1"), "swarm-dev-1");
 });
 
-test("image tags follow the content of the image's inputs only", () => {
+test("image tags follow the content of the image's inputs (not other files), its base image, build args and target", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hash-"));
     try {
         fs.mkdirSync(path.join(dir, "src"));
@@ -34,6 +34,18 @@ test("image tags follow the content of the image's inputs only", () => {
         assert.equal(hashInputs(dir, ["src", "Dockerfile"]), first);
         fs.writeFileSync(path.join(dir, "src", "a.ts"), "b");
         assert.notEqual(hashInputs(dir, ["Dockerfile", "src"]), first);
+
+        // What else makes the image: its base, build args and target. A new base pushes new tags.
+        const image = { context: dir, dockerfile: "Dockerfile", inputs: ["Dockerfile", "src"] };
+        const tag = imageTag(image, "debian:bookworm-slim");
+        assert.equal(imageTag({ ...image, inputs: ["src", "Dockerfile"] }, "debian:bookworm-slim"), tag);
+        const others = [
+            imageTag(image, "debian:bookworm-20261201-slim"),
+            imageTag({ ...image, buildArgs: { ROLE: "worker" } }, "debian:bookworm-slim"),
+            imageTag({ ...image, buildArgs: { ROLE: "web" } }, "debian:bookworm-slim"),
+            imageTag({ ...image, target: "runtime" }, "debian:bookworm-slim"),
+        ];
+        assert.equal(new Set([tag, ...others]).size, 5, [tag, ...others].join(" "));
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
