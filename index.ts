@@ -36,6 +36,7 @@ const cluster = new SwarmCluster("swarm", {
     privateKey: key.privateKey,
     ...access,
     ...(settings.provider === "aws" ? { addressPool: settings.aws.overlayPool } : {}),
+    machineSetup: machines.setupScript,
 });
 if (!hasRegistry) {
     pulumi.log.warn("provider \"hosts\" without `registry`: the swarm is formed, the categorisation stack is not deployed (set registry.address to a registry your machines can pull from)");

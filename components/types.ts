@@ -74,6 +74,8 @@ export interface Machines {
     readonly frontAddress?: pulumi.Output<string>;
     /** Machine name -> the image it was made from, where the provider pins one per machine (AWS). */
     readonly machineImages?: pulumi.Output<Record<string, string>>;
+    /** Run on every machine once it has booted, and again in place when it changes (what the provider sets up over SSH rather than bake into a machine). */
+    readonly setupScript?: pulumi.Output<string>;
 }
 
 /** Label names, in one place: scripts get them as parameters, renderers and tests import them. */

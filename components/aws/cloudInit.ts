@@ -1,37 +1,40 @@
-// cloud-init user data for the EC2 machines: Docker from Ubuntu's archive, the ECR credential
-// helper (so `docker stack deploy --with-registry-auth` on a manager gets a fresh ECR token
-// itself), and a timer that renews the swarm's registry login before ECR's 12 hours run out.
+// What an EC2 machine is made with (its cloud-init user data, pinned per machine: see machine()),
+// and what is set up on it over SSH afterwards, so that a change of the latter (a project
+// upgrade) is applied to the running machines in place instead of making them anew.
 import * as fs from "fs";
 import * as path from "path";
 import { stringify } from "yaml";
+import { scriptsIn } from "../shell";
 
+const script = scriptsIn(__dirname);
 const renewScript = fs.readFileSync(path.join(__dirname, "scripts", "renew-registry-auth.sh"), "utf8");
 
 /** How often the leader renews the services' registry login: well inside ECR's 12 hours. */
 export const registryAuthRenewal = "6h";
 
-export function cloudInitUserData(ecrRegistry: string, user = "ubuntu"): string {
-    const dockerConfig = JSON.stringify({ credHelpers: { [ecrRegistry]: "ecr-login" } });
+/** The first boot: Docker and the ECR credential helper from Ubuntu's archive, the login user in the docker group. Nothing that a project upgrade changes. */
+export function cloudInitUserData(user = "ubuntu"): string {
     return `#cloud-config\n${stringify({
         package_update: true,
         packages: ["docker.io", "amazon-ecr-credential-helper"],
-        write_files: [
-            { path: `/home/${user}/.docker/config.json`, content: dockerConfig, permissions: "0600", defer: true, owner: `${user}:${user}` },
-            { path: "/root/.docker/config.json", content: dockerConfig, permissions: "0600" },
-            { path: "/usr/local/sbin/swarm-renew-registry-auth", content: renewScript, permissions: "0755" },
-            {
-                path: "/etc/systemd/system/swarm-renew-registry-auth.service",
-                content: "[Unit]\nDescription=Renew the swarm services' registry login\nAfter=docker.service\n\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/swarm-renew-registry-auth\n",
-            },
-            {
-                path: "/etc/systemd/system/swarm-renew-registry-auth.timer",
-                content: `[Unit]\nDescription=Renew the swarm services' registry login every ${registryAuthRenewal}\n\n[Timer]\nOnBootSec=15min\nOnUnitActiveSec=${registryAuthRenewal}\n\n[Install]\nWantedBy=timers.target\n`,
-            },
-        ],
         runcmd: [
             ["systemctl", "enable", "--now", "docker"],
             ["usermod", "-aG", "docker", user],
-            ["systemctl", "enable", "--now", "swarm-renew-registry-auth.timer"],
         ],
     })}`;
+}
+
+/**
+ * Run over SSH on every machine once it has booted, and again in place when it changes: the ECR
+ * credential helper as the Docker login of the user and root, and a timer that renews the swarm
+ * services' registry login before ECR's 12 hours run out (scripts/registry-login.sh).
+ */
+export function registryLoginScript(ecrRegistry: string, user = "ubuntu"): string {
+    return script("registry-login", {
+        LOGIN_USER: user,
+        DOCKER_CONFIG_JSON: JSON.stringify({ credHelpers: { [ecrRegistry]: "ecr-login" } }),
+        RENEW_SCRIPT: renewScript.trimEnd(),
+        RENEW_SERVICE: "[Unit]\nDescription=Renew the swarm services' registry login\nAfter=docker.service\n\n[Service]\nType=oneshot\nExecStart=/usr/local/sbin/swarm-renew-registry-auth",
+        RENEW_TIMER: `[Unit]\nDescription=Renew the swarm services' registry login every ${registryAuthRenewal}\n\n[Timer]\nOnBootSec=15min\nOnUnitActiveSec=${registryAuthRenewal}\n\n[Install]\nWantedBy=timers.target`,
+    });
 }

@@ -4,8 +4,8 @@ import type { ImageRegistry, MachineAccess, Machines, Role, SwarmNode } from "..
 import type { AwsSettings } from "./config";
 import { subnetAt } from "../network";
 import { ecrRegistry, repositoryScope } from "./ecr";
-import { PinnedValue } from "./pin";
-import { cloudInitUserData } from "./cloudInit";
+import { pinned, PinnedValue } from "./pin";
+import { cloudInitUserData, registryLoginScript } from "./cloudInit";
 import { gatewayLoadBalancer } from "./loadBalancer";
 
 /** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
@@ -62,6 +62,8 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
     public readonly frontAddress: pulumi.Output<string>;
     /** Machine name -> the AMI it was made from (each machine's own pin). */
     public readonly machineImages: pulumi.Output<Record<string, string>>;
+    /** Run on every machine once it has booted, and again in place when it changes: its ECR logins. */
+    public readonly setupScript: pulumi.Output<string>;
 
     constructor(name: string, args: AwsNodesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("swarm:aws:AwsNodes", name, {}, opts);
@@ -89,7 +91,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
             keyName: keyPair.keyName,
             instanceProfile,
             newMachinesAmi,
-            userData: ecr.host.apply((host) => cloudInitUserData(host)),
+            userData: cloudInitUserData(),
             paths,
         };
         const managers = Array.from({ length: args.managers }, (_, index) => machine(scope, launch, { role: "manager", index }));
@@ -98,6 +100,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
         this.managers = managers.map((made) => made.node);
         this.workers = workers.map((made) => made.node);
         this.registry = ecr.registry;
+        this.setupScript = ecr.host.apply((host) => registryLoginScript(host));
         this.machineImages = pulumi.all(Object.fromEntries([...managers, ...workers].map((made) => [made.name, made.ami])));
         this.vpcId = vpcId;
         this.securityGroupId = group.id;
@@ -118,6 +121,7 @@ export class AwsNodes extends pulumi.ComponentResource implements Machines {
             securityGroupId: this.securityGroupId,
             frontAddress: this.frontAddress,
             machineImages: this.machineImages,
+            setupScript: this.setupScript,
         });
     }
 
@@ -338,7 +342,8 @@ interface LaunchSpec {
     instanceProfile: pulumi.Output<string>;
     /** The image of machines made from now on (each machine pins the one it was made with). */
     newMachinesAmi: pulumi.Output<string>;
-    userData: pulumi.Output<string>;
+    /** The cloud-init of machines made from now on (each machine pins the one it was made with). */
+    userData: string;
     /** The network's paths to the internet (see network): each machine depends on them. */
     paths: pulumi.Resource[];
 }
@@ -352,10 +357,8 @@ function machine(
     const { settings } = launch;
     const nodeName = `${name}-${role}-${index}`;
     const spot = role === "worker" && settings.spotWorkers;
-    const instanceType = role === "manager" ? settings.managerInstanceType : settings.workerInstanceType;
-    // Each machine keeps the image it was made with: a new aws.ami replaces no machine by itself,
-    // and `pulumi up --replace` of one machine's pin rolls that machine alone.
-    const ami = new PinnedValue(`${nodeName}-ami`, { value: launch.newMachinesAmi }, { parent }).value;
+    const instanceType = pinned(parent, nodeName, "type", role === "manager" ? settings.managerInstanceType : settings.workerInstanceType);
+    const ami = pinned(parent, nodeName, "ami", launch.newMachinesAmi);
     const instance = new aws.ec2.Instance(nodeName, {
         ami,
         instanceType,
@@ -365,7 +368,8 @@ function machine(
         keyName: launch.keyName,
         iamInstanceProfile: launch.instanceProfile,
         associatePublicIpAddress: true,
-        userData: launch.userData,
+        // A replaced pin makes the machine anew with the new user data (it is read at first boot only).
+        userData: pinned(parent, nodeName, "user-data", launch.userData),
         userDataReplaceOnChange: true,
         // Hop limit 1: the host reaches the instance role, task containers (one hop more) do not.
         metadataOptions: { httpTokens: "required", httpEndpoint: "enabled", httpPutResponseHopLimit: 1 },
@@ -375,10 +379,12 @@ function machine(
             : {}),
         // Burstable types launch unlimited by default: sustained load is then charged on top.
         // (Spot instances take standard only.) A change is made in place.
-        ...(isBurstable(instanceType) && !spot ? { creditSpecification: { cpuCredits: settings.cpuCredits } } : {}),
+        ...(spot ? {} : { creditSpecification: instanceType.apply((type) => (isBurstable(type) ? { cpuCredits: settings.cpuCredits } : undefined)) }),
         tags: named(tags, { "swarm:role": role, Name: `${nodeName}-${stack}` }),
-    // A one-time spot instance cannot be stopped, so a new type means a new machine.
-    }, { parent, replaceOnChanges: spot ? ["instanceType"] : [], dependsOn: launch.paths });
+    // A new type (a replaced pin) makes the machine anew, as a new image does: it joins, and the old
+    // one is drained and leaves the swarm. (In place, AWS would stop and start it undrained; a
+    // one-time spot instance cannot be stopped at all.)
+    }, { parent, replaceOnChanges: ["instanceType"], dependsOn: launch.paths });
     const node = pulumi.all([instance.id, instance.publicIp, instance.privateIp]).apply(([instanceId, publicIp, privateIp]) => ({
         instance: instanceId,
         name: nodeName,

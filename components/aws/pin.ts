@@ -25,3 +25,25 @@ export class PinnedValue extends pulumi.dynamic.Resource {
         super(pinProvider, name, { value: args.value }, opts, "aws", "PinnedValue");
     }
 }
+
+/**
+ * What a machine is made with and keeps (its image, type and user data): each is pinned when the
+ * machine is made, so a new value in config or a project upgrade changes no running machine (a new
+ * instance type would stop and start them all at once, a new image or user data make them all
+ * anew, each losing what it held). `npm run roll` replaces a machine's pins, one machine at a time:
+ * that machine alone is made anew with the values of the day. `preview` and `up` say which
+ * machines keep another value than new ones get (scripts/roll.ts reads it there).
+ */
+export function pinned(parent: pulumi.Resource | undefined, machine: string, what: string, current: pulumi.Input<string>): pulumi.Output<string> {
+    const pin = new PinnedValue(`${machine}-${what}`, { value: current }, { parent });
+    pulumi.all([pin.value, current]).apply(([kept, now]) => {
+        if (kept !== now) pulumi.log.info(keepsMessage(machine, what, kept, now), pin);
+    });
+    return pin.value;
+}
+
+/** What preview says of a machine that keeps another value than new machines get. */
+export const keepsMessage = (machine: string, what: string, kept: string, now: string): string =>
+    what === "user-data"
+        ? `${machine} keeps the user data it was made with; machines made from now on get the new one (npm run roll moves it)`
+        : `${machine} keeps ${what} ${kept}; machines made from now on get ${now} (npm run roll moves it)`;

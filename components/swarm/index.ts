@@ -18,6 +18,8 @@ export interface SwarmClusterArgs {
     cloudInit?: boolean;
     /** Where the overlay networks take their subnets, set when the swarm is formed (default: Docker's). */
     addressPool?: string;
+    /** Run on every machine after its boot, before the readiness check; run again in place when it changes. */
+    machineSetup?: pulumi.Input<string>;
 }
 
 export interface SwarmNodeOutput {
@@ -95,6 +97,7 @@ interface ClusterScope {
     timeout: number;
     cloudInit: boolean;
     addressPool?: string;
+    machineSetup?: pulumi.Input<string>;
     /** SSH to the machine at its listed address, before its host key is pinned. */
     connectionTo(node: pulumi.Input<SwarmNode>): pulumi.Output<SshConnection>;
 }
@@ -107,6 +110,7 @@ function clusterScope(name: string, args: SwarmClusterArgs, parent: pulumi.Resou
         timeout: args.timeoutSeconds ?? 300,
         cloudInit: args.cloudInit ?? false,
         addressPool: args.addressPool,
+        machineSetup: args.machineSetup,
         connectionTo: (node) =>
             pulumi.all([node, privateKey]).apply(([machine, key]) => ({
                 host: machine.host,
@@ -147,11 +151,15 @@ function readyStep(scope: ClusterScope, node: pulumi.Input<SwarmNode>, label: st
     const boot = scope.cloudInit
         ? [new Command(`${name}-${label}-boot`, { connection: scope.connectionTo(node), create: scripts.bootScript(timeout), triggers: [id] }, { parent })]
         : [];
+    // The provider's setup, after the boot: a new script is run in place on the running machine.
+    const setup = scope.machineSetup === undefined
+        ? []
+        : [new Command(`${name}-${label}-setup`, { connection: scope.connectionTo(node), create: scope.machineSetup, triggers: [id] }, { parent, dependsOn: boot })];
     const ready = new Command(`${name}-${label}-ready`, {
         connection: scope.connectionTo(node),
         create: scripts.readyScript(timeout),
         triggers: [id],
-    }, { parent, dependsOn: boot });
+    }, { parent, dependsOn: [...boot, ...setup] });
     return {
         label,
         node: pulumi.output(node),

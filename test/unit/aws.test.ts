@@ -199,8 +199,13 @@ test("the AMI is the newest Ubuntu 24.04 from Canonical when first made, then pi
     assert.equal(lookupPin?.inputs.value, "ami-0123456789abcdef0", "the lookup's result is what gets pinned");
     const lookup = production.calls.find((c) => c.token === "aws:ec2/getAmi:getAmi");
     assert.equal(lookup?.inputs.mostRecent, true);
-    // Every machine has a pin of its own, made from the stack's, and its instance runs that image.
-    assert.deepEqual(pins.map((p) => p.name).sort(), ["aws-ami", ...instances(production).map((i) => `${i.name}-ami`)].sort());
+    // Every machine has pins of its own (its image made from the stack's, its type, its user data),
+    // and its instance runs with them.
+    assert.deepEqual(pins.map((p) => p.name).sort(), ["aws-ami", ...instances(production).flatMap((i) => ["ami", "type", "user-data"].map((what) => `${i.name}-${what}`))].sort());
+    for (const instance of instances(production)) {
+        const pin = (what: string) => pins.find((p) => p.name === `${instance.name}-${what}`)!.inputs.value;
+        assert.deepEqual([instance.inputs.ami, instance.inputs.instanceType, instance.inputs.userData], [pin("ami"), pin("type"), pin("user-data")], instance.name);
+    }
     assert.deepEqual(production.machineImages, Object.fromEntries(instances(production).map((i) => [i.name, "ami-0123456789abcdef0"])));
     assert.ok(instances(production).every((i) => i.inputs.ami === "ami-0123456789abcdef0"));
     // A newer image published later is a new lookup result: the pin keeps the first one.
@@ -212,7 +217,7 @@ test("aws.ami is the image of machines made from then on; it replaces no machine
     const overridden = runProgram({ ...base, "swarm:managers": "3", "swarm:aws": { sshAllowedCidrs: ["203.0.113.7/32"], ami: "ami-0fedcba9876543210" } });
     const pins = ofType(overridden, "pulumi-nodejs:dynamic/aws:PinnedValue");
     assert.ok(pins.every((p) => p.name !== "aws-ami"), "an explicit AMI needs no lookup");
-    assert.ok(pins.every((p) => p.inputs.value === "ami-0fedcba9876543210"));
+    assert.ok(pins.filter((p) => p.name.endsWith("-ami")).every((p) => p.inputs.value === "ami-0fedcba9876543210"));
     assert.ok(instances(overridden).every((i) => i.inputs.ami === "ami-0fedcba9876543210"));
     // On a running stack, the new aws.ami reaches every pin's inputs, and no pin changes: no
     // instance's ami changes, so none is replaced. `pulumi up --replace` of one machine's pin makes
@@ -235,13 +240,20 @@ test("task containers cannot reach the instance role (IMDS hop limit 1); path MT
     assert.ok(machineRules(production, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").includes("icmp/3-4 from 0.0.0.0/0"));
 });
 
-test("the leader renews the services' registry login every 6 hours, well inside ECR's 12", () => {
+test("the leader renews the services' registry login every 6 hours, well inside ECR's 12: set up over SSH, not in the user data", () => {
+    const setups = commands(production).filter((c) => c.name.endsWith("-setup"));
+    assert.equal(setups.length, instances(production).length);
+    const script = setups[0].inputs.create as string;
+    assert.ok(setups.every((c) => c.inputs.create === script), "one setup for every machine");
+    assert.match(script, /docker service update --detach --quiet --with-registry-auth "\$service"/);
+    assert.match(script, /ManagerStatus\.Leader/);
+    assert.match(script, /OnUnitActiveSec=6h/);
+    assert.match(script, /"credHelpers":\{"123456789012\.dkr\.ecr\.eu-west-1\.amazonaws\.com":"ecr-login"\}/);
+    assert.match(script, /systemctl enable swarm-renew-registry-auth\.timer/);
+    // The user data, read at first boot only and pinned per machine, holds nothing a project upgrade changes.
     const userData = parse(instances(production)[0].inputs.userData);
-    const file = (p: string) => userData.write_files.find((f: { path: string }) => f.path === p)?.content as string;
-    assert.match(file("/usr/local/sbin/swarm-renew-registry-auth"), /docker service update --detach --quiet --with-registry-auth "\$service"/);
-    assert.match(file("/usr/local/sbin/swarm-renew-registry-auth"), /ManagerStatus\.Leader/);
-    assert.match(file("/etc/systemd/system/swarm-renew-registry-auth.timer"), /OnUnitActiveSec=6h/);
-    assert.ok(userData.runcmd.some((c: string[]) => c.join(" ") === "systemctl enable --now swarm-renew-registry-auth.timer"));
+    assert.deepEqual(Object.keys(userData).sort(), ["package_update", "packages", "runcmd"]);
+    assert.deepEqual(userData.packages, ["docker.io", "amazon-ecr-credential-helper"]);
 });
 
 test("cloud VMs wait out cloud-init in a boot step of its own, before the readiness check", () => {
@@ -259,14 +271,18 @@ test("every swarm command waits for its instance's readiness, cloud-init include
     for (const outcome of [production, onDemand]) {
         const seen = new Set<string>();
         const booted = new Set<string>();
+        const setUp = new Set<string>();
         for (const command of commands(outcome)) {
             const host = reveal(command.inputs.connection)?.host;
             if (!host) continue;
             if (command.name.endsWith("-boot")) {
                 assert.match(command.inputs.create, /cloud-init status --wait/);
                 booted.add(host);
+            } else if (command.name.endsWith("-setup")) {
+                assert.ok(booted.has(host) && !seen.has(host), `${command.name} after cloud-init, before the readiness check`);
+                setUp.add(host);
             } else if (command.name.endsWith("-ready")) {
-                assert.ok(booted.has(host), `${command.name} after cloud-init`);
+                assert.ok(booted.has(host) && setUp.has(host), `${command.name} after cloud-init and the setup`);
                 seen.add(host);
             } else {
                 assert.ok(seen.has(host), `${command.name} was created before ${host} was ready`);
