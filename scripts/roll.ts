@@ -89,8 +89,9 @@ if (require.main === module) {
         if (unknown.length > 0) throw new Error(`unknown argument ${unknown[0]}; usage: npm run roll [-- --stack <name>] [--all] [--dry-run]`);
         const stack = selectedStack(argv);
         // The ups show their output as they run (on stderr); what roll itself reads is captured.
-        const rolled = roll((args) => pulumi(args, { shown: args[0] === "up" }), { stack, all: argv.includes("--all"), dryRun: argv.includes("--dry-run") });
-        console.log(rolled.length ? `rolled: ${rolled.join(", ")}` : "nothing rolled");
+        const dryRun = argv.includes("--dry-run");
+        const rolled = roll((args) => pulumi(args, { shown: args[0] === "up" }), { stack, all: argv.includes("--all"), dryRun });
+        console.log(rolled.length === 0 ? "nothing rolled" : `${dryRun ? "would roll" : "rolled"}: ${rolled.join(", ")}`);
     } catch (error) {
         console.error(`error: ${(error as Error).message}`);
         process.exit(1);
