@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { closeGatewayConnections } from "../components/gateway/client";
 import { otherStoreKey, parseBackupHeader } from "../components/backup";
 import { firstLine, runPipelineCommand } from "./pipeline-command";
-import { activityOf, outputsOf, pulumi, selectedStack } from "./stack-outputs";
+import { activityOf, outputsOf, pulumi, selectedStack, StackOutputs } from "./stack-outputs";
 
 const usage = "usage: npm run restore -- <file> [--stack <name>]";
 
@@ -27,8 +27,7 @@ async function main(): Promise<void> {
     const header = parseBackupHeader(await firstLine(file).catch(() => ""), file);
     const stack = selectedStack(argv);
     const outputs = outputsOf(stack);
-    // After an up that changed the store key, the outputs are read again.
-    const restore = (of = outputsOf(stack)) => runPipelineCommand(stack, of, "restore", () => ({
+    const restore = (of: StackOutputs) => runPipelineCommand(stack, of, "restore", () => ({
         stdin: fs.createReadStream(file),
         stdout: (chunk) => process.stdout.write(chunk),
         stderr: (chunk) => process.stderr.write(chunk),
@@ -45,7 +44,8 @@ async function main(): Promise<void> {
         console.error(`stack ${stack} holds no profile: it takes the backup's store key (config redis.userIdKey, secret), with pulumi up`);
         pulumiShown(["config", "set", "--secret", "--path", "redis.userIdKey", "--stack", stack], header.storeKey);
         pulumiShown(["up", "--yes", "--skip-preview", "--stack", stack]);
-        await restore();
+        // The outputs as that up left them.
+        await restore(outputsOf(stack));
     }
 }
 
