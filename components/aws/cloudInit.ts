@@ -9,11 +9,14 @@ import { scriptsIn } from "../shell";
 const script = scriptsIn(__dirname);
 const renewScript = fs.readFileSync(path.join(__dirname, "scripts", "renew-registry-auth.sh"), "utf8");
 
+/** The login user of Ubuntu's cloud images, in the docker group and with sudo: every step over SSH runs as it. */
+export const loginUser = "ubuntu";
+
 /** How often the leader renews the services' registry login: well inside ECR's 12 hours. */
 export const registryAuthRenewal = "6h";
 
 /** The first boot: Docker and the ECR credential helper from Ubuntu's archive, the login user in the docker group. Nothing that a project upgrade changes. */
-export function cloudInitUserData(user = "ubuntu"): string {
+export function cloudInitUserData(user = loginUser): string {
     return `#cloud-config\n${stringify({
         package_update: true,
         packages: ["docker.io", "amazon-ecr-credential-helper"],
@@ -29,7 +32,7 @@ export function cloudInitUserData(user = "ubuntu"): string {
  * credential helper as the Docker login of the user and root, and a timer that renews the swarm
  * services' registry login before ECR's 12 hours run out (scripts/registry-login.sh).
  */
-export function registryLoginScript(ecrRegistry: string, user = "ubuntu"): string {
+export function registryLoginScript(ecrRegistry: string, user = loginUser): string {
     return script("registry-login", {
         LOGIN_USER: user,
         DOCKER_CONFIG_JSON: JSON.stringify({ credHelpers: { [ecrRegistry]: "ecr-login" } }),

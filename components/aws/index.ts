@@ -5,7 +5,7 @@ import type { AwsSettings } from "./config";
 import { subnetAt } from "../network";
 import { ecrRegistry, repositoryScope } from "./ecr";
 import { pinned, PinnedValue } from "./pin";
-import { cloudInitUserData, registryLoginScript } from "./cloudInit";
+import { cloudInitUserData, loginUser, registryLoginScript } from "./cloudInit";
 import { gatewayLoadBalancer } from "./loadBalancer";
 
 /** Canonical's AWS account: the owner of the official Ubuntu AMIs. */
@@ -390,7 +390,7 @@ function machine(
         name: nodeName,
         host: publicIp,
         port: 22,
-        user: "ubuntu",
+        user: loginUser,
         privateAddress: privateIp,
         role,
     }));
